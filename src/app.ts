@@ -1,0 +1,48 @@
+import { homedir } from "node:os";
+import type { Config } from "./config.js";
+import { type ModelSpec, resolveModelSpec, specId } from "./embeddings/model-spec.js";
+import { createEmbedderFactory } from "./embeddings/providers.js";
+import { type EmbedderFactory, EmbedderRegistry } from "./embeddings/registry.js";
+import type { Logger } from "./logger.js";
+import { VectorMemory } from "./memory.js";
+import { LanceStore } from "./store/lancedb-store.js";
+
+export interface App {
+  memory: VectorMemory;
+  embedders: EmbedderRegistry;
+  defaultModel: ModelSpec;
+  close(): Promise<void>;
+}
+
+/** Wires the store, the embedders and the memory from a config. Opens nothing yet: everything is lazy. */
+export function createApp(
+  config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline">,
+  logger: Logger,
+  factory?: EmbedderFactory,
+): App {
+  const store = new LanceStore({ dbPath: config.dbPath, logger });
+  const embedders = new EmbedderRegistry(
+    factory ??
+      createEmbedderFactory({
+        cacheDir: config.modelCache,
+        offline: config.offline,
+        onProgress: (spec, event) => {
+          if (event.status === "progress" && event.file && event.total) {
+            logger.debug(`${specId(spec)}: ${event.file} ${event.loaded ?? 0}/${event.total} bytes`);
+          }
+        },
+      }),
+    logger,
+  );
+  const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());
+  const memory = new VectorMemory({ store, embedders, defaultModel, logger });
+  return {
+    memory,
+    embedders,
+    defaultModel,
+    async close() {
+      await store.close();
+      await embedders.dispose();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import { homedir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+export const APP_NAME = "vector-memory-mcp";
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_MODEL = "Xenova/all-MiniLM-L6-v2";
+
+export interface Config {
+  /** Directory of the LanceDB database. */
+  dbPath: string;
+  /** Model for new collections: a Hugging Face id, a local model directory, or a bundled model name. */
+  model: string;
+  /** Weight precision for transformers.js models; undefined = q8 for hub models, auto for local dirs. */
+  dtype: string | undefined;
+  /** Where downloaded models are cached. */
+  modelCache: string;
+  /** Never touch the network: only bundled, cached or local models. */
+  offline: boolean;
+  logLevel: LogLevel;
+  /** Subcommand words after the flags (e.g. `models list`); empty when running the server. */
+  command: string[];
+  help: boolean;
+  version: boolean;
+}
+
+/** Bad configuration: the message is shown to the user as is, then the process exits 1. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+export interface PlatformInfo {
+  platform: NodeJS.Platform;
+  home: string;
+}
+
+/**
+ * The per-user data and cache directories, never the working directory: editors start
+ * servers from arbitrary directories, and the memory must be the same whichever one.
+ */
+export function defaultDirs(env: Env, { platform, home }: PlatformInfo): { data: string; cache: string } {
+  const p = platform === "win32" ? path.win32 : path.posix;
+  if (platform === "win32") {
+    const base = env.LOCALAPPDATA || p.join(home, "AppData", "Local");
+    return { data: p.join(base, APP_NAME, "Data"), cache: p.join(base, APP_NAME, "Cache") };
+  }
+  if (platform === "darwin") {
+    return {
+      data: p.join(home, "Library", "Application Support", APP_NAME),
+      cache: p.join(home, "Library", "Caches", APP_NAME),
+    };
+  }
+  // XDG base directory spec: relative values are invalid and must be ignored.
+  const xdg = (name: string, fallback: string) => {
+    const value = env[name];
+    return value && p.isAbsolute(value) ? value : fallback;
+  };
+  return {
+    data: p.join(xdg("XDG_DATA_HOME", p.join(home, ".local", "share")), APP_NAME),
+    cache: p.join(xdg("XDG_CACHE_HOME", p.join(home, ".cache")), APP_NAME),
+  };
+}
+
+const truthy = new Set(["1", "true", "yes", "on"]);
+const falsy = new Set(["0", "false", "no", "off", ""]);
+
+const envBoolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => truthy.has(v) || falsy.has(v), { message: "expected 1/0, true/false, yes/no or on/off" })
+  .transform((v) => truthy.has(v));
+
+const nonEmptyPath = z.string().trim().min(1, "must not be empty");
+
+const dtypeSchema = z.enum(["auto", "fp32", "fp16", "q8", "int8", "uint8", "q4", "bnb4", "q4f16"]);
+
+const configSchema = z.object({
+  dbPath: nonEmptyPath,
+  model: z.string().trim().min(1, "must not be empty"),
+  dtype: dtypeSchema.optional(),
+  modelCache: nonEmptyPath,
+  offline: z.boolean(),
+  logLevel: z.enum(LOG_LEVELS),
+});
+
+const USAGE = `Usage: ${APP_NAME} [options]
+
+A local vector memory for LLM agents, served over MCP (stdio).
+
+Options (each also settable by the environment variable shown):
+  --db-path <dir>        LanceDB database directory        VECTOR_MEMORY_DB_PATH
+  --model <id|dir|name>  embedding model for new collections VECTOR_MEMORY_MODEL
+                         (Hugging Face id, local model directory, or a bundled model)
+  --dtype <dtype>        weight precision for transformers.js models  VECTOR_MEMORY_DTYPE
+                         (q8 default for hub models; auto picks what a local dir has)
+  --model-cache <dir>    where downloaded models are cached  VECTOR_MEMORY_MODEL_CACHE
+  --offline              never touch the network           VECTOR_MEMORY_OFFLINE=1
+  --log-level <level>    debug|info|warn|error|silent      VECTOR_MEMORY_LOG_LEVEL
+  -h, --help             show this help
+  -v, --version          show the version
+`;
+
+export function usage(): string {
+  return USAGE;
+}
+
+/** Reads flags first, then environment variables, then defaults; validates everything with zod. */
+export function readConfig(
+  env: Env,
+  argv: string[],
+  platform: PlatformInfo = { platform: process.platform, home: homedir() },
+): Config {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+
+  let offline = values.offline ?? false;
+  if (values.offline === undefined && env.VECTOR_MEMORY_OFFLINE !== undefined) {
+    const result = envBoolean.safeParse(env.VECTOR_MEMORY_OFFLINE);
+    if (!result.success) {
+      throw new ConfigError(`Invalid VECTOR_MEMORY_OFFLINE=${JSON.stringify(env.VECTOR_MEMORY_OFFLINE)}: ${result.error.issues[0]?.message}`);
+    }
+    offline = result.data;
+  }
+
+  const dirs = defaultDirs(env, platform);
+  const candidate = {
+    dbPath: values["db-path"] ?? env.VECTOR_MEMORY_DB_PATH ?? path.join(dirs.data, "db"),
+    model: values.model ?? env.VECTOR_MEMORY_MODEL ?? DEFAULT_MODEL,
+    dtype: values.dtype ?? (env.VECTOR_MEMORY_DTYPE || undefined),
+    modelCache: values["model-cache"] ?? env.VECTOR_MEMORY_MODEL_CACHE ?? path.join(dirs.cache, "models"),
+    offline,
+    logLevel: values["log-level"] ?? (env.VECTOR_MEMORY_LOG_LEVEL || "info"),
+  };
+  const result = configSchema.safeParse(candidate);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${describeKey(String(issue.path[0]))}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}\n\nRun with --help for usage.`);
+  }
+  const config = result.data;
+  return {
+    ...config,
+    dbPath: path.resolve(config.dbPath),
+    modelCache: path.resolve(config.modelCache),
+    dtype: config.dtype === "auto" ? undefined : config.dtype,
+    command: positionals,
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      "db-path": { type: "string" },
+      model: { type: "string" },
+      dtype: { type: "string" },
+      "model-cache": { type: "string" },
+      offline: { type: "boolean" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+    },
+  });
+}
+
+const KEY_NAMES: Record<string, string> = {
+  dbPath: "--db-path / VECTOR_MEMORY_DB_PATH",
+  model: "--model / VECTOR_MEMORY_MODEL",
+  dtype: "--dtype / VECTOR_MEMORY_DTYPE",
+  modelCache: "--model-cache / VECTOR_MEMORY_MODEL_CACHE",
+  offline: "--offline / VECTOR_MEMORY_OFFLINE",
+  logLevel: "--log-level / VECTOR_MEMORY_LOG_LEVEL",
+};
+
+function describeKey(key: string): string {
+  return KEY_NAMES[key] ?? key;
+}

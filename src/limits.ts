@@ -1,0 +1,30 @@
+/**
+ * Input limits, in one place so the schemas, the error messages and the README agree.
+ * They keep one call from exhausting memory or flooding an agent's context.
+ */
+export const LIMITS = {
+  documentsPerCall: 1000,
+  textChars: 100_000,
+  queryChars: 10_000,
+  idChars: 256,
+  idsPerDelete: 1000,
+  metadataKeysPerDocument: 32,
+  metadataKeysPerCollection: 256,
+  metadataStringChars: 4096,
+  metadataArrayItems: 100,
+  nResultsMax: 100,
+  nResultsDefault: 5,
+  filterDepth: 8,
+  filterConditions: 100,
+  filterInValues: 1000,
+} as const;
+
+/** Collection names are table and directory names: no dots or slashes, so none can leave the database directory; lower case, so none collide on case-insensitive file systems. */
+export const COLLECTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Metadata keys become column names; SQL identifiers are always quoted, and this keeps them plain too. */
+export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** Ids are any printable text; control characters are refused because they are invisible in every UI. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+export const ID_PATTERN = /^[^\u0000-\u001f\u007f]+$/;

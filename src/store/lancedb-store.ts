@@ -1,0 +1,395 @@
+import * as lancedb from "@lancedb/lancedb";
+import type { Field, Schema } from "apache-arrow";
+import type { ModelRecord } from "../embeddings/embedder.js";
+import { MemoryError, unknownCollectionError } from "../errors.js";
+import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
+import type { Logger } from "../logger.js";
+import { arrow } from "./arrow.js";
+import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
+import type {
+  CollectionInfo,
+  DeleteResult,
+  DeleteSelector,
+  Hit,
+  Metadata,
+  MetadataValue,
+  SearchOptions,
+  StoredDocument,
+  VectorStore,
+} from "./vector-store.js";
+
+/** Schema-metadata key under which each table records the model its vectors came from. */
+const MODEL_KEY = "vector_memory.model";
+const METADATA_PREFIX = "m_";
+
+export interface LanceStoreOptions {
+  dbPath: string;
+  logger: Logger;
+}
+
+interface TableState {
+  table: lancedb.Table;
+  model: ModelRecord;
+}
+
+/**
+ * One LanceDB table per collection: `id`, `text`, `vector`, `metadata` (the JSON the caller gave,
+ * returned exactly), plus one typed column `m_<key>` per metadata key so filters run in the database.
+ */
+export class LanceStore implements VectorStore {
+  private connection: Promise<lancedb.Connection> | undefined;
+  private readonly tables = new Map<string, TableState>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: LanceStoreOptions) {}
+
+  private db(): Promise<lancedb.Connection> {
+    // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
+    this.connection ??= lancedb.connect(this.options.dbPath, { readConsistencyInterval: 0 });
+    return this.connection;
+  }
+
+  /** Serialises writes to one collection within this process (schema changes and merges must not interleave). */
+  private async exclusive<T>(collection: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(collection) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const settled = run.catch(() => undefined);
+    this.locks.set(collection, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(collection) === settled) this.locks.delete(collection);
+    }
+  }
+
+  private async open(collection: string): Promise<TableState | undefined> {
+    assertCollectionName(collection);
+    const cached = this.tables.get(collection);
+    if (cached) return cached;
+    const db = await this.db();
+    let table: lancedb.Table;
+    try {
+      table = await db.openTable(collection);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const model = readModelRecord(await table.schema());
+    if (!model) {
+      table.close();
+      return undefined;
+    }
+    const state = { table, model };
+    this.tables.set(collection, state);
+    return state;
+  }
+
+  async getCollection(name: string): Promise<CollectionInfo | undefined> {
+    const state = await this.open(name);
+    if (!state) return undefined;
+    try {
+      return { name, count: await state.table.countRows(), model: state.model };
+    } catch (error) {
+      if (isNotFound(error)) {
+        this.forget(name);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async upsert(
+    collection: string,
+    model: ModelRecord,
+    rows: StoredDocument[],
+  ): Promise<{ inserted: number; updated: number }> {
+    if (rows.length === 0) return { inserted: 0, updated: 0 };
+    for (const row of rows) {
+      if (row.vector.length !== model.dimensions) {
+        throw new Error(`bug: vector of ${row.vector.length} dimensions for a ${model.dimensions}-d model`);
+      }
+    }
+    const kinds = metadataKinds(rows);
+    return this.exclusive(collection, async () => {
+      const state = (await this.open(collection)) ?? (await this.create(collection, model, kinds));
+      if (!sameModel(state.model, model)) {
+        throw new MemoryError(
+          "model_mismatch",
+          `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
+        );
+      }
+      const columns = await this.ensureColumns(collection, state.table, kinds);
+      const records = rows.map((row) => toRecord(row, columns));
+      const result = await state.table
+        .mergeInsert("id")
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute(records);
+      return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
+    });
+  }
+
+  private async create(collection: string, model: ModelRecord, kinds: Map<string, ColumnKind>): Promise<TableState> {
+    const db = await this.db();
+    const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
+    const fields = [
+      new Field("id", new Utf8(), false),
+      new Field("text", new Utf8(), false),
+      new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
+      new Field("metadata", new Utf8(), false),
+      ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
+    ];
+    const schema = new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
+    let table: lancedb.Table;
+    try {
+      table = await db.createEmptyTable(collection, schema, { mode: "create" });
+    } catch (error) {
+      // Another process created it first: use theirs (the model check follows in the caller).
+      if (!/already exists/i.test(String(error))) throw error;
+      const existing = await this.open(collection);
+      if (!existing) throw error;
+      return existing;
+    }
+    const state = { table, model };
+    this.tables.set(collection, state);
+    this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
+    return state;
+  }
+
+  /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
+  private async ensureColumns(
+    collection: string,
+    table: lancedb.Table,
+    kinds: Map<string, ColumnKind>,
+  ): Promise<Map<string, ColumnKind>> {
+    const existing = columnKinds(await table.schema());
+    const added: Field[] = [];
+    for (const [key, kind] of kinds) {
+      const current = existing.get(key);
+      if (current === undefined) {
+        added.push(metadataField(key, kind));
+      } else if (current !== kind) {
+        throw new MemoryError(
+          "metadata_type_conflict",
+          `Metadata key "${key}" holds ${plural(current)} in collection "${collection}", but a document gives it ${plural(kind)}. Use the same type for a key in one collection, or another key name.`,
+        );
+      }
+    }
+    if (added.length === 0) return existing;
+    if (existing.size + added.length > LIMITS.metadataKeysPerCollection) {
+      throw new MemoryError(
+        "limit_exceeded",
+        `Collection "${collection}" would have more than ${LIMITS.metadataKeysPerCollection} distinct metadata keys; reuse existing keys (known: ${[...existing.keys()].slice(0, 20).join(", ")}).`,
+      );
+    }
+    await table.addColumns(added);
+    for (const field of added) existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
+    return existing;
+  }
+
+  async search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
+    const state = await this.require(collection);
+    let query = state.table
+      .vectorSearch(vector)
+      .column("vector")
+      .distanceType("cosine")
+      .select(["id", "text", "metadata", "_distance"])
+      .limit(options.limit);
+    if (options.where) query = query.where(compileFilter(options.where, columnKinds(await state.table.schema())));
+    const rows = (await query.toArray()) as Array<{ id: string; text: string; metadata: string; _distance: number }>;
+    return rows.map((row) => ({
+      id: row.id,
+      text: row.text,
+      metadata: JSON.parse(row.metadata) as Metadata,
+      distance: row._distance,
+    }));
+  }
+
+  async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
+    return this.exclusive(collection, async () => {
+      const state = await this.require(collection);
+      if ("ids" in selector) {
+        const requested = [...new Set(selector.ids)];
+        if (requested.length === 0) return { deleted: 0, notFound: [] };
+        const predicate = idInList(requested);
+        const present = (await state.table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
+        const found = new Set(present.map((row) => row.id));
+        const result = await state.table.delete(predicate);
+        return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
+      }
+      const predicate = compileFilter(selector.where, columnKinds(await state.table.schema()));
+      const result = await state.table.delete(predicate);
+      return { deleted: result.numDeletedRows, notFound: [] };
+    });
+  }
+
+  async dropCollection(collection: string): Promise<number | undefined> {
+    return this.exclusive(collection, async () => {
+      const info = await this.getCollection(collection);
+      if (!info) return undefined;
+      this.forget(collection);
+      const db = await this.db();
+      try {
+        await db.dropTable(collection);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+      this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
+      return info.count;
+    });
+  }
+
+  async listCollections(): Promise<CollectionInfo[]> {
+    const db = await this.db();
+    const names = await db.tableNames();
+    const infos: CollectionInfo[] = [];
+    for (const name of names) {
+      // Tables we did not make (other tools sharing the directory) are not collections.
+      if (!COLLECTION_NAME_PATTERN.test(name)) continue;
+      const info = await this.getCollection(name);
+      if (info) infos.push(info);
+    }
+    return infos.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async close(): Promise<void> {
+    for (const { table } of this.tables.values()) table.close();
+    this.tables.clear();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) (await connection).close();
+  }
+
+  private async require(collection: string): Promise<TableState> {
+    const state = await this.open(collection);
+    if (!state) throw await this.unknownCollection(collection);
+    return state;
+  }
+
+  private async unknownCollection(collection: string): Promise<MemoryError> {
+    return unknownCollectionError(collection, (await this.listCollections()).map((c) => c.name));
+  }
+
+  private forget(collection: string): void {
+    const state = this.tables.get(collection);
+    state?.table.close();
+    this.tables.delete(collection);
+  }
+}
+
+export function assertCollectionName(name: string): void {
+  if (!COLLECTION_NAME_PATTERN.test(name)) throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
+}
+
+function isNotFound(error: unknown): boolean {
+  return /not found|does not exist/i.test(String(error));
+}
+
+function readModelRecord(schema: Schema): ModelRecord | undefined {
+  const raw = schema.metadata.get(MODEL_KEY);
+  if (!raw) return undefined;
+  const parsed = JSON.parse(raw) as Partial<ModelRecord>;
+  if (typeof parsed.model !== "string" || typeof parsed.dtype !== "string" || typeof parsed.dimensions !== "number") {
+    return undefined;
+  }
+  return { model: parsed.model, dtype: parsed.dtype, dimensions: parsed.dimensions };
+}
+
+function sameModel(a: ModelRecord, b: ModelRecord): boolean {
+  return a.model === b.model && a.dtype === b.dtype && a.dimensions === b.dimensions;
+}
+
+export function describeModel(model: ModelRecord): string {
+  return `model ${model.model} (${model.dtype}, ${model.dimensions} dimensions)`;
+}
+
+function plural(kind: ColumnKind): string {
+  return kind === "string[]" ? "lists of strings" : `${kind}s`;
+}
+
+function kindOfValue(value: MetadataValue): ColumnKind {
+  if (Array.isArray(value)) return "string[]";
+  return typeof value as "string" | "number" | "boolean";
+}
+
+/** The column kind each metadata key needs for these rows; conflicting rows in one batch are refused. */
+function metadataKinds(rows: StoredDocument[]): Map<string, ColumnKind> {
+  const kinds = new Map<string, ColumnKind>();
+  for (const row of rows) {
+    for (const [key, value] of Object.entries(row.metadata)) {
+      const kind = kindOfValue(value);
+      const seen = kinds.get(key);
+      if (seen !== undefined && seen !== kind) {
+        throw new MemoryError(
+          "metadata_type_conflict",
+          `Metadata key "${key}" is given both ${plural(seen)} and ${plural(kind)} in one call. Use one type per key.`,
+        );
+      }
+      kinds.set(key, kind);
+    }
+  }
+  return kinds;
+}
+
+function metadataField(key: string, kind: ColumnKind): Field {
+  const { Field, Float64, Int8, List, Utf8 } = arrow;
+  const name = metadataColumn(key);
+  quoteIdentifier(name);
+  switch (kind) {
+    case "string":
+      return new Field(name, new Utf8(), true);
+    case "number":
+      return new Field(name, new Float64(), true);
+    case "boolean":
+      // Int8 0/1, not Bool: arrow-js writes an all-null Bool column with an empty data buffer,
+      // which LanceDB (arrow-rs) rejects, so a batch where no document has the key would fail.
+      return new Field(name, new Int8(), true);
+    case "string[]":
+      return new Field(name, new List(new Field("item", new Utf8(), true)), true);
+  }
+}
+
+function kindOfField(field: Field): ColumnKind | undefined {
+  const { Type } = arrow;
+  switch (field.type.typeId) {
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "string";
+    case Type.Float:
+      return "number";
+    case Type.Int:
+      return field.type.bitWidth === 8 ? "boolean" : "number";
+    case Type.Bool:
+      return "boolean";
+    case Type.List:
+      return "string[]";
+    default:
+      return undefined;
+  }
+}
+
+function columnKinds(schema: Schema): Map<string, ColumnKind> {
+  const kinds = new Map<string, ColumnKind>();
+  for (const field of schema.fields) {
+    if (!field.name.startsWith(METADATA_PREFIX)) continue;
+    const kind = kindOfField(field);
+    if (kind) kinds.set(field.name.slice(METADATA_PREFIX.length), kind);
+  }
+  return kinds;
+}
+
+/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
+function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    id: row.id,
+    text: row.text,
+    vector: Array.from(row.vector),
+    metadata: JSON.stringify(row.metadata),
+  };
+  for (const key of columns.keys()) {
+    const value = row.metadata[key];
+    record[metadataColumn(key)] = typeof value === "boolean" ? Number(value) : (value ?? null);
+  }
+  return record;
+}

@@ -1,0 +1,59 @@
+import type { ModelRecord } from "../embeddings/embedder.js";
+import type { Filter } from "../filter.js";
+
+export type MetadataValue = string | number | boolean | string[];
+export type Metadata = Record<string, MetadataValue>;
+
+export interface StoredDocument {
+  id: string;
+  text: string;
+  vector: Float32Array;
+  metadata: Metadata;
+}
+
+export interface Hit {
+  id: string;
+  text: string;
+  metadata: Metadata;
+  /** Cosine distance, 1 - cosine similarity (0 = same direction, 2 = opposite). */
+  distance: number;
+}
+
+export interface CollectionInfo {
+  name: string;
+  count: number;
+  model: ModelRecord;
+}
+
+export interface SearchOptions {
+  limit: number;
+  where?: Filter;
+}
+
+export type DeleteSelector = { ids: string[] } | { where: Filter };
+
+export interface DeleteResult {
+  deleted: number;
+  /** Requested ids that were not in the collection (only for an ids selector). */
+  notFound: string[];
+}
+
+/**
+ * Vectors and plain objects in and out; the database's own types never cross this line.
+ * Collection names are validated by the caller; the store still refuses names that are not plain.
+ */
+export interface VectorStore {
+  /** Undefined when the collection does not exist. */
+  getCollection(name: string): Promise<CollectionInfo | undefined>;
+  /**
+   * Inserts rows, replacing rows with the same id, in one commit. Creates the collection
+   * (recording `model`) if it does not exist; refuses to mix vectors of another model.
+   */
+  upsert(collection: string, model: ModelRecord, rows: StoredDocument[]): Promise<{ inserted: number; updated: number }>;
+  search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
+  delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;
+  /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */
+  dropCollection(collection: string): Promise<number | undefined>;
+  listCollections(): Promise<CollectionInfo[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { LIMITS } from "../limits.js";
+import type { ToolDeps } from "./index.js";
+import { runTool, toolResult } from "./result.js";
+import { collectionName, documentId, metadata, modelRecord } from "./schemas.js";
+
+const inputSchema = z.object({
+  collection: collectionName,
+  documents: z
+    .array(
+      z.object({
+        id: documentId
+          .optional()
+          .describe("Optional id. A document with an existing id replaces it (upsert); omitted ids are generated."),
+        text: z
+          .string()
+          .max(LIMITS.textChars)
+          .refine((t) => t.trim().length > 0, { message: "text must not be empty" })
+          .describe(`The text to store and embed (1-${LIMITS.textChars} characters).`),
+        metadata: metadata.optional(),
+      }),
+    )
+    .min(1)
+    .max(LIMITS.documentsPerCall)
+    .describe(`Documents to store, 1-${LIMITS.documentsPerCall} per call.`),
+});
+
+const outputSchema = z.object({
+  collection: z.string().describe("The collection written to."),
+  ids: z.array(z.string()).describe("Ids of the documents, in input order (generated ones included)."),
+  added: z.number().int().describe("Documents that were new."),
+  replaced: z.number().int().describe("Documents that replaced an existing one with the same id."),
+  created: z.boolean().describe("Whether this call created the collection."),
+  model: modelRecord,
+});
+
+export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
+  server.registerTool(
+    "add_documents",
+    {
+      title: "Add documents",
+      description:
+        "Store texts in a collection so they can be found later by meaning. Creates the collection on first use. " +
+        "Giving an existing id replaces that document. Example: " +
+        '{"collection": "notes", "documents": [{"id": "n1", "text": "The deploy key lives in 1Password", "metadata": {"topic": "ops"}}]}',
+      inputSchema,
+      outputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    (args, extra) =>
+      runTool(deps.logger, "add_documents", async () => {
+        const progressToken = extra._meta?.progressToken;
+        const result = await deps.memory.addDocuments(args.collection, args.documents, {
+          signal: extra.signal,
+          ...(progressToken !== undefined
+            ? {
+                onProgress: (progress, total, message) => {
+                  void extra
+                    .sendNotification({ method: "notifications/progress", params: { progressToken, progress, total, message } })
+                    .catch(() => undefined);
+                },
+              }
+            : {}),
+        });
+        const summary =
+          `Stored ${result.ids.length} document(s) in "${result.collection}"` +
+          `${result.created ? " (new collection)" : ""}: ${result.added} added, ${result.replaced} replaced.`;
+        return toolResult({ ...result }, summary);
+      }),
+  );
+}

@@ -1,0 +1,67 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { LIMITS } from "../limits.js";
+import type { DeleteRequest } from "../memory.js";
+import type { ToolDeps } from "./index.js";
+import { runTool, toolResult } from "./result.js";
+import { collectionName, documentId, whereFilter } from "./schemas.js";
+
+const inputSchema = z
+  .object({
+    collection: collectionName,
+    ids: z
+      .array(documentId)
+      .min(1)
+      .max(LIMITS.idsPerDelete)
+      .optional()
+      .describe(`Delete these documents (1-${LIMITS.idsPerDelete} ids). Unknown ids are reported, not an error.`),
+    where: whereFilter.optional().describe("Delete every document whose metadata matches this filter (same syntax as search_similar)."),
+    drop_collection: z.literal(true).optional().describe("Set to true to delete the whole collection and all its documents."),
+  })
+  .refine((a) => [a.ids, a.where, a.drop_collection].filter((s) => s !== undefined).length === 1, {
+    message: "give exactly one of ids, where or drop_collection",
+  });
+
+const outputSchema = z.object({
+  collection: z.string().describe("The collection."),
+  deleted: z.number().int().describe("How many documents were deleted."),
+  not_found: z.array(z.string()).describe("Requested ids that were not in the collection."),
+  dropped_collection: z.boolean().describe("Whether the whole collection was removed."),
+});
+
+export function registerDelete(server: McpServer, deps: ToolDeps): void {
+  server.registerTool(
+    "delete",
+    {
+      title: "Delete documents or a collection",
+      description:
+        "Delete documents by id, by metadata filter, or drop a whole collection; give exactly one of ids, where, drop_collection. " +
+        'Example: {"collection": "notes", "ids": ["n1"]} or {"collection": "notes", "where": {"topic": "obsolete"}}',
+      inputSchema,
+      outputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(deps.logger, "delete", async () => {
+        const request: DeleteRequest = args.ids
+          ? { ids: args.ids }
+          : args.where
+            ? { where: args.where }
+            : { dropCollection: true };
+        const result = await deps.memory.delete(args.collection, request);
+        const text = result.droppedCollection
+          ? `Dropped collection "${args.collection}" (${result.deleted} document(s)).`
+          : `Deleted ${result.deleted} document(s) from "${args.collection}".` +
+            (result.notFound.length > 0 ? ` Not found: ${result.notFound.slice(0, 20).join(", ")}${result.notFound.length > 20 ? ", …" : ""}.` : "");
+        return toolResult(
+          {
+            collection: args.collection,
+            deleted: result.deleted,
+            not_found: result.notFound,
+            dropped_collection: result.droppedCollection,
+          },
+          text,
+        );
+      }),
+  );
+}

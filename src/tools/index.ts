@@ -1,0 +1,19 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Logger } from "../logger.js";
+import type { VectorMemory } from "../memory.js";
+import { registerAddDocuments } from "./add-documents.js";
+import { registerDelete } from "./delete.js";
+import { registerListCollections } from "./list-collections.js";
+import { registerSearchSimilar } from "./search-similar.js";
+
+export interface ToolDeps {
+  memory: VectorMemory;
+  logger: Logger;
+}
+
+export function registerTools(server: McpServer, deps: ToolDeps): void {
+  registerAddDocuments(server, deps);
+  registerSearchSimilar(server, deps);
+  registerDelete(server, deps);
+  registerListCollections(server, deps);
+}

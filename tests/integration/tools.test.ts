@@ -1,0 +1,379 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "../support/harness.js";
+
+interface AddOut {
+  collection: string;
+  ids: string[];
+  added: number;
+  replaced: number;
+  created: boolean;
+  model: { model: string; dtype: string; dimensions: number };
+}
+interface SearchOut {
+  results: Array<{ id: string; text: string; score: number; distance: number; metadata: Record<string, unknown> }>;
+}
+interface DeleteOut {
+  deleted: number;
+  not_found: string[];
+  dropped_collection: boolean;
+}
+interface ListOut {
+  collections: Array<{ name: string; count: number; model: string; dtype: string; dimensions: number }>;
+}
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const docs = [
+  { id: "a", text: "the quick brown fox jumps", metadata: { topic: "animals", year: 2020, draft: false, tags: ["fox", "dog"] } },
+  { id: "b", text: "a lazy dog sleeps all day", metadata: { topic: "animals", year: 2022, draft: true, tags: ["dog"] } },
+  { id: "c", text: "stock markets fell sharply", metadata: { topic: "finance", year: 2023, draft: false } },
+  { id: "d", text: "interest rates and bond yields", metadata: { topic: "finance", year: 2019, rating: 4.5 } },
+];
+
+async function count(name: string): Promise<number | undefined> {
+  const list = await h.ok<ListOut>("list_collections", {});
+  return list.collections.find((c) => c.name === name)?.count;
+}
+
+async function ids(where: Record<string, unknown>): Promise<string[]> {
+  const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "anything at all", n_results: 100, where });
+  return out.results.map((r) => r.id).sort();
+}
+
+describe("tools/list", () => {
+  it("lists the four tools with schemas, descriptions and annotations", async () => {
+    const { tools } = await h.client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    expect(Object.keys(byName).sort()).toEqual(["add_documents", "delete", "list_collections", "search_similar"]);
+    for (const tool of tools) {
+      expect(tool.description?.length).toBeGreaterThan(40);
+      expect(tool.outputSchema?.type).toBe("object");
+      expect(tool.inputSchema.type).toBe("object");
+    }
+    expect(byName.search_similar?.annotations?.readOnlyHint).toBe(true);
+    expect(byName.list_collections?.annotations?.readOnlyHint).toBe(true);
+    expect(byName.delete?.annotations?.destructiveHint).toBe(true);
+    expect(byName.delete?.annotations?.idempotentHint).toBe(true);
+    expect(byName.add_documents?.annotations?.readOnlyHint).toBe(false);
+  });
+});
+
+describe("add_documents", () => {
+  it("creates the collection, returns ids and counts, and records the model", async () => {
+    const out = await h.ok<AddOut>("add_documents", { collection: "notes", documents: docs });
+    expect(out).toMatchObject({ collection: "notes", ids: ["a", "b", "c", "d"], added: 4, replaced: 0, created: true });
+    expect(out.model).toEqual({ model: "test/hash-64", dtype: "fp32", dimensions: 64 });
+    expect(await count("notes")).toBe(4);
+  });
+
+  it("generates missing ids and upserts by id without duplicating", async () => {
+    const first = await h.ok<AddOut>("add_documents", { collection: "notes", documents: [{ text: "one" }, { id: "x", text: "two" }] });
+    expect(first.ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first.ids[1]).toBe("x");
+    const second = await h.ok<AddOut>("add_documents", {
+      collection: "notes",
+      documents: [{ id: "x", text: "two, rewritten", metadata: { v: 2 } }, { id: "y", text: "three" }],
+    });
+    expect(second).toMatchObject({ added: 1, replaced: 1, created: false });
+    expect(await count("notes")).toBe(3);
+    const hit = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "two, rewritten", n_results: 1 });
+    expect(hit.results[0]).toMatchObject({ id: "x", text: "two, rewritten", metadata: { v: 2 } });
+  });
+
+  it("replacing a document drops metadata keys the new version does not have", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: [{ id: "k", text: "keep", metadata: { topic: "old", n: 1 } }] });
+    await h.ok("add_documents", { collection: "notes", documents: [{ id: "k", text: "keep", metadata: { n: 2 } }] });
+    expect(await ids({ topic: "old" })).toEqual([]);
+    expect(await ids({ n: 2 })).toEqual(["k"]);
+  });
+
+  it("stores and returns metadata exactly as given", async () => {
+    const metadata = { s: "héllo ✓ 'quoted' \\ back", i: 42, f: -3.25, big: 1e300, t: true, f2: false, arr: ["x", "y'z"], empty: [] };
+    await h.ok("add_documents", { collection: "notes", documents: [{ id: "m", text: "metadata round trip", metadata }] });
+    const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "metadata round trip", n_results: 1 });
+    expect(out.results[0]?.metadata).toEqual(metadata);
+  });
+
+  it("refuses a metadata key whose type changes, and writes nothing", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    const message = await h.error("add_documents", {
+      collection: "notes",
+      documents: [{ id: "new", text: "fine" }, { id: "bad", text: "year as text", metadata: { year: "2020" } }],
+    });
+    expect(message).toMatch(/"year" holds numbers/);
+    expect(await count("notes")).toBe(4);
+    const mixed = await h.error("add_documents", {
+      collection: "other",
+      documents: [{ text: "a", metadata: { k: 1 } }, { text: "b", metadata: { k: "1" } }],
+    });
+    expect(mixed).toMatch(/both numbers and strings/);
+    expect(await count("other")).toBeUndefined();
+  });
+
+  it("refuses duplicate ids within one call", async () => {
+    const message = await h.error("add_documents", { collection: "notes", documents: [{ id: "z", text: "1" }, { id: "z", text: "2" }] });
+    expect(message).toMatch(/appears more than once/);
+    expect(await count("notes")).toBeUndefined();
+  });
+
+  it("sends progress notifications for a large add when asked", async () => {
+    const progress: Array<{ progress: number; total?: number }> = [];
+    const documents = Array.from({ length: 150 }, (_, i) => ({ id: `p${i}`, text: `document number ${i}` }));
+    await h.client.callTool({ name: "add_documents", arguments: { collection: "bulk", documents } }, undefined, {
+      onprogress: (p) => progress.push(p),
+    });
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.at(-1)).toMatchObject({ progress: 150, total: 150 });
+    expect(await count("bulk")).toBe(150);
+  });
+});
+
+describe("search_similar", () => {
+  beforeEach(async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+  });
+
+  it("ranks the exact text first with score 1, best first, distance = 1 - score", async () => {
+    const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "stock markets fell sharply" });
+    expect(out.results[0]?.id).toBe("c");
+    expect(out.results[0]?.score).toBeCloseTo(1, 5);
+    expect(out.results).toHaveLength(4);
+    for (let i = 1; i < out.results.length; i++) {
+      expect(out.results[i - 1]?.score).toBeGreaterThanOrEqual(out.results[i]?.score as number);
+    }
+    for (const r of out.results) expect(r.distance).toBeCloseTo(1 - r.score, 6);
+  });
+
+  it("honours n_results", async () => {
+    const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "dog", n_results: 2 });
+    expect(out.results).toHaveLength(2);
+  });
+
+  it("filters with every operator, inside the database", async () => {
+    expect(await ids({ topic: "finance" })).toEqual(["c", "d"]);
+    expect(await ids({ topic: { $eq: "animals" } })).toEqual(["a", "b"]);
+    expect(await ids({ topic: { $ne: "animals" } })).toEqual(["c", "d"]);
+    expect(await ids({ year: { $gt: 2020 } })).toEqual(["b", "c"]);
+    expect(await ids({ year: { $gte: 2020 } })).toEqual(["a", "b", "c"]);
+    expect(await ids({ year: { $lt: 2020 } })).toEqual(["d"]);
+    expect(await ids({ year: { $lte: 2020 } })).toEqual(["a", "d"]);
+    expect(await ids({ year: { $in: [2019, 2023] } })).toEqual(["c", "d"]);
+    expect(await ids({ year: { $nin: [2019, 2023] } })).toEqual(["a", "b"]);
+    expect(await ids({ draft: true })).toEqual(["b"]);
+    expect(await ids({ rating: { $gte: 4.5 } })).toEqual(["d"]);
+    expect(await ids({ $and: [{ topic: "animals" }, { year: { $gte: 2021 } }] })).toEqual(["b"]);
+    expect(await ids({ $or: [{ topic: "finance" }, { draft: true }] })).toEqual(["b", "c", "d"]);
+    expect(await ids({ topic: "finance", year: { $gte: 2020, $lte: 2023 } })).toEqual(["c"]);
+    expect(await ids({ $or: [{ $and: [{ topic: "animals" }, { draft: false }] }, { year: 2019 }] })).toEqual(["a", "d"]);
+    // Array metadata: $eq / $in test membership.
+    expect(await ids({ tags: "dog" })).toEqual(["a", "b"]);
+    expect(await ids({ tags: { $in: ["fox", "cat"] } })).toEqual(["a"]);
+    expect(await ids({ tags: { $nin: ["fox"] } })).toEqual(["b"]);
+    expect(await ids({ tags: { $ne: "fox" } })).toEqual(["b"]);
+    // A key no document has matches nothing; a condition needs the key to be present.
+    expect(await ids({ nosuchkey: "x" })).toEqual([]);
+    expect(await ids({ rating: { $ne: 1 } })).toEqual(["d"]);
+    expect(await ids({})).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("filters before the top-k: a far-away match is still found", async () => {
+    const out = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "stock markets fell sharply",
+      n_results: 1,
+      where: { topic: "animals", draft: true },
+    });
+    expect(out.results.map((r) => r.id)).toEqual(["b"]);
+  });
+
+  it("explains bad filters", async () => {
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $gt: "2020" } } })).toMatch(
+      /"year" holds numbers/,
+    );
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $regex: "x" } } })).toMatch(
+      /unknown operator "\$regex"/,
+    );
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $not: [] } })).toMatch(/unknown operator/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $or: [] } })).toMatch(/non-empty array/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { topic: null } })).toMatch(/got null/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { topic: { $in: [1, "a"] } } })).toMatch(
+      /mixes value types/,
+    );
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { draft: { $gt: true } } })).toMatch(
+      /not a boolean/,
+    );
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { "bad key": 1 } })).toMatch(/not valid/);
+    let deep: Record<string, unknown> = { topic: "animals" };
+    for (let i = 0; i < 12; i++) deep = { $and: [deep] };
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: deep })).toMatch(/nesting deeper/);
+  });
+
+  it("names the known collections when the collection does not exist", async () => {
+    expect(await h.error("search_similar", { collection: "nope", query: "q" })).toMatch(
+      /Collection "nope" does not exist\. Known collections: notes\./,
+    );
+  });
+});
+
+describe("delete", () => {
+  beforeEach(async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+  });
+
+  it("deletes by id and reports unknown ids", async () => {
+    const out = await h.ok<DeleteOut>("delete", { collection: "notes", ids: ["a", "zzz"] });
+    expect(out).toEqual({ collection: "notes", deleted: 1, not_found: ["zzz"], dropped_collection: false });
+    expect(await count("notes")).toBe(3);
+    const again = await h.ok<DeleteOut>("delete", { collection: "notes", ids: ["a"] });
+    expect(again).toMatchObject({ deleted: 0, not_found: ["a"] });
+  });
+
+  it("deletes by where", async () => {
+    const out = await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "finance" } });
+    expect(out.deleted).toBe(2);
+    expect(await ids({})).toEqual(["a", "b"]);
+    expect((await h.ok<DeleteOut>("delete", { collection: "notes", where: { nosuchkey: 1 } })).deleted).toBe(0);
+  });
+
+  it("drops a collection", async () => {
+    const out = await h.ok<DeleteOut>("delete", { collection: "notes", drop_collection: true });
+    expect(out).toMatchObject({ deleted: 4, dropped_collection: true });
+    expect((await h.ok<ListOut>("list_collections", {})).collections).toEqual([]);
+    expect(await h.error("search_similar", { collection: "notes", query: "q" })).toMatch(/no collections yet/);
+  });
+
+  it("needs exactly one selector and refuses an empty where", async () => {
+    expect(await h.error("delete", { collection: "notes" })).toMatch(/exactly one of ids, where or drop_collection/);
+    expect(await h.error("delete", { collection: "notes", ids: ["a"], where: { topic: "x" } })).toMatch(/exactly one/);
+    expect(await h.error("delete", { collection: "notes", where: {} })).toMatch(/drop_collection/);
+    expect(await h.error("delete", { collection: "notes", drop_collection: false })).toBeTruthy();
+    expect(await count("notes")).toBe(4);
+  });
+
+  it("reports an unknown collection", async () => {
+    expect(await h.error("delete", { collection: "nope", ids: ["a"] })).toMatch(/Known collections: notes/);
+    expect(await h.error("delete", { collection: "nope", drop_collection: true })).toMatch(/does not exist/);
+  });
+});
+
+describe("list_collections", () => {
+  it("shows name, count, model and dimensions, sorted", async () => {
+    expect((await h.ok<ListOut>("list_collections", {})).collections).toEqual([]);
+    await h.ok("add_documents", { collection: "zeta", documents: [{ text: "z" }] });
+    await h.ok("add_documents", { collection: "alpha", documents: docs });
+    expect((await h.ok<ListOut>("list_collections", {})).collections).toEqual([
+      { name: "alpha", count: 4, model: "test/hash-64", dtype: "fp32", dimensions: 64 },
+      { name: "zeta", count: 1, model: "test/hash-64", dtype: "fp32", dimensions: 64 },
+    ]);
+  });
+});
+
+describe("hostile input", () => {
+  const hostileIds = [
+    "x' OR '1'='1",
+    "'; DROP TABLE notes; --",
+    "back\\slash\\'",
+    'double "quote"',
+    "ünïcødé 🦊 𝔘",
+    "id) OR (1=1",
+    "%_*?[]",
+    "../../etc/passwd",
+  ];
+
+  it("stores, finds and deletes ids full of quotes and SQL exactly", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    const added = await h.ok<AddOut>("add_documents", {
+      collection: "notes",
+      documents: hostileIds.map((id, i) => ({ id, text: `hostile ${i}`, metadata: { kind: id } })),
+    });
+    expect(added.added).toBe(hostileIds.length);
+    for (const id of hostileIds) expect(await ids({ kind: id })).toEqual([id]);
+    expect(await ids({ kind: { $in: hostileIds.slice(0, 3) } })).toEqual([...hostileIds.slice(0, 3)].sort());
+    const out = await h.ok<DeleteOut>("delete", { collection: "notes", ids: hostileIds.slice(0, 4) });
+    expect(out).toMatchObject({ deleted: 4, not_found: [] });
+    expect(await count("notes")).toBe(4 + hostileIds.length - 4);
+    expect(await ids({ topic: "animals" })).toEqual(["a", "b"]);
+  });
+
+  it("refuses bad collection names without touching the file system outside the database", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    const parent = path.dirname(h.dbPath);
+    const before = readdirSync(parent).sort();
+    for (const collection of ["../evil", "/abs/path", "a/b", "a\\b", "..", ".", "", "UPPER", "a.b", "x".repeat(65), "-lead", " sp"]) {
+      for (const tool of ["add_documents", "search_similar", "delete"]) {
+        const args =
+          tool === "add_documents"
+            ? { collection, documents: [{ text: "x" }] }
+            : tool === "search_similar"
+              ? { collection, query: "x" }
+              : { collection, drop_collection: true };
+        expect(await h.error(tool, args)).toMatch(/collection/i);
+      }
+    }
+    expect(readdirSync(parent).sort()).toEqual(before);
+    expect(readdirSync(h.dbPath)).toEqual(["notes.lance"]);
+    expect(await count("notes")).toBe(4);
+  });
+
+  it("refuses oversized and malformed input with clear errors, leaving stored rows untouched", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ["add_documents", { collection: "notes", documents: Array.from({ length: 1001 }, () => ({ text: "x" })) }],
+      ["add_documents", { collection: "notes", documents: [] }],
+      ["add_documents", { collection: "notes", documents: [{ text: "x".repeat(100_001) }] }],
+      ["add_documents", { collection: "notes", documents: [{ text: "   " }] }],
+      ["add_documents", { collection: "notes", documents: "not an array" }],
+      ["add_documents", { collection: "notes", documents: [{ text: 42 }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "", text: "x" }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "nul\u0000id", text: "x" }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "i".repeat(257), text: "x" }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { nested: { deep: 1 } } }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { n: null } }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "bad key": 1 } }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "m; DROP": 1 } }] }],
+      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { arr: [1, 2] } }] }],
+      [
+        "add_documents",
+        {
+          collection: "notes",
+          documents: [{ id: "a", text: "x", metadata: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) }],
+        },
+      ],
+      ["search_similar", { collection: "notes", query: "" }],
+      ["search_similar", { collection: "notes", query: "x".repeat(10_001) }],
+      ["search_similar", { collection: "notes", query: "q", n_results: 0 }],
+      ["search_similar", { collection: "notes", query: "q", n_results: 101 }],
+      ["search_similar", { collection: "notes", query: "q", n_results: 2.5 }],
+      ["search_similar", { collection: "notes", query: "q", n_results: "5" }],
+      ["search_similar", { collection: "notes", query: "q", where: "topic = 'x'" }],
+      ["search_similar", { collection: "notes", query: "q", where: { topic: { $in: Array(1001).fill("x") } } }],
+      ["delete", { collection: "notes", ids: [] }],
+      ["delete", { collection: "notes", ids: Array.from({ length: 1001 }, (_, i) => `i${i}`) }],
+      ["delete", { collection: "notes", where: { topic: { $eq: ["animals"] } } }],
+    ];
+    for (const [tool, args] of bad) {
+      const result = await h.call(tool, args);
+      expect(result.isError, `${tool} ${JSON.stringify(args).slice(0, 120)}`).toBe(true);
+    }
+    expect(await count("notes")).toBe(4);
+    expect(await ids({})).toEqual(["a", "b", "c", "d"]);
+    const intact = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "the quick brown fox jumps", n_results: 1 });
+    expect(intact.results[0]).toMatchObject({ id: "a", metadata: docs[0]?.metadata });
+  });
+
+  it("treats SQL in filter values as plain text", async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    expect(await ids({ topic: "animals' OR '1'='1" })).toEqual([]);
+    expect(await ids({ topic: { $in: ["x') OR (1=1", "finance"] } })).toEqual(["c", "d"]);
+    expect((await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "' OR 1=1 --" } })).deleted).toBe(0);
+    expect(await count("notes")).toBe(4);
+  });
+});

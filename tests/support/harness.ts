@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type App, createApp } from "../../src/app.js";
+import type { EmbedderFactory } from "../../src/embeddings/registry.js";
+import { silentLogger } from "../../src/logger.js";
+import { createServer } from "../../src/server.js";
+import { hashFactory } from "./hash-embedder.js";
+
+export function tempDir(prefix = "vmm-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Harness {
+  client: Client;
+  app: App;
+  dbPath: string;
+  /** Calls a tool and returns the raw result (errors included). */
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  /** Calls a tool, fails the test on isError, returns structuredContent. */
+  ok<T = Record<string, unknown>>(name: string, args: Record<string, unknown>): Promise<T>;
+  /** Calls a tool, fails the test unless isError, returns the error text. */
+  error(name: string, args: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  dbPath?: string;
+  model?: string;
+  dtype?: string;
+  factory?: EmbedderFactory;
+}
+
+/** A real SDK Client linked to createServer() over InMemoryTransport, on a fresh temp database. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const temp = options.dbPath ? undefined : tempDir();
+  const dbPath = options.dbPath ?? path.join(temp?.dir as string, "db");
+  const app = createApp(
+    {
+      dbPath,
+      model: options.model ?? "test/hash-64",
+      dtype: options.dtype ?? "fp32",
+      modelCache: path.join(dbPath, "..", "cache"),
+      offline: true,
+    },
+    silentLogger,
+    options.factory ?? hashFactory(),
+  );
+  const server = createServer({ memory: app.memory, logger: silentLogger });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: "test-client", version: "1.0.0" });
+  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+
+  const call = async (name: string, args: Record<string, unknown>) =>
+    (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const text = (result: CallToolResult) =>
+    result.content.map((c) => (c.type === "text" ? c.text : `[${c.type}]`)).join("\n");
+
+  return {
+    client,
+    app,
+    dbPath,
+    call,
+    async ok<T>(name: string, args: Record<string, unknown>) {
+      const result = await call(name, args);
+      if (result.isError) throw new Error(`${name} returned isError: ${text(result)}`);
+      return result.structuredContent as T;
+    },
+    async error(name: string, args: Record<string, unknown>) {
+      const result = await call(name, args);
+      if (!result.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(result.structuredContent)}`);
+      return text(result);
+    },
+    async close() {
+      await client.close();
+      await server.close();
+      await app.close();
+      temp?.cleanup();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { createHash } from "node:crypto";
+import type { Embedder } from "../../src/embeddings/embedder.js";
+import type { ModelSpec } from "../../src/embeddings/model-spec.js";
+import type { EmbedderFactory } from "../../src/embeddings/registry.js";
+
+/**
+ * Test-only embedder: feature hashing of lower-cased words into `dimensions` buckets, L2-normalised.
+ * Deterministic and instant; texts sharing words are closer. It is not a language model and is never
+ * reachable from the server's configuration.
+ */
+export class HashEmbedder implements Embedder {
+  readonly id: string;
+  calls = 0;
+
+  constructor(
+    name: string,
+    readonly dimensions = 64,
+  ) {
+    this.id = `${name}@fp32`;
+  }
+
+  async embedDocuments(texts: string[]): Promise<Float32Array[]> {
+    this.calls += 1;
+    return texts.map((text) => this.embed(text));
+  }
+
+  async embedQuery(text: string): Promise<Float32Array> {
+    return this.embed(text);
+  }
+
+  async dispose(): Promise<void> {}
+
+  private embed(text: string): Float32Array {
+    const vector = new Float32Array(this.dimensions);
+    for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+      const digest = createHash("sha256").update(word).digest();
+      const bucket = digest.readUInt32LE(0) % this.dimensions;
+      vector[bucket] = (vector[bucket] ?? 0) + ((digest[4] ?? 0) & 1 ? 1 : -1);
+    }
+    let norm = 0;
+    for (const x of vector) norm += x * x;
+    norm = Math.sqrt(norm) || 1;
+    if (norm === 1 && vector.every((x) => x === 0)) vector[0] = 1;
+    for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] ?? 0) / norm;
+    return vector;
+  }
+}
+
+/** A factory that serves a HashEmbedder for any spec; `dims` picks the dimension per model name. */
+export function hashFactory(dims: (name: string) => number = () => 64): EmbedderFactory & { specs: ModelSpec[] } {
+  const specs: ModelSpec[] = [];
+  const factory = async (spec: ModelSpec) => {
+    specs.push(spec);
+    return new HashEmbedder(spec.name, dims(spec.name));
+  };
+  return Object.assign(factory, { specs });
+}

@@ -1,0 +1,130 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ModelRecord } from "../../src/embeddings/embedder.js";
+import { MemoryError } from "../../src/errors.js";
+import { parseWhere } from "../../src/filter.js";
+import { silentLogger } from "../../src/logger.js";
+import { LanceStore } from "../../src/store/lancedb-store.js";
+import type { StoredDocument } from "../../src/store/vector-store.js";
+import { tempDir } from "../support/harness.js";
+
+const model: ModelRecord = { model: "fixed", dtype: "fp32", dimensions: 3 };
+const unit = (...v: number[]) => {
+  const n = Math.hypot(...v);
+  return Float32Array.from(v.map((x) => x / n));
+};
+const doc = (id: string, vector: Float32Array, metadata: StoredDocument["metadata"] = {}): StoredDocument => ({
+  id,
+  text: `text of ${id}`,
+  vector,
+  metadata,
+});
+
+let store: LanceStore;
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  store = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
+});
+afterEach(async () => {
+  await store.close();
+  cleanup();
+});
+
+describe("LanceStore", () => {
+  it("creates a collection on first upsert and records its model", async () => {
+    expect(await store.getCollection("c")).toBeUndefined();
+    expect(await store.upsert("c", model, [doc("a", unit(1, 0, 0)), doc("b", unit(0, 1, 0))])).toEqual({
+      inserted: 2,
+      updated: 0,
+    });
+    expect(await store.getCollection("c")).toEqual({ name: "c", count: 2, model });
+  });
+
+  it("replaces rows with the same id", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { v: 1 })]);
+    expect(await store.upsert("c", model, [doc("a", unit(0, 0, 1), { v: 2 }), doc("b", unit(0, 1, 0))])).toEqual({
+      inserted: 1,
+      updated: 1,
+    });
+    const [hit] = await store.search("c", unit(0, 0, 1), { limit: 1 });
+    expect(hit).toMatchObject({ id: "a", metadata: { v: 2 } });
+    expect(hit?.distance).toBeCloseTo(0, 6);
+  });
+
+  it("returns cosine distances, nearest first", async () => {
+    await store.upsert("c", model, [doc("x", unit(1, 0, 0)), doc("xy", unit(1, 1, 0)), doc("neg", unit(-1, 0, 0))]);
+    const hits = await store.search("c", unit(1, 0, 0), { limit: 3 });
+    expect(hits.map((h) => h.id)).toEqual(["x", "xy", "neg"]);
+    expect(hits.map((h) => Number(h.distance.toFixed(4)))).toEqual([0, Number((1 - Math.SQRT1_2).toFixed(4)), 2]);
+  });
+
+  it("writes a batch where no row has a boolean key the collection knows (all-null Int8 column)", async () => {
+    // Regression: an all-null arrow Bool column is serialised without a data buffer and LanceDB rejects it.
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { flag: true })]);
+    await expect(store.upsert("c", model, [doc("b", unit(0, 1, 0), { other: "x" })])).resolves.toEqual({
+      inserted: 1,
+      updated: 0,
+    });
+    const where = parseWhere({ flag: true });
+    expect((await store.search("c", unit(1, 0, 0), { limit: 5, ...(where ? { where } : {}) })).map((h) => h.id)).toEqual([
+      "a",
+    ]);
+  });
+
+  it("refuses vectors of another model without writing", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0))]);
+    const other = { model: "other", dtype: "fp32", dimensions: 3 };
+    await expect(store.upsert("c", other, [doc("b", unit(0, 1, 0))])).rejects.toThrow(/refusing to add vectors of model other/);
+    expect((await store.getCollection("c"))?.count).toBe(1);
+  });
+
+  it("refuses a metadata type change before writing anything", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { n: 1 })]);
+    await expect(store.upsert("c", model, [doc("b", unit(0, 1, 0), { n: "one" })])).rejects.toBeInstanceOf(MemoryError);
+    expect((await store.getCollection("c"))?.count).toBe(1);
+  });
+
+  it("deletes by ids (reporting unknown ones) and by filter, and drops collections", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { k: "x" }), doc("b", unit(0, 1, 0), { k: "y" }), doc("c", unit(0, 0, 1))]);
+    expect(await store.delete("c", { ids: ["a", "nope", "a"] })).toEqual({ deleted: 1, notFound: ["nope"] });
+    const where = parseWhere({ k: "y" });
+    if (!where) throw new Error("filter");
+    expect(await store.delete("c", { where })).toEqual({ deleted: 1, notFound: [] });
+    expect(await store.dropCollection("c")).toBe(1);
+    expect(await store.dropCollection("c")).toBeUndefined();
+    expect(await store.listCollections()).toEqual([]);
+  });
+
+  it("persists across store instances (a restart)", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { k: "x" })]);
+    await store.close();
+    store = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
+    expect(await store.listCollections()).toEqual([{ name: "c", count: 1, model }]);
+    expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({ id: "a", metadata: { k: "x" } });
+  });
+
+  it("sees another connection's writes on its next read", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0))]);
+    expect((await store.getCollection("c"))?.count).toBe(1);
+    const other = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
+    await other.upsert("c", model, [doc("b", unit(0, 1, 0))]);
+    await other.close();
+    expect((await store.getCollection("c"))?.count).toBe(2);
+    expect((await store.search("c", unit(0, 1, 0), { limit: 1 }))[0]?.id).toBe("b");
+  });
+
+  it("serialises concurrent writes to one collection without losing rows", async () => {
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { [`key${i % 3}`]: i })])),
+    );
+    expect((await store.getCollection("c"))?.count).toBe(10);
+  });
+
+  it("never creates anything outside its directory and refuses unvalidated names", async () => {
+    await expect(store.upsert("../x", model, [doc("a", unit(1, 0, 0))])).rejects.toThrow(/unvalidated collection name/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
