@@ -58,7 +58,9 @@ async function main(): Promise<number> {
   process.stdin.on("end", () => void shutdown("stdin closed"));
 
   await server.connect(transport);
-  logger.info(`v${VERSION} ready on stdio; database ${config.dbPath}; default model ${specId(app.defaultModel)}`);
+  logger.info(
+    `v${VERSION} ready on stdio; database ${config.dbPath}; default model ${specId(app.defaultModel)}`,
+  );
   // Load the default model in the background: the handshake never waits for it, the first tool call does.
   app.embedders.warm(app.defaultModel);
   return -1;

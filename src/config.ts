@@ -129,7 +129,9 @@ export function readConfig(
   if (values.offline === undefined && env.VECTOR_MEMORY_OFFLINE !== undefined) {
     const result = envBoolean.safeParse(env.VECTOR_MEMORY_OFFLINE);
     if (!result.success) {
-      throw new ConfigError(`Invalid VECTOR_MEMORY_OFFLINE=${JSON.stringify(env.VECTOR_MEMORY_OFFLINE)}: ${result.error.issues[0]?.message}`);
+      throw new ConfigError(
+        `Invalid VECTOR_MEMORY_OFFLINE=${JSON.stringify(env.VECTOR_MEMORY_OFFLINE)}: ${result.error.issues[0]?.message}`,
+      );
     }
     offline = result.data;
   }
@@ -145,7 +147,9 @@ export function readConfig(
   };
   const result = configSchema.safeParse(candidate);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  ${describeKey(String(issue.path[0]))}: ${issue.message}`);
+    const lines = result.error.issues.map(
+      (issue) => `  ${describeKey(String(issue.path[0]))}: ${issue.message}`,
+    );
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}\n\nRun with --help for usage.`);
   }
   const config = result.data;

@@ -47,21 +47,24 @@ export function parseWhere(where: Record<string, unknown>): Filter | undefined {
 function parseObject(obj: Record<string, unknown>, depth: number, counter: { conditions: number }): Filter {
   if (depth > LIMITS.filterDepth) throw invalid(`nesting deeper than ${LIMITS.filterDepth} levels`);
   const entries = Object.entries(obj);
-  if (entries.length === 0) throw invalid("an empty object inside $and/$or matches nothing useful; remove it");
+  if (entries.length === 0)
+    throw invalid("an empty object inside $and/$or matches nothing useful; remove it");
   const parts = entries.map(([key, value]) => parseEntry(key, value, depth, counter));
   return parts.length === 1 ? (parts[0] as Filter) : { kind: "and", filters: parts };
 }
 
 function parseEntry(key: string, value: unknown, depth: number, counter: { conditions: number }): Filter {
   if (key === "$and" || key === "$or") {
-    if (!Array.isArray(value) || value.length === 0) throw invalid(`${key} takes a non-empty array of filters`);
+    if (!Array.isArray(value) || value.length === 0)
+      throw invalid(`${key} takes a non-empty array of filters`);
     const filters = value.map((item) => {
       if (!isPlainObject(item)) throw invalid(`${key} items must be objects, got ${describe(item)}`);
       return parseObject(item, depth + 1, counter);
     });
     return filters.length === 1 ? (filters[0] as Filter) : { kind: key === "$and" ? "and" : "or", filters };
   }
-  if (key.startsWith("$")) throw invalid(`unknown operator ${JSON.stringify(key.slice(0, 40))} at the top level`);
+  if (key.startsWith("$"))
+    throw invalid(`unknown operator ${JSON.stringify(key.slice(0, 40))} at the top level`);
   if (!METADATA_KEY_PATTERN.test(key)) {
     throw invalid(
       `metadata key ${JSON.stringify(key.slice(0, 80))} is not valid (letters, digits and _, starting with a letter or _, at most 64)`,

@@ -12,7 +12,10 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 /**
  * Logs to stderr only: on stdio, stdout belongs to the MCP protocol and one stray line corrupts it.
  */
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const at = (name: Exclude<LogLevel, "silent">) => (message: string) => {
     if (RANK[name] >= RANK[level]) write(`[vector-memory-mcp] ${name}: ${message}\n`);
   };

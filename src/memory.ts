@@ -33,14 +33,9 @@ export interface SearchResult {
   metadata: Metadata;
 }
 
-export type DeleteRequest =
-  | { ids: string[] }
-  | { where: Record<string, unknown> }
-  | { dropCollection: true };
+export type DeleteRequest = { ids: string[] } | { where: Record<string, unknown> } | { dropCollection: true };
 
-export interface Progress {
-  (done: number, total: number, message: string): void;
-}
+export type Progress = (done: number, total: number, message: string) => void;
 
 export interface VectorMemoryDeps {
   store: VectorStore;
@@ -79,7 +74,11 @@ export class VectorMemory {
     for (let start = 0; start < texts.length; start += EMBED_STEP) {
       options.signal?.throwIfAborted();
       vectors.push(...(await embedder.embedDocuments(texts.slice(start, start + EMBED_STEP))));
-      options.onProgress?.(vectors.length, texts.length, `embedded ${vectors.length} of ${texts.length} documents`);
+      options.onProgress?.(
+        vectors.length,
+        texts.length,
+        `embedded ${vectors.length} of ${texts.length} documents`,
+      );
     }
     options.signal?.throwIfAborted();
 
@@ -91,7 +90,14 @@ export class VectorMemory {
     }));
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
     const { inserted, updated } = await this.deps.store.upsert(collection, record, rows);
-    return { collection, ids, added: inserted, replaced: updated, created: existing === undefined, model: record };
+    return {
+      collection,
+      ids,
+      added: inserted,
+      replaced: updated,
+      created: existing === undefined,
+      model: record,
+    };
   }
 
   async search(
@@ -104,18 +110,27 @@ export class VectorMemory {
     if (!info) throw await this.unknownCollection(collection);
     const { embedder } = await this.embedderFor(collection, info);
     const vector = await embedder.embedQuery(query);
-    const hits = await this.deps.store.search(collection, vector, { limit: options.limit, ...(where ? { where } : {}) });
+    const hits = await this.deps.store.search(collection, vector, {
+      limit: options.limit,
+      ...(where ? { where } : {}),
+    });
     return hits.map(toResult);
   }
 
-  async delete(collection: string, request: DeleteRequest): Promise<DeleteResult & { droppedCollection: boolean }> {
+  async delete(
+    collection: string,
+    request: DeleteRequest,
+  ): Promise<DeleteResult & { droppedCollection: boolean }> {
     if ("dropCollection" in request) {
       const count = await this.deps.store.dropCollection(collection);
       if (count === undefined) throw await this.unknownCollection(collection);
       return { deleted: count ?? 0, notFound: [], droppedCollection: true };
     }
     if ("ids" in request) {
-      return { ...(await this.deps.store.delete(collection, { ids: request.ids })), droppedCollection: false };
+      return {
+        ...(await this.deps.store.delete(collection, { ids: request.ids })),
+        droppedCollection: false,
+      };
     }
     const where = parseWhere(request.where);
     if (!where) {
@@ -132,7 +147,10 @@ export class VectorMemory {
   }
 
   private async unknownCollection(collection: string): Promise<MemoryError> {
-    return unknownCollectionError(collection, (await this.listCollections()).map((c) => c.name));
+    return unknownCollectionError(
+      collection,
+      (await this.listCollections()).map((c) => c.name),
+    );
   }
 
   /** The collection's own model (or the default for a new collection), loaded and checked. */
@@ -176,5 +194,11 @@ function assertUniqueIds(ids: string[]): void {
 }
 
 function toResult(hit: Hit): SearchResult {
-  return { id: hit.id, text: hit.text, metadata: hit.metadata, distance: hit.distance, score: 1 - hit.distance };
+  return {
+    id: hit.id,
+    text: hit.text,
+    metadata: hit.metadata,
+    distance: hit.distance,
+    score: 1 - hit.distance,
+  };
 }

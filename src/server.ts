@@ -13,7 +13,10 @@ const INSTRUCTIONS = `A persistent vector memory. Store texts with add_documents
 
 /** Builds the MCP server with every tool registered. No I/O happens here. */
 export function createServer(deps: ServerDeps): McpServer {
-  const server = new McpServer({ name: "vector-memory-mcp", version: VERSION }, { instructions: INSTRUCTIONS });
+  const server = new McpServer(
+    { name: "vector-memory-mcp", version: VERSION },
+    { instructions: INSTRUCTIONS },
+  );
   registerTools(server, deps);
   return server;
 }

@@ -24,7 +24,9 @@ export class EmbedderRegistry {
       this.logger.info(`loading embedding model ${id}`);
       pending = this.factory(spec).then(
         (embedder) => {
-          this.logger.info(`model ${id} ready in ${Date.now() - started} ms (${embedder.dimensions} dimensions)`);
+          this.logger.info(
+            `model ${id} ready in ${Date.now() - started} ms (${embedder.dimensions} dimensions)`,
+          );
           return embedder;
         },
         (error: unknown) => {

@@ -53,7 +53,8 @@ export class TransformersEmbedder implements Embedder {
     const probe = await pipeline.extractor(["dimension probe"], { pooling: "mean", normalize: true });
     const dimensions = probe.dims.at(-1);
     probe.dispose?.();
-    if (!dimensions) throw new ModelUnavailableError(`Model ${options.model} returned no embedding dimension.`);
+    if (!dimensions)
+      throw new ModelUnavailableError(`Model ${options.model} returned no embedding dimension.`);
     return new TransformersEmbedder(`${options.model}@${options.dtype}`, dimensions, pipeline);
   }
 

@@ -129,7 +129,11 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  private async create(collection: string, model: ModelRecord, kinds: Map<string, ColumnKind>): Promise<TableState> {
+  private async create(
+    collection: string,
+    model: ModelRecord,
+    kinds: Map<string, ColumnKind>,
+  ): Promise<TableState> {
     const db = await this.db();
     const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
     const fields = [
@@ -183,7 +187,8 @@ export class LanceStore implements VectorStore {
       );
     }
     await table.addColumns(added);
-    for (const field of added) existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
+    for (const field of added)
+      existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
     return existing;
   }
 
@@ -195,8 +200,14 @@ export class LanceStore implements VectorStore {
       .distanceType("cosine")
       .select(["id", "text", "metadata", "_distance"])
       .limit(options.limit);
-    if (options.where) query = query.where(compileFilter(options.where, columnKinds(await state.table.schema())));
-    const rows = (await query.toArray()) as Array<{ id: string; text: string; metadata: string; _distance: number }>;
+    if (options.where)
+      query = query.where(compileFilter(options.where, columnKinds(await state.table.schema())));
+    const rows = (await query.toArray()) as Array<{
+      id: string;
+      text: string;
+      metadata: string;
+      _distance: number;
+    }>;
     return rows.map((row) => ({
       id: row.id,
       text: row.text,
@@ -212,7 +223,9 @@ export class LanceStore implements VectorStore {
         const requested = [...new Set(selector.ids)];
         if (requested.length === 0) return { deleted: 0, notFound: [] };
         const predicate = idInList(requested);
-        const present = (await state.table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
+        const present = (await state.table.query().where(predicate).select(["id"]).toArray()) as Array<{
+          id: string;
+        }>;
         const found = new Set(present.map((row) => row.id));
         const result = await state.table.delete(predicate);
         return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
@@ -268,7 +281,10 @@ export class LanceStore implements VectorStore {
   }
 
   private async unknownCollection(collection: string): Promise<MemoryError> {
-    return unknownCollectionError(collection, (await this.listCollections()).map((c) => c.name));
+    return unknownCollectionError(
+      collection,
+      (await this.listCollections()).map((c) => c.name),
+    );
   }
 
   private forget(collection: string): void {
@@ -279,7 +295,8 @@ export class LanceStore implements VectorStore {
 }
 
 export function assertCollectionName(name: string): void {
-  if (!COLLECTION_NAME_PATTERN.test(name)) throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
+  if (!COLLECTION_NAME_PATTERN.test(name))
+    throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
 }
 
 function isNotFound(error: unknown): boolean {
@@ -290,7 +307,11 @@ function readModelRecord(schema: Schema): ModelRecord | undefined {
   const raw = schema.metadata.get(MODEL_KEY);
   if (!raw) return undefined;
   const parsed = JSON.parse(raw) as Partial<ModelRecord>;
-  if (typeof parsed.model !== "string" || typeof parsed.dtype !== "string" || typeof parsed.dimensions !== "number") {
+  if (
+    typeof parsed.model !== "string" ||
+    typeof parsed.dtype !== "string" ||
+    typeof parsed.dimensions !== "number"
+  ) {
     return undefined;
   }
   return { model: parsed.model, dtype: parsed.dtype, dimensions: parsed.dimensions };

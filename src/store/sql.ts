@@ -11,7 +11,8 @@ export type ColumnKind = "string" | "number" | "boolean" | "string[]";
 
 export function sqlString(value: string): string {
   // DataFusion string literals: '' is the only escape; backslashes are literal.
-  if (value.includes("\u0000")) throw new MemoryError("invalid_input", "Text values must not contain NUL characters.");
+  if (value.includes("\u0000"))
+    throw new MemoryError("invalid_input", "Text values must not contain NUL characters.");
   return `'${value.replaceAll("'", "''")}'`;
 }
 
@@ -70,7 +71,8 @@ export function compileFilter(filter: Filter, columns: ReadonlyMap<string, Colum
       if (kind === "string[]") {
         if (typeof filter.value !== "string") throw mismatch(filter.key, kind, filter.value);
         if (filter.op === "$eq") return `array_has(${column}, ${sqlString(filter.value)})`;
-        if (filter.op === "$ne") return `(${column} IS NOT NULL AND NOT array_has(${column}, ${sqlString(filter.value)}))`;
+        if (filter.op === "$ne")
+          return `(${column} IS NOT NULL AND NOT array_has(${column}, ${sqlString(filter.value)}))`;
         throw new MemoryError(
           "invalid_filter",
           `Invalid where filter: "${filter.key}" holds lists of strings; use $eq/$ne (contains / does not contain) or $in/$nin. ${FILTER_HELP}`,

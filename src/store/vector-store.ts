@@ -49,7 +49,11 @@ export interface VectorStore {
    * Inserts rows, replacing rows with the same id, in one commit. Creates the collection
    * (recording `model`) if it does not exist; refuses to mix vectors of another model.
    */
-  upsert(collection: string, model: ModelRecord, rows: StoredDocument[]): Promise<{ inserted: number; updated: number }>;
+  upsert(
+    collection: string,
+    model: ModelRecord,
+    rows: StoredDocument[],
+  ): Promise<{ inserted: number; updated: number }>;
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;
   /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */

@@ -12,7 +12,9 @@ const inputSchema = z.object({
       z.object({
         id: documentId
           .optional()
-          .describe("Optional id. A document with an existing id replaces it (upsert); omitted ids are generated."),
+          .describe(
+            "Optional id. A document with an existing id replaces it (upsert); omitted ids are generated.",
+          ),
         text: z
           .string()
           .max(LIMITS.textChars)
@@ -46,7 +48,12 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
         '{"collection": "notes", "documents": [{"id": "n1", "text": "The deploy key lives in 1Password", "metadata": {"topic": "ops"}}]}',
       inputSchema,
       outputSchema,
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
     },
     (args, extra) =>
       runTool(deps.logger, "add_documents", async () => {
@@ -57,7 +64,10 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
             ? {
                 onProgress: (progress, total, message) => {
                   void extra
-                    .sendNotification({ method: "notifications/progress", params: { progressToken, progress, total, message } })
+                    .sendNotification({
+                      method: "notifications/progress",
+                      params: { progressToken, progress, total, message },
+                    })
                     .catch(() => undefined);
                 },
               }

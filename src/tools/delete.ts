@@ -14,9 +14,16 @@ const inputSchema = z
       .min(1)
       .max(LIMITS.idsPerDelete)
       .optional()
-      .describe(`Delete these documents (1-${LIMITS.idsPerDelete} ids). Unknown ids are reported, not an error.`),
-    where: whereFilter.optional().describe("Delete every document whose metadata matches this filter (same syntax as search_similar)."),
-    drop_collection: z.literal(true).optional().describe("Set to true to delete the whole collection and all its documents."),
+      .describe(
+        `Delete these documents (1-${LIMITS.idsPerDelete} ids). Unknown ids are reported, not an error.`,
+      ),
+    where: whereFilter
+      .optional()
+      .describe("Delete every document whose metadata matches this filter (same syntax as search_similar)."),
+    drop_collection: z
+      .literal(true)
+      .optional()
+      .describe("Set to true to delete the whole collection and all its documents."),
   })
   .refine((a) => [a.ids, a.where, a.drop_collection].filter((s) => s !== undefined).length === 1, {
     message: "give exactly one of ids, where or drop_collection",
@@ -52,7 +59,9 @@ export function registerDelete(server: McpServer, deps: ToolDeps): void {
         const text = result.droppedCollection
           ? `Dropped collection "${args.collection}" (${result.deleted} document(s)).`
           : `Deleted ${result.deleted} document(s) from "${args.collection}".` +
-            (result.notFound.length > 0 ? ` Not found: ${result.notFound.slice(0, 20).join(", ")}${result.notFound.length > 20 ? ", …" : ""}.` : "");
+            (result.notFound.length > 0
+              ? ` Not found: ${result.notFound.slice(0, 20).join(", ")}${result.notFound.length > 20 ? ", …" : ""}.`
+              : "");
         return toolResult(
           {
             collection: args.collection,

@@ -22,7 +22,8 @@ export function registerListCollections(server: McpServer, deps: ToolDeps): void
     "list_collections",
     {
       title: "List collections",
-      description: "List every collection with its document count and embedding model. Takes no arguments: {}",
+      description:
+        "List every collection with its document count and embedding model. Takes no arguments: {}",
       inputSchema: z.object({}),
       outputSchema,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -34,7 +35,9 @@ export function registerListCollections(server: McpServer, deps: ToolDeps): void
         const text =
           collections.length === 0
             ? "No collections yet. Use add_documents to create one."
-            : collections.map((c) => `${c.name}: ${c.count} document(s), ${c.model} (${c.dimensions}-d)`).join("\n");
+            : collections
+                .map((c) => `${c.name}: ${c.count} document(s), ${c.model} (${c.dimensions}-d)`)
+                .join("\n");
         return toolResult({ collections }, text);
       }),
   );

@@ -14,15 +14,24 @@ export function toolError(text: string): CallToolResult {
  * Runs a tool body: problems the agent can fix become `isError` results with their advice;
  * anything else is a bug, logged with its stack and reported without internals.
  */
-export async function runTool(logger: Logger, tool: string, body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+export async function runTool(
+  logger: Logger,
+  tool: string,
+  body: () => Promise<CallToolResult>,
+): Promise<CallToolResult> {
   try {
     return await body();
   } catch (error) {
     if (error instanceof MemoryError) return toolError(error.message);
-    if (error instanceof Error && error.name === "AbortError") return toolError(`${tool} was cancelled; nothing from the unfinished call was stored.`);
-    logger.error(`${tool} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (error instanceof Error && error.name === "AbortError")
+      return toolError(`${tool} was cancelled; nothing from the unfinished call was stored.`);
+    logger.error(
+      `${tool} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    return toolError(`${tool} failed with an internal error (${message}). This is a bug in vector-memory-mcp; the server log has details.`);
+    return toolError(
+      `${tool} failed with an internal error (${message}). This is a bug in vector-memory-mcp; the server log has details.`,
+    );
   }
 }
 

@@ -7,7 +7,7 @@ export const collectionName = z
     COLLECTION_NAME_PATTERN,
     "collection names are 1-64 characters: lower-case letters, digits, _ and -, starting with a letter or digit",
   )
-  .describe("Collection name: 1-64 characters, lower-case letters, digits, _ and -, e.g. \"project-notes\".");
+  .describe('Collection name: 1-64 characters, lower-case letters, digits, _ and -, e.g. "project-notes".');
 
 export const documentId = z
   .string()
@@ -25,7 +25,10 @@ export const metadataValue = z.union([
 
 export const metadataKey = z
   .string()
-  .regex(METADATA_KEY_PATTERN, "metadata keys are letters, digits and _, starting with a letter or _, at most 64");
+  .regex(
+    METADATA_KEY_PATTERN,
+    "metadata keys are letters, digits and _, starting with a letter or _, at most 64",
+  );
 
 export const metadata = z
   .record(metadataKey, metadataValue)

@@ -12,7 +12,13 @@ interface AddOut {
   model: { model: string; dtype: string; dimensions: number };
 }
 interface SearchOut {
-  results: Array<{ id: string; text: string; score: number; distance: number; metadata: Record<string, unknown> }>;
+  results: Array<{
+    id: string;
+    text: string;
+    score: number;
+    distance: number;
+    metadata: Record<string, unknown>;
+  }>;
 }
 interface DeleteOut {
   deleted: number;
@@ -32,10 +38,22 @@ afterEach(async () => {
 });
 
 const docs = [
-  { id: "a", text: "the quick brown fox jumps", metadata: { topic: "animals", year: 2020, draft: false, tags: ["fox", "dog"] } },
-  { id: "b", text: "a lazy dog sleeps all day", metadata: { topic: "animals", year: 2022, draft: true, tags: ["dog"] } },
+  {
+    id: "a",
+    text: "the quick brown fox jumps",
+    metadata: { topic: "animals", year: 2020, draft: false, tags: ["fox", "dog"] },
+  },
+  {
+    id: "b",
+    text: "a lazy dog sleeps all day",
+    metadata: { topic: "animals", year: 2022, draft: true, tags: ["dog"] },
+  },
   { id: "c", text: "stock markets fell sharply", metadata: { topic: "finance", year: 2023, draft: false } },
-  { id: "d", text: "interest rates and bond yields", metadata: { topic: "finance", year: 2019, rating: 4.5 } },
+  {
+    id: "d",
+    text: "interest rates and bond yields",
+    metadata: { topic: "finance", year: 2019, rating: 4.5 },
+  },
 ];
 
 async function count(name: string): Promise<number | undefined> {
@@ -44,7 +62,12 @@ async function count(name: string): Promise<number | undefined> {
 }
 
 async function ids(where: Record<string, unknown>): Promise<string[]> {
-  const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "anything at all", n_results: 100, where });
+  const out = await h.ok<SearchOut>("search_similar", {
+    collection: "notes",
+    query: "anything at all",
+    n_results: 100,
+    where,
+  });
   return out.results.map((r) => r.id).sort();
 }
 
@@ -52,7 +75,12 @@ describe("tools/list", () => {
   it("lists the four tools with schemas, descriptions and annotations", async () => {
     const { tools } = await h.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(Object.keys(byName).sort()).toEqual(["add_documents", "delete", "list_collections", "search_similar"]);
+    expect(Object.keys(byName).sort()).toEqual([
+      "add_documents",
+      "delete",
+      "list_collections",
+      "search_similar",
+    ]);
     for (const tool of tools) {
       expect(tool.description?.length).toBeGreaterThan(40);
       expect(tool.outputSchema?.type).toBe("object");
@@ -69,36 +97,74 @@ describe("tools/list", () => {
 describe("add_documents", () => {
   it("creates the collection, returns ids and counts, and records the model", async () => {
     const out = await h.ok<AddOut>("add_documents", { collection: "notes", documents: docs });
-    expect(out).toMatchObject({ collection: "notes", ids: ["a", "b", "c", "d"], added: 4, replaced: 0, created: true });
+    expect(out).toMatchObject({
+      collection: "notes",
+      ids: ["a", "b", "c", "d"],
+      added: 4,
+      replaced: 0,
+      created: true,
+    });
     expect(out.model).toEqual({ model: "test/hash-64", dtype: "fp32", dimensions: 64 });
     expect(await count("notes")).toBe(4);
   });
 
   it("generates missing ids and upserts by id without duplicating", async () => {
-    const first = await h.ok<AddOut>("add_documents", { collection: "notes", documents: [{ text: "one" }, { id: "x", text: "two" }] });
+    const first = await h.ok<AddOut>("add_documents", {
+      collection: "notes",
+      documents: [{ text: "one" }, { id: "x", text: "two" }],
+    });
     expect(first.ids[0]).toMatch(/^[0-9a-f-]{36}$/);
     expect(first.ids[1]).toBe("x");
     const second = await h.ok<AddOut>("add_documents", {
       collection: "notes",
-      documents: [{ id: "x", text: "two, rewritten", metadata: { v: 2 } }, { id: "y", text: "three" }],
+      documents: [
+        { id: "x", text: "two, rewritten", metadata: { v: 2 } },
+        { id: "y", text: "three" },
+      ],
     });
     expect(second).toMatchObject({ added: 1, replaced: 1, created: false });
     expect(await count("notes")).toBe(3);
-    const hit = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "two, rewritten", n_results: 1 });
+    const hit = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "two, rewritten",
+      n_results: 1,
+    });
     expect(hit.results[0]).toMatchObject({ id: "x", text: "two, rewritten", metadata: { v: 2 } });
   });
 
   it("replacing a document drops metadata keys the new version does not have", async () => {
-    await h.ok("add_documents", { collection: "notes", documents: [{ id: "k", text: "keep", metadata: { topic: "old", n: 1 } }] });
-    await h.ok("add_documents", { collection: "notes", documents: [{ id: "k", text: "keep", metadata: { n: 2 } }] });
+    await h.ok("add_documents", {
+      collection: "notes",
+      documents: [{ id: "k", text: "keep", metadata: { topic: "old", n: 1 } }],
+    });
+    await h.ok("add_documents", {
+      collection: "notes",
+      documents: [{ id: "k", text: "keep", metadata: { n: 2 } }],
+    });
     expect(await ids({ topic: "old" })).toEqual([]);
     expect(await ids({ n: 2 })).toEqual(["k"]);
   });
 
   it("stores and returns metadata exactly as given", async () => {
-    const metadata = { s: "héllo ✓ 'quoted' \\ back", i: 42, f: -3.25, big: 1e300, t: true, f2: false, arr: ["x", "y'z"], empty: [] };
-    await h.ok("add_documents", { collection: "notes", documents: [{ id: "m", text: "metadata round trip", metadata }] });
-    const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "metadata round trip", n_results: 1 });
+    const metadata = {
+      s: "héllo ✓ 'quoted' \\ back",
+      i: 42,
+      f: -3.25,
+      big: 1e300,
+      t: true,
+      f2: false,
+      arr: ["x", "y'z"],
+      empty: [],
+    };
+    await h.ok("add_documents", {
+      collection: "notes",
+      documents: [{ id: "m", text: "metadata round trip", metadata }],
+    });
+    const out = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "metadata round trip",
+      n_results: 1,
+    });
     expect(out.results[0]?.metadata).toEqual(metadata);
   });
 
@@ -106,20 +172,32 @@ describe("add_documents", () => {
     await h.ok("add_documents", { collection: "notes", documents: docs });
     const message = await h.error("add_documents", {
       collection: "notes",
-      documents: [{ id: "new", text: "fine" }, { id: "bad", text: "year as text", metadata: { year: "2020" } }],
+      documents: [
+        { id: "new", text: "fine" },
+        { id: "bad", text: "year as text", metadata: { year: "2020" } },
+      ],
     });
     expect(message).toMatch(/"year" holds numbers/);
     expect(await count("notes")).toBe(4);
     const mixed = await h.error("add_documents", {
       collection: "other",
-      documents: [{ text: "a", metadata: { k: 1 } }, { text: "b", metadata: { k: "1" } }],
+      documents: [
+        { text: "a", metadata: { k: 1 } },
+        { text: "b", metadata: { k: "1" } },
+      ],
     });
     expect(mixed).toMatch(/both numbers and strings/);
     expect(await count("other")).toBeUndefined();
   });
 
   it("refuses duplicate ids within one call", async () => {
-    const message = await h.error("add_documents", { collection: "notes", documents: [{ id: "z", text: "1" }, { id: "z", text: "2" }] });
+    const message = await h.error("add_documents", {
+      collection: "notes",
+      documents: [
+        { id: "z", text: "1" },
+        { id: "z", text: "2" },
+      ],
+    });
     expect(message).toMatch(/appears more than once/);
     expect(await count("notes")).toBeUndefined();
   });
@@ -127,9 +205,13 @@ describe("add_documents", () => {
   it("sends progress notifications for a large add when asked", async () => {
     const progress: Array<{ progress: number; total?: number }> = [];
     const documents = Array.from({ length: 150 }, (_, i) => ({ id: `p${i}`, text: `document number ${i}` }));
-    await h.client.callTool({ name: "add_documents", arguments: { collection: "bulk", documents } }, undefined, {
-      onprogress: (p) => progress.push(p),
-    });
+    await h.client.callTool(
+      { name: "add_documents", arguments: { collection: "bulk", documents } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(p),
+      },
+    );
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.at(-1)).toMatchObject({ progress: 150, total: 150 });
     expect(await count("bulk")).toBe(150);
@@ -142,7 +224,10 @@ describe("search_similar", () => {
   });
 
   it("ranks the exact text first with score 1, best first, distance = 1 - score", async () => {
-    const out = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "stock markets fell sharply" });
+    const out = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "stock markets fell sharply",
+    });
     expect(out.results[0]?.id).toBe("c");
     expect(out.results[0]?.score).toBeCloseTo(1, 5);
     expect(out.results).toHaveLength(4);
@@ -172,7 +257,10 @@ describe("search_similar", () => {
     expect(await ids({ $and: [{ topic: "animals" }, { year: { $gte: 2021 } }] })).toEqual(["b"]);
     expect(await ids({ $or: [{ topic: "finance" }, { draft: true }] })).toEqual(["b", "c", "d"]);
     expect(await ids({ topic: "finance", year: { $gte: 2020, $lte: 2023 } })).toEqual(["c"]);
-    expect(await ids({ $or: [{ $and: [{ topic: "animals" }, { draft: false }] }, { year: 2019 }] })).toEqual(["a", "d"]);
+    expect(await ids({ $or: [{ $and: [{ topic: "animals" }, { draft: false }] }, { year: 2019 }] })).toEqual([
+      "a",
+      "d",
+    ]);
     // Array metadata: $eq / $in test membership.
     expect(await ids({ tags: "dog" })).toEqual(["a", "b"]);
     expect(await ids({ tags: { $in: ["fox", "cat"] } })).toEqual(["a"]);
@@ -195,25 +283,39 @@ describe("search_similar", () => {
   });
 
   it("explains bad filters", async () => {
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $gt: "2020" } } })).toMatch(
-      /"year" holds numbers/,
+    expect(
+      await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $gt: "2020" } } }),
+    ).toMatch(/"year" holds numbers/);
+    expect(
+      await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $regex: "x" } } }),
+    ).toMatch(/unknown operator "\$regex"/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $not: [] } })).toMatch(
+      /unknown operator/,
     );
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { year: { $regex: "x" } } })).toMatch(
-      /unknown operator "\$regex"/,
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $or: [] } })).toMatch(
+      /non-empty array/,
     );
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $not: [] } })).toMatch(/unknown operator/);
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { $or: [] } })).toMatch(/non-empty array/);
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { topic: null } })).toMatch(/got null/);
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { topic: { $in: [1, "a"] } } })).toMatch(
-      /mixes value types/,
-    );
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { draft: { $gt: true } } })).toMatch(
-      /not a boolean/,
-    );
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: { "bad key": 1 } })).toMatch(/not valid/);
+    expect(
+      await h.error("search_similar", { collection: "notes", query: "q", where: { topic: null } }),
+    ).toMatch(/got null/);
+    expect(
+      await h.error("search_similar", {
+        collection: "notes",
+        query: "q",
+        where: { topic: { $in: [1, "a"] } },
+      }),
+    ).toMatch(/mixes value types/);
+    expect(
+      await h.error("search_similar", { collection: "notes", query: "q", where: { draft: { $gt: true } } }),
+    ).toMatch(/not a boolean/);
+    expect(
+      await h.error("search_similar", { collection: "notes", query: "q", where: { "bad key": 1 } }),
+    ).toMatch(/not valid/);
     let deep: Record<string, unknown> = { topic: "animals" };
     for (let i = 0; i < 12; i++) deep = { $and: [deep] };
-    expect(await h.error("search_similar", { collection: "notes", query: "q", where: deep })).toMatch(/nesting deeper/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q", where: deep })).toMatch(
+      /nesting deeper/,
+    );
   });
 
   it("names the known collections when the collection does not exist", async () => {
@@ -240,19 +342,27 @@ describe("delete", () => {
     const out = await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "finance" } });
     expect(out.deleted).toBe(2);
     expect(await ids({})).toEqual(["a", "b"]);
-    expect((await h.ok<DeleteOut>("delete", { collection: "notes", where: { nosuchkey: 1 } })).deleted).toBe(0);
+    expect((await h.ok<DeleteOut>("delete", { collection: "notes", where: { nosuchkey: 1 } })).deleted).toBe(
+      0,
+    );
   });
 
   it("drops a collection", async () => {
     const out = await h.ok<DeleteOut>("delete", { collection: "notes", drop_collection: true });
     expect(out).toMatchObject({ deleted: 4, dropped_collection: true });
     expect((await h.ok<ListOut>("list_collections", {})).collections).toEqual([]);
-    expect(await h.error("search_similar", { collection: "notes", query: "q" })).toMatch(/no collections yet/);
+    expect(await h.error("search_similar", { collection: "notes", query: "q" })).toMatch(
+      /no collections yet/,
+    );
   });
 
   it("needs exactly one selector and refuses an empty where", async () => {
-    expect(await h.error("delete", { collection: "notes" })).toMatch(/exactly one of ids, where or drop_collection/);
-    expect(await h.error("delete", { collection: "notes", ids: ["a"], where: { topic: "x" } })).toMatch(/exactly one/);
+    expect(await h.error("delete", { collection: "notes" })).toMatch(
+      /exactly one of ids, where or drop_collection/,
+    );
+    expect(await h.error("delete", { collection: "notes", ids: ["a"], where: { topic: "x" } })).toMatch(
+      /exactly one/,
+    );
     expect(await h.error("delete", { collection: "notes", where: {} })).toMatch(/drop_collection/);
     expect(await h.error("delete", { collection: "notes", drop_collection: false })).toBeTruthy();
     expect(await count("notes")).toBe(4);
@@ -307,7 +417,20 @@ describe("hostile input", () => {
     await h.ok("add_documents", { collection: "notes", documents: docs });
     const parent = path.dirname(h.dbPath);
     const before = readdirSync(parent).sort();
-    for (const collection of ["../evil", "/abs/path", "a/b", "a\\b", "..", ".", "", "UPPER", "a.b", "x".repeat(65), "-lead", " sp"]) {
+    for (const collection of [
+      "../evil",
+      "/abs/path",
+      "a/b",
+      "a\\b",
+      "..",
+      ".",
+      "",
+      "UPPER",
+      "a.b",
+      "x".repeat(65),
+      "-lead",
+      " sp",
+    ]) {
       for (const tool of ["add_documents", "search_similar", "delete"]) {
         const args =
           tool === "add_documents"
@@ -326,7 +449,10 @@ describe("hostile input", () => {
   it("refuses oversized and malformed input with clear errors, leaving stored rows untouched", async () => {
     await h.ok("add_documents", { collection: "notes", documents: docs });
     const bad: Array<[string, Record<string, unknown>]> = [
-      ["add_documents", { collection: "notes", documents: Array.from({ length: 1001 }, () => ({ text: "x" })) }],
+      [
+        "add_documents",
+        { collection: "notes", documents: Array.from({ length: 1001 }, () => ({ text: "x" })) },
+      ],
       ["add_documents", { collection: "notes", documents: [] }],
       ["add_documents", { collection: "notes", documents: [{ text: "x".repeat(100_001) }] }],
       ["add_documents", { collection: "notes", documents: [{ text: "   " }] }],
@@ -335,16 +461,34 @@ describe("hostile input", () => {
       ["add_documents", { collection: "notes", documents: [{ id: "", text: "x" }] }],
       ["add_documents", { collection: "notes", documents: [{ id: "nul\u0000id", text: "x" }] }],
       ["add_documents", { collection: "notes", documents: [{ id: "i".repeat(257), text: "x" }] }],
-      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { nested: { deep: 1 } } }] }],
+      [
+        "add_documents",
+        { collection: "notes", documents: [{ id: "a", text: "x", metadata: { nested: { deep: 1 } } }] },
+      ],
       ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { n: null } }] }],
-      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "bad key": 1 } }] }],
-      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "m; DROP": 1 } }] }],
-      ["add_documents", { collection: "notes", documents: [{ id: "a", text: "x", metadata: { arr: [1, 2] } }] }],
+      [
+        "add_documents",
+        { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "bad key": 1 } }] },
+      ],
+      [
+        "add_documents",
+        { collection: "notes", documents: [{ id: "a", text: "x", metadata: { "m; DROP": 1 } }] },
+      ],
+      [
+        "add_documents",
+        { collection: "notes", documents: [{ id: "a", text: "x", metadata: { arr: [1, 2] } }] },
+      ],
       [
         "add_documents",
         {
           collection: "notes",
-          documents: [{ id: "a", text: "x", metadata: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) }],
+          documents: [
+            {
+              id: "a",
+              text: "x",
+              metadata: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])),
+            },
+          ],
         },
       ],
       ["search_similar", { collection: "notes", query: "" }],
@@ -354,7 +498,10 @@ describe("hostile input", () => {
       ["search_similar", { collection: "notes", query: "q", n_results: 2.5 }],
       ["search_similar", { collection: "notes", query: "q", n_results: "5" }],
       ["search_similar", { collection: "notes", query: "q", where: "topic = 'x'" }],
-      ["search_similar", { collection: "notes", query: "q", where: { topic: { $in: Array(1001).fill("x") } } }],
+      [
+        "search_similar",
+        { collection: "notes", query: "q", where: { topic: { $in: Array(1001).fill("x") } } },
+      ],
       ["delete", { collection: "notes", ids: [] }],
       ["delete", { collection: "notes", ids: Array.from({ length: 1001 }, (_, i) => `i${i}`) }],
       ["delete", { collection: "notes", where: { topic: { $eq: ["animals"] } } }],
@@ -365,7 +512,11 @@ describe("hostile input", () => {
     }
     expect(await count("notes")).toBe(4);
     expect(await ids({})).toEqual(["a", "b", "c", "d"]);
-    const intact = await h.ok<SearchOut>("search_similar", { collection: "notes", query: "the quick brown fox jumps", n_results: 1 });
+    const intact = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "the quick brown fox jumps",
+      n_results: 1,
+    });
     expect(intact.results[0]).toMatchObject({ id: "a", metadata: docs[0]?.metadata });
   });
 
@@ -373,7 +524,9 @@ describe("hostile input", () => {
     await h.ok("add_documents", { collection: "notes", documents: docs });
     expect(await ids({ topic: "animals' OR '1'='1" })).toEqual([]);
     expect(await ids({ topic: { $in: ["x') OR (1=1", "finance"] } })).toEqual(["c", "d"]);
-    expect((await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "' OR 1=1 --" } })).deleted).toBe(0);
+    expect(
+      (await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "' OR 1=1 --" } })).deleted,
+    ).toBe(0);
     expect(await count("notes")).toBe(4);
   });
 });

@@ -72,7 +72,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async error(name: string, args: Record<string, unknown>) {
       const result = await call(name, args);
-      if (!result.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(result.structuredContent)}`);
+      if (!result.isError)
+        throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(result.structuredContent)}`);
       return text(result);
     },
     async close() {

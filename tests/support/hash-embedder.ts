@@ -47,7 +47,9 @@ export class HashEmbedder implements Embedder {
 }
 
 /** A factory that serves a HashEmbedder for any spec; `dims` picks the dimension per model name. */
-export function hashFactory(dims: (name: string) => number = () => 64): EmbedderFactory & { specs: ModelSpec[] } {
+export function hashFactory(
+  dims: (name: string) => number = () => 64,
+): EmbedderFactory & { specs: ModelSpec[] } {
   const specs: ModelSpec[] = [];
   const factory = async (spec: ModelSpec) => {
     specs.push(spec);

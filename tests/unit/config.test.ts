@@ -14,7 +14,9 @@ describe("defaultDirs", () => {
       data: "/xdg/data/vector-memory-mcp",
       cache: "/xdg/cache/vector-memory-mcp",
     });
-    expect(defaultDirs({ XDG_DATA_HOME: "relative/dir" }, linux).data).toBe("/home/ada/.local/share/vector-memory-mcp");
+    expect(defaultDirs({ XDG_DATA_HOME: "relative/dir" }, linux).data).toBe(
+      "/home/ada/.local/share/vector-memory-mcp",
+    );
   });
 
   it("uses the usual places on macOS and Windows", () => {
@@ -22,7 +24,12 @@ describe("defaultDirs", () => {
       data: "/Users/ada/Library/Application Support/vector-memory-mcp",
       cache: "/Users/ada/Library/Caches/vector-memory-mcp",
     });
-    expect(defaultDirs({ LOCALAPPDATA: "C:\\Users\\ada\\AppData\\Local" }, { platform: "win32", home: "C:\\Users\\ada" })).toEqual({
+    expect(
+      defaultDirs(
+        { LOCALAPPDATA: "C:\\Users\\ada\\AppData\\Local" },
+        { platform: "win32", home: "C:\\Users\\ada" },
+      ),
+    ).toEqual({
       data: "C:\\Users\\ada\\AppData\\Local\\vector-memory-mcp\\Data",
       cache: "C:\\Users\\ada\\AppData\\Local\\vector-memory-mcp\\Cache",
     });
@@ -60,7 +67,18 @@ describe("readConfig", () => {
       dtype: "fp32",
       logLevel: "debug",
     });
-    const flags = ["--db-path", "/flag/db", "--model", "flag/model", "--model-cache", "/flag/cache", "--dtype", "q8", "--log-level", "warn"];
+    const flags = [
+      "--db-path",
+      "/flag/db",
+      "--model",
+      "flag/model",
+      "--model-cache",
+      "/flag/cache",
+      "--dtype",
+      "q8",
+      "--log-level",
+      "warn",
+    ];
     expect(readConfig(env, flags, linux)).toMatchObject({
       dbPath: "/flag/db",
       model: "flag/model",

@@ -14,7 +14,11 @@ const unit = (...v: number[]) => {
   const n = Math.hypot(...v);
   return Float32Array.from(v.map((x) => x / n));
 };
-const doc = (id: string, vector: Float32Array, metadata: StoredDocument["metadata"] = {}): StoredDocument => ({
+const doc = (
+  id: string,
+  vector: Float32Array,
+  metadata: StoredDocument["metadata"] = {},
+): StoredDocument => ({
   id,
   text: `text of ${id}`,
   vector,
@@ -45,7 +49,9 @@ describe("LanceStore", () => {
 
   it("replaces rows with the same id", async () => {
     await store.upsert("c", model, [doc("a", unit(1, 0, 0), { v: 1 })]);
-    expect(await store.upsert("c", model, [doc("a", unit(0, 0, 1), { v: 2 }), doc("b", unit(0, 1, 0))])).toEqual({
+    expect(
+      await store.upsert("c", model, [doc("a", unit(0, 0, 1), { v: 2 }), doc("b", unit(0, 1, 0))]),
+    ).toEqual({
       inserted: 1,
       updated: 1,
     });
@@ -55,10 +61,18 @@ describe("LanceStore", () => {
   });
 
   it("returns cosine distances, nearest first", async () => {
-    await store.upsert("c", model, [doc("x", unit(1, 0, 0)), doc("xy", unit(1, 1, 0)), doc("neg", unit(-1, 0, 0))]);
+    await store.upsert("c", model, [
+      doc("x", unit(1, 0, 0)),
+      doc("xy", unit(1, 1, 0)),
+      doc("neg", unit(-1, 0, 0)),
+    ]);
     const hits = await store.search("c", unit(1, 0, 0), { limit: 3 });
     expect(hits.map((h) => h.id)).toEqual(["x", "xy", "neg"]);
-    expect(hits.map((h) => Number(h.distance.toFixed(4)))).toEqual([0, Number((1 - Math.SQRT1_2).toFixed(4)), 2]);
+    expect(hits.map((h) => Number(h.distance.toFixed(4)))).toEqual([
+      0,
+      Number((1 - Math.SQRT1_2).toFixed(4)),
+      2,
+    ]);
   });
 
   it("writes a batch where no row has a boolean key the collection knows (all-null Int8 column)", async () => {
@@ -69,26 +83,34 @@ describe("LanceStore", () => {
       updated: 0,
     });
     const where = parseWhere({ flag: true });
-    expect((await store.search("c", unit(1, 0, 0), { limit: 5, ...(where ? { where } : {}) })).map((h) => h.id)).toEqual([
-      "a",
-    ]);
+    expect(
+      (await store.search("c", unit(1, 0, 0), { limit: 5, ...(where ? { where } : {}) })).map((h) => h.id),
+    ).toEqual(["a"]);
   });
 
   it("refuses vectors of another model without writing", async () => {
     await store.upsert("c", model, [doc("a", unit(1, 0, 0))]);
     const other = { model: "other", dtype: "fp32", dimensions: 3 };
-    await expect(store.upsert("c", other, [doc("b", unit(0, 1, 0))])).rejects.toThrow(/refusing to add vectors of model other/);
+    await expect(store.upsert("c", other, [doc("b", unit(0, 1, 0))])).rejects.toThrow(
+      /refusing to add vectors of model other/,
+    );
     expect((await store.getCollection("c"))?.count).toBe(1);
   });
 
   it("refuses a metadata type change before writing anything", async () => {
     await store.upsert("c", model, [doc("a", unit(1, 0, 0), { n: 1 })]);
-    await expect(store.upsert("c", model, [doc("b", unit(0, 1, 0), { n: "one" })])).rejects.toBeInstanceOf(MemoryError);
+    await expect(store.upsert("c", model, [doc("b", unit(0, 1, 0), { n: "one" })])).rejects.toBeInstanceOf(
+      MemoryError,
+    );
     expect((await store.getCollection("c"))?.count).toBe(1);
   });
 
   it("deletes by ids (reporting unknown ones) and by filter, and drops collections", async () => {
-    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { k: "x" }), doc("b", unit(0, 1, 0), { k: "y" }), doc("c", unit(0, 0, 1))]);
+    await store.upsert("c", model, [
+      doc("a", unit(1, 0, 0), { k: "x" }),
+      doc("b", unit(0, 1, 0), { k: "y" }),
+      doc("c", unit(0, 0, 1)),
+    ]);
     expect(await store.delete("c", { ids: ["a", "nope", "a"] })).toEqual({ deleted: 1, notFound: ["nope"] });
     const where = parseWhere({ k: "y" });
     if (!where) throw new Error("filter");
@@ -103,7 +125,10 @@ describe("LanceStore", () => {
     await store.close();
     store = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
     expect(await store.listCollections()).toEqual([{ name: "c", count: 1, model }]);
-    expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({ id: "a", metadata: { k: "x" } });
+    expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({
+      id: "a",
+      metadata: { k: "x" },
+    });
   });
 
   it("sees another connection's writes on its next read", async () => {
@@ -118,13 +143,17 @@ describe("LanceStore", () => {
 
   it("serialises concurrent writes to one collection without losing rows", async () => {
     await Promise.all(
-      Array.from({ length: 10 }, (_, i) => store.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { [`key${i % 3}`]: i })])),
+      Array.from({ length: 10 }, (_, i) =>
+        store.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { [`key${i % 3}`]: i })]),
+      ),
     );
     expect((await store.getCollection("c"))?.count).toBe(10);
   });
 
   it("never creates anything outside its directory and refuses unvalidated names", async () => {
-    await expect(store.upsert("../x", model, [doc("a", unit(1, 0, 0))])).rejects.toThrow(/unvalidated collection name/);
+    await expect(store.upsert("../x", model, [doc("a", unit(1, 0, 0))])).rejects.toThrow(
+      /unvalidated collection name/,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -20,7 +20,11 @@ describe("resolveModelSpec", () => {
   });
 
   it("knows the bundled model", () => {
-    expect(resolveModelSpec("use-lite", "q8", "/h")).toEqual({ kind: "bundled", name: "use-lite", dtype: "fp32" });
+    expect(resolveModelSpec("use-lite", "q8", "/h")).toEqual({
+      kind: "bundled",
+      name: "use-lite",
+      dtype: "fp32",
+    });
   });
 
   it("resolves local directories to absolute paths and detects the weights they have", () => {
@@ -36,8 +40,10 @@ describe("resolveModelSpec", () => {
   });
 
   it("tells paths from hub ids", () => {
-    for (const p of ["/abs", "./rel", "../up", "~/home", "C:\\models\\x", "."]) expect(looksLikePath(p)).toBe(true);
-    for (const id of ["Xenova/all-MiniLM-L6-v2", "bert-base-uncased", "org/model.v2"]) expect(looksLikePath(id)).toBe(false);
+    for (const p of ["/abs", "./rel", "../up", "~/home", "C:\\models\\x", "."])
+      expect(looksLikePath(p)).toBe(true);
+    for (const id of ["Xenova/all-MiniLM-L6-v2", "bert-base-uncased", "org/model.v2"])
+      expect(looksLikePath(id)).toBe(false);
   });
 
   it("maps a collection's record back to the model it was made with", () => {

@@ -1,0 +1,118 @@
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ModelUnavailableError } from "../../src/embeddings/embedder.js";
+import type { ModelSpec } from "../../src/embeddings/model-spec.js";
+import { type Harness, startHarness, tempDir } from "../support/harness.js";
+import { HashEmbedder, hashFactory } from "../support/hash-embedder.js";
+
+const open: Harness[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+  for (const c of cleanups.splice(0)) c();
+});
+
+async function server(
+  dbPath: string,
+  model: string,
+  factory = hashFactory((name) => (name === "m/b" ? 16 : 64)),
+) {
+  const h = await startHarness({ dbPath, model, factory });
+  open.push(h);
+  return { h, factory };
+}
+
+function sharedDb(): string {
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  return path.join(dir, "db");
+}
+
+describe("embedding identity", () => {
+  it("embeds and searches a collection with its own model, whatever the server's default", async () => {
+    const dbPath = sharedDb();
+    const first = await server(dbPath, "m/a");
+    await first.h.ok("add_documents", {
+      collection: "notes",
+      documents: [{ id: "1", text: "alpha beta gamma" }],
+    });
+
+    // Restarted with another default model: old collection keeps m/a (64-d), a new one gets m/b (16-d).
+    const second = await server(dbPath, "m/b");
+    await second.h.ok("add_documents", { collection: "notes", documents: [{ id: "2", text: "delta" }] });
+    await second.h.ok("add_documents", { collection: "fresh", documents: [{ id: "x", text: "epsilon" }] });
+    const hit = await second.h.ok<{ results: Array<{ id: string; score: number }> }>("search_similar", {
+      collection: "notes",
+      query: "alpha beta gamma",
+    });
+    expect(hit.results[0]).toMatchObject({ id: "1" });
+    expect(hit.results[0]?.score).toBeCloseTo(1, 5);
+    expect(second.factory.specs.map((s: ModelSpec) => s.name).sort()).toEqual(["m/a", "m/b"]);
+    const list = await second.h.ok<{
+      collections: Array<{ name: string; model: string; dimensions: number; count: number }>;
+    }>("list_collections", {});
+    expect(list.collections).toEqual([
+      { name: "fresh", count: 1, model: "m/b", dtype: "fp32", dimensions: 16 },
+      { name: "notes", count: 2, model: "m/a", dtype: "fp32", dimensions: 64 },
+    ]);
+  });
+
+  it("says which model a collection needs and how to fix it when that model cannot load", async () => {
+    const dbPath = sharedDb();
+    const first = await server(dbPath, "m/a");
+    await first.h.ok("add_documents", { collection: "notes", documents: [{ text: "kept safe" }] });
+
+    const failing = async (spec: ModelSpec) => {
+      if (spec.name === "m/a")
+        throw new ModelUnavailableError("weights for m/a are not in the cache; run with network once");
+      return new HashEmbedder(spec.name, 16);
+    };
+    const second = await startHarness({ dbPath, model: "m/b", factory: failing });
+    open.push(second);
+    for (const [tool, args] of [
+      ["search_similar", { collection: "notes", query: "kept" }],
+      ["add_documents", { collection: "notes", documents: [{ text: "more" }] }],
+    ] as const) {
+      const message = await second.error(tool, args);
+      expect(message).toContain('Collection "notes" was made with model m/a (fp32, 64 dimensions)');
+      expect(message).toContain("run with network once");
+    }
+    expect(
+      (await second.ok<{ collections: Array<{ count: number }> }>("list_collections", {})).collections[0]
+        ?.count,
+    ).toBe(1);
+  });
+
+  it("refuses to mix vectors when a model's output dimension changed", async () => {
+    const dbPath = sharedDb();
+    const first = await server(dbPath, "m/a");
+    await first.h.ok("add_documents", { collection: "notes", documents: [{ text: "one" }] });
+    const second = await server(
+      dbPath,
+      "m/a",
+      hashFactory(() => 8),
+    );
+    expect(
+      await second.h.error("add_documents", { collection: "notes", documents: [{ text: "two" }] }),
+    ).toMatch(/holds 64-dimensional vectors, but m\/a now gives 8/);
+    expect(await second.h.error("search_similar", { collection: "notes", query: "one" })).toMatch(
+      /64-dimensional/,
+    );
+  });
+
+  it("reports a default model that cannot load, and retries on the next call", async () => {
+    let attempts = 0;
+    const flaky = async (spec: ModelSpec) => {
+      attempts += 1;
+      if (attempts === 1) throw new ModelUnavailableError("download interrupted");
+      return new HashEmbedder(spec.name);
+    };
+    const h = await startHarness({ model: "m/a", factory: flaky });
+    open.push(h);
+    expect(await h.error("add_documents", { collection: "notes", documents: [{ text: "x" }] })).toMatch(
+      /default embedding model could not be loaded: download interrupted/,
+    );
+    await h.ok("add_documents", { collection: "notes", documents: [{ text: "x" }] });
+    expect(attempts).toBe(2);
+  });
+});

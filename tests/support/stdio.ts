@@ -1,0 +1,41 @@
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+
+export const CLI = path.resolve("dist/cli.js");
+export const TINY_BERT = path.resolve("tests/fixtures/tiny-bert");
+
+export interface StdioServer {
+  client: Client;
+  /** Errors the client transport saw (a non-protocol line on stdout shows up here). */
+  transportErrors: Error[];
+  stderr(): string;
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+/** Spawns the built server as an editor would and connects a real SDK client over stdio. */
+export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<StdioServer> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, ...args],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const transportErrors: Error[] = [];
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  client.onerror = (error) => transportErrors.push(error);
+  await client.connect(transport);
+  return {
+    client,
+    transportErrors,
+    stderr: () => stderr,
+    call: async (name, callArgs) => (await client.callTool({ name, arguments: callArgs })) as CallToolResult,
+    close: () => client.close(),
+  };
+}
