@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import type { Config } from "./config.js";
-import { type ModelSpec, resolveModelSpec, specId } from "./embeddings/model-spec.js";
+import { type ModelSpec, resolveModelSpec } from "./embeddings/model-spec.js";
 import { createEmbedderFactory } from "./embeddings/providers.js";
 import { type EmbedderFactory, EmbedderRegistry } from "./embeddings/registry.js";
 import type { Logger } from "./logger.js";
@@ -22,16 +22,7 @@ export function createApp(
 ): App {
   const store = new LanceStore({ dbPath: config.dbPath, logger });
   const embedders = new EmbedderRegistry(
-    factory ??
-      createEmbedderFactory({
-        cacheDir: config.modelCache,
-        offline: config.offline,
-        onProgress: (spec, event) => {
-          if (event.status === "progress" && event.file && event.total) {
-            logger.debug(`${specId(spec)}: ${event.file} ${event.loaded ?? 0}/${event.total} bytes`);
-          }
-        },
-      }),
+    factory ?? createEmbedderFactory({ cacheDir: config.modelCache, offline: config.offline }),
     logger,
   );
   const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());

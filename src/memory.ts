@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
-import { type ModelSpec, specFromRecord } from "./embeddings/model-spec.js";
+import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
 import { MemoryError, unknownCollectionError } from "./errors.js";
 import { parseWhere } from "./filter.js";
@@ -35,7 +35,32 @@ export interface SearchResult {
 
 export type DeleteRequest = { ids: string[] } | { where: Record<string, unknown> } | { dropCollection: true };
 
-export type Progress = (done: number, total: number, message: string) => void;
+export interface ProgressUpdate {
+  progress: number;
+  total: number;
+  message: string;
+}
+
+export type Progress = (update: ProgressUpdate) => void;
+
+/**
+ * Progress on one scale for a whole call: 0-1 while the model loads (file bytes), then 1 + documents
+ * embedded. MCP requires progress to increase with each notification, so smaller values are dropped.
+ */
+class ProgressReporter {
+  private last = -1;
+
+  constructor(
+    private readonly sink: Progress | undefined,
+    private readonly total: number,
+  ) {}
+
+  report(progress: number, message: string): void {
+    if (!this.sink || progress <= this.last) return;
+    this.last = progress;
+    this.sink({ progress, total: this.total, message });
+  }
+}
 
 export interface VectorMemoryDeps {
   store: VectorStore;
@@ -66,19 +91,16 @@ export class VectorMemory {
   ): Promise<AddResult> {
     const ids = documents.map((doc) => doc.id ?? randomUUID());
     assertUniqueIds(ids);
+    const progress = new ProgressReporter(options.onProgress, documents.length + 1);
     const existing = await this.deps.store.getCollection(collection);
-    const { embedder, record } = await this.embedderFor(collection, existing);
+    const { embedder, record } = await this.embedderFor(collection, existing, progress);
 
     const texts = documents.map((doc) => doc.text);
     const vectors: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += EMBED_STEP) {
       options.signal?.throwIfAborted();
       vectors.push(...(await embedder.embedDocuments(texts.slice(start, start + EMBED_STEP))));
-      options.onProgress?.(
-        vectors.length,
-        texts.length,
-        `embedded ${vectors.length} of ${texts.length} documents`,
-      );
+      progress.report(1 + vectors.length, `embedded ${vectors.length} of ${texts.length} documents`);
     }
     options.signal?.throwIfAborted();
 
@@ -103,12 +125,20 @@ export class VectorMemory {
   async search(
     collection: string,
     query: string,
-    options: { limit: number; where?: Record<string, unknown> | undefined },
+    options: {
+      limit: number;
+      where?: Record<string, unknown> | undefined;
+      onProgress?: Progress | undefined;
+    },
   ): Promise<SearchResult[]> {
     const where = options.where ? parseWhere(options.where) : undefined;
     const info = await this.deps.store.getCollection(collection);
     if (!info) throw await this.unknownCollection(collection);
-    const { embedder } = await this.embedderFor(collection, info);
+    const { embedder } = await this.embedderFor(
+      collection,
+      info,
+      new ProgressReporter(options.onProgress, 1),
+    );
     const vector = await embedder.embedQuery(query);
     const hits = await this.deps.store.search(collection, vector, {
       limit: options.limit,
@@ -157,11 +187,22 @@ export class VectorMemory {
   private async embedderFor(
     collection: string,
     existing: CollectionInfo | undefined,
+    progress: ProgressReporter,
   ): Promise<{ embedder: Embedder; record: ModelRecord }> {
     const spec = existing ? specFromRecord(existing.model) : this.deps.defaultModel;
+    const waiting = !this.deps.embedders.isReady(spec);
+    if (waiting) progress.report(0, `loading embedding model ${specId(spec)}`);
     let embedder: Embedder;
     try {
-      embedder = await this.deps.embedders.get(spec);
+      // A call that arrives while the model loads waits for it (and reports the load), rather than failing.
+      embedder = await this.deps.embedders.get(spec, (event) => {
+        const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+        progress.report(
+          Math.min(0.99, event.loaded / event.total),
+          `loading ${specId(spec)}: ${event.file} ${mb(event.loaded)} of ${mb(event.total)} MB`,
+        );
+      });
+      if (waiting) progress.report(1, `model ${specId(spec)} ready`);
     } catch (error) {
       if (!(error instanceof ModelUnavailableError)) throw error;
       const whose = existing

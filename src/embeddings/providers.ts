@@ -1,17 +1,16 @@
 import type { Embedder } from "./embedder.js";
 import type { ModelSpec } from "./model-spec.js";
 import type { EmbedderFactory } from "./registry.js";
-import { TransformersEmbedder, type TransformersProgress } from "./transformers.js";
+import { TransformersEmbedder } from "./transformers.js";
 
 export interface ProviderOptions {
   cacheDir: string;
   offline: boolean;
-  onProgress?: (spec: ModelSpec, event: TransformersProgress) => void;
 }
 
 /** Picks the runtime for a model: bundled models run on TF.js, everything else on transformers.js. */
 export function createEmbedderFactory(options: ProviderOptions): EmbedderFactory {
-  return async (spec: ModelSpec): Promise<Embedder> => {
+  return async (spec: ModelSpec, onEvent): Promise<Embedder> => {
     if (spec.kind === "bundled") {
       // Imported on demand: TF.js is only loaded by servers that use the bundled model.
       const { createUseLiteEmbedder } = await import("./use-lite.js");
@@ -23,7 +22,7 @@ export function createEmbedderFactory(options: ProviderOptions): EmbedderFactory
       local: spec.kind === "local",
       cacheDir: options.cacheDir,
       offline: options.offline,
-      ...(options.onProgress ? { onProgress: (event) => options.onProgress?.(spec, event) } : {}),
+      onEvent,
     });
   };
 }

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type Embedder, ModelUnavailableError } from "./embedder.js";
+import { knownModel } from "./known-models.js";
 import { onnxFileFor } from "./model-spec.js";
+import type { LoadEvent } from "./registry.js";
 
 export interface TransformersOptions {
   /** Hugging Face model id, or an absolute path to a local model directory. */
@@ -10,20 +12,23 @@ export interface TransformersOptions {
   local: boolean;
   cacheDir: string;
   offline: boolean;
-  /** Called with download/load progress events from transformers.js. */
-  onProgress?: (event: TransformersProgress) => void;
+  /** Called with download/read progress of the model's files. */
+  onEvent?: (event: LoadEvent) => void;
 }
 
-export interface TransformersProgress {
+/** What transformers.js passes to `progress_callback`. */
+interface TransformersProgress {
   status: string;
   file?: string;
   loaded?: number;
   total?: number;
 }
 
+type Pooling = "mean" | "cls";
+
 type FeatureExtractor = (
   texts: string[],
-  options: { pooling: "mean"; normalize: true },
+  options: { pooling: Pooling; normalize: true },
 ) => Promise<{ data: Float32Array | number[]; dims: number[]; dispose?: () => void }>;
 
 interface Pipeline {
@@ -36,33 +41,57 @@ const LOCAL_FILES = ["config.json", "tokenizer.json"];
 /** Rows per forward pass: larger batches pad more and gain little on CPU. */
 const BATCH = 32;
 
+interface Recipe {
+  pooling: Pooling;
+  queryPrefix: string;
+  documentPrefix: string;
+}
+
 /**
- * A transformers.js feature-extraction model, mean-pooled and L2-normalised (the sentence-transformers
- * recipe). Loads the pipeline once; `create` resolves only when the model is ready.
+ * A transformers.js feature-extraction model, pooled (mean unless the model is known to use CLS)
+ * and L2-normalised, with the model's query/document prefixes applied. Loads the pipeline once;
+ * `create` resolves only when the model is ready.
  */
 export class TransformersEmbedder implements Embedder {
   private constructor(
     readonly id: string,
     readonly dimensions: number,
     private readonly pipeline: Pipeline,
+    private readonly recipe: Recipe,
   ) {}
 
   static async create(options: TransformersOptions): Promise<TransformersEmbedder> {
     if (options.local) checkLocalDirectory(options.model, options.dtype);
+    const known = options.local ? undefined : knownModel(options.model);
+    const recipe: Recipe = {
+      pooling: known?.pooling ?? "mean",
+      queryPrefix: known?.queryPrefix ?? "",
+      documentPrefix: known?.documentPrefix ?? "",
+    };
     const pipeline = await loadPipeline(options);
-    const probe = await pipeline.extractor(["dimension probe"], { pooling: "mean", normalize: true });
+    const probe = await pipeline.extractor(["dimension probe"], { pooling: recipe.pooling, normalize: true });
     const dimensions = probe.dims.at(-1);
     probe.dispose?.();
     if (!dimensions)
       throw new ModelUnavailableError(`Model ${options.model} returned no embedding dimension.`);
-    return new TransformersEmbedder(`${options.model}@${options.dtype}`, dimensions, pipeline);
+    return new TransformersEmbedder(`${options.model}@${options.dtype}`, dimensions, pipeline, recipe);
   }
 
-  async embedDocuments(texts: string[]): Promise<Float32Array[]> {
+  embedDocuments(texts: string[]): Promise<Float32Array[]> {
+    return this.embed(texts, this.recipe.documentPrefix);
+  }
+
+  async embedQuery(text: string): Promise<Float32Array> {
+    const [vector] = await this.embed([text], this.recipe.queryPrefix);
+    if (!vector) throw new Error("bug: no vector for the query");
+    return vector;
+  }
+
+  private async embed(texts: string[], prefix: string): Promise<Float32Array[]> {
     const vectors: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += BATCH) {
-      const batch = texts.slice(start, start + BATCH);
-      const output = await this.pipeline.extractor(batch, { pooling: "mean", normalize: true });
+      const batch = texts.slice(start, start + BATCH).map((text) => prefix + text);
+      const output = await this.pipeline.extractor(batch, { pooling: this.recipe.pooling, normalize: true });
       const data = output.data instanceof Float32Array ? output.data : Float32Array.from(output.data);
       for (let row = 0; row < batch.length; row++) {
         vectors.push(data.slice(row * this.dimensions, (row + 1) * this.dimensions));
@@ -70,12 +99,6 @@ export class TransformersEmbedder implements Embedder {
       output.dispose?.();
     }
     return vectors;
-  }
-
-  async embedQuery(text: string): Promise<Float32Array> {
-    const [vector] = await this.embedDocuments([text]);
-    if (!vector) throw new Error("bug: no vector for the query");
-    return vector;
   }
 
   async dispose(): Promise<void> {
@@ -106,7 +129,12 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
       dtype: options.dtype as "fp32",
       device: "cpu",
       local_files_only: options.offline || options.local,
-      ...(options.onProgress ? { progress_callback: options.onProgress as (info: unknown) => void } : {}),
+      progress_callback: (info: unknown) => {
+        const event = info as TransformersProgress;
+        if (event.status === "progress" && event.file && event.total) {
+          options.onEvent?.({ file: event.file, loaded: event.loaded ?? 0, total: event.total });
+        }
+      },
     });
     return {
       extractor: extractor as unknown as FeatureExtractor,

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { LIMITS } from "../limits.js";
 import type { ToolDeps } from "./index.js";
-import { runTool, toolResult } from "./result.js";
+import { progressSender, runTool, toolResult } from "./result.js";
 import { collectionName, documentId, metadata, modelRecord } from "./schemas.js";
 
 const inputSchema = z.object({
@@ -57,21 +57,10 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
     },
     (args, extra) =>
       runTool(deps.logger, "add_documents", async () => {
-        const progressToken = extra._meta?.progressToken;
+        const onProgress = progressSender(extra);
         const result = await deps.memory.addDocuments(args.collection, args.documents, {
           signal: extra.signal,
-          ...(progressToken !== undefined
-            ? {
-                onProgress: (progress, total, message) => {
-                  void extra
-                    .sendNotification({
-                      method: "notifications/progress",
-                      params: { progressToken, progress, total, message },
-                    })
-                    .catch(() => undefined);
-                },
-              }
-            : {}),
+          ...(onProgress ? { onProgress } : {}),
         });
         const summary =
           `Stored ${result.ids.length} document(s) in "${result.collection}"` +

@@ -1,6 +1,8 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { MemoryError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { Progress } from "../memory.js";
 
 export function toolResult(structuredContent: Record<string, unknown>, text: string): CallToolResult {
   return { structuredContent, content: [{ type: "text", text }] };
@@ -39,4 +41,23 @@ export async function runTool(
 export function snippet(text: string, max: number): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/**
+ * Where the client asked for progress (a `progressToken`), sends each update as
+ * `notifications/progress`; otherwise undefined, so no work is spent on it.
+ */
+export function progressSender(
+  extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+): Progress | undefined {
+  const progressToken = extra._meta?.progressToken;
+  if (progressToken === undefined) return undefined;
+  return ({ progress, total, message }) => {
+    extra
+      .sendNotification({
+        method: "notifications/progress",
+        params: { progressToken, progress, total, message },
+      })
+      .catch(() => undefined);
+  };
 }

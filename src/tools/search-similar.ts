@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { LIMITS } from "../limits.js";
 import type { ToolDeps } from "./index.js";
-import { runTool, snippet, toolResult } from "./result.js";
+import { progressSender, runTool, snippet, toolResult } from "./result.js";
 import { collectionName, metadataValue, whereFilter } from "./schemas.js";
 
 const inputSchema = z.object({
@@ -51,11 +51,12 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
       outputSchema,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args) =>
+    (args, extra) =>
       runTool(deps.logger, "search_similar", async () => {
         const results = await deps.memory.search(args.collection, args.query, {
           limit: args.n_results,
           where: args.where,
+          onProgress: progressSender(extra),
         });
         const lines = results.map(
           (r, i) => `${i + 1}. [${r.id}] score ${r.score.toFixed(3)}: ${snippet(r.text, TEXT_SNIPPET_CHARS)}`,

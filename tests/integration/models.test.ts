@@ -100,6 +100,43 @@ describe("embedding identity", () => {
     );
   });
 
+  it("makes a call that arrives during a model load wait for it, reporting the load and the embedding", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = async (
+      spec: ModelSpec,
+      onEvent: (e: { file: string; loaded: number; total: number }) => void,
+    ) => {
+      await gate;
+      onEvent({ file: "onnx/model.onnx", loaded: 50, total: 100 });
+      onEvent({ file: "onnx/model.onnx", loaded: 100, total: 100 });
+      return new HashEmbedder(spec.name);
+    };
+    const h = await startHarness({ model: "m/slow", factory: slow });
+    open.push(h);
+    h.app.embedders.warm(h.app.defaultModel);
+    // The handshake is done and tools are listed while the model is still loading.
+    expect((await h.client.listTools()).tools).toHaveLength(4);
+    const updates: Array<{ progress: number; total?: number; message?: string }> = [];
+    const call = h.client.callTool(
+      { name: "add_documents", arguments: { collection: "c", documents: [{ text: "a" }, { text: "b" }] } },
+      undefined,
+      { onprogress: (p) => updates.push(p) },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(h.app.embedders.isReady(h.app.defaultModel)).toBe(false);
+    release();
+    const result = await call;
+    expect(result.isError).toBeFalsy();
+    expect(updates.map((u) => u.progress)).toEqual([0, 0.5, 0.99, 1, 3]);
+    expect(updates[0]?.message).toContain("loading embedding model m/slow@fp32");
+    expect(updates[1]?.message).toContain("onnx/model.onnx 0.0 of 0.0 MB");
+    expect(updates[3]?.message).toContain("ready");
+    expect(updates.at(-1)).toMatchObject({ total: 3, message: "embedded 2 of 2 documents" });
+  });
+
   it("reports a default model that cannot load, and retries on the next call", async () => {
     let attempts = 0;
     const flaky = async (spec: ModelSpec) => {

@@ -212,8 +212,11 @@ describe("add_documents", () => {
         onprogress: (p) => progress.push(p),
       },
     );
+    // One step for the model (already loaded here, so not reported) and one per document.
     expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress.at(-1)).toMatchObject({ progress: 150, total: 150 });
+    expect(progress.at(-1)).toMatchObject({ progress: 151, total: 151 });
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i]?.progress).toBeGreaterThan(progress[i - 1]?.progress as number);
     expect(await count("bulk")).toBe(150);
   });
 });

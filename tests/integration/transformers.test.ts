@@ -32,7 +32,12 @@ describe("TransformersEmbedder on the tiny BERT fixture (real transformers.js + 
   });
 
   it("returns unit vectors, deterministic and independent of batching and padding", async () => {
-    const texts = ["hi", "the quick brown fox jumps over the lazy dog", "hi", "a much longer sentence about vector databases and memory"];
+    const texts = [
+      "hi",
+      "the quick brown fox jumps over the lazy dog",
+      "hi",
+      "a much longer sentence about vector databases and memory",
+    ];
     const batch = await embedder.embedDocuments(texts);
     expect(batch).toHaveLength(4);
     for (const v of batch) {
@@ -58,9 +63,13 @@ describe("model loading failures", () => {
   it("names the missing files of a local directory", async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const error = await TransformersEmbedder.create({ model: dir, dtype: "fp32", local: true, cacheDir: dir, offline: true }).catch(
-        (e: unknown) => e,
-      );
+      const error = await TransformersEmbedder.create({
+        model: dir,
+        dtype: "fp32",
+        local: true,
+        cacheDir: dir,
+        offline: true,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ModelUnavailableError);
       expect((error as Error).message).toContain("missing config.json, tokenizer.json, onnx/model.onnx");
     } finally {
@@ -83,7 +92,10 @@ describe("model loading failures", () => {
     const { dir, cleanup } = tempDir();
     try {
       const factory = createEmbedderFactory({ cacheDir: dir, offline: true });
-      const error = await factory({ kind: "hub", name: "Xenova/all-MiniLM-L6-v2", dtype: "q8" }).catch((e: unknown) => e);
+      const error = await factory(
+        { kind: "hub", name: "Xenova/all-MiniLM-L6-v2", dtype: "q8" },
+        () => undefined,
+      ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ModelUnavailableError);
       const message = (error as Error).message;
       expect(message).toContain("Xenova/all-MiniLM-L6-v2");
@@ -124,7 +136,10 @@ describe("the server with a transformers.js model", () => {
     });
     expect(added.model).toMatchObject({ dimensions: 32, dtype: "fp32" });
     for (const [i, text] of texts.entries()) {
-      const out = await h.ok<{ results: Array<{ id: string; score: number }> }>("search_similar", { collection: "facts", query: text });
+      const out = await h.ok<{ results: Array<{ id: string; score: number }> }>("search_similar", {
+        collection: "facts",
+        query: text,
+      });
       expect(out.results[0]?.id).toBe(`f${i}`);
       expect(out.results[0]?.score).toBeCloseTo(1, 4);
     }
