@@ -16,13 +16,18 @@ export interface App {
 
 /** Wires the store, the embedders and the memory from a config. Opens nothing yet: everything is lazy. */
 export function createApp(
-  config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline">,
+  config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline"> & { hubUrl?: string },
   logger: Logger,
   factory?: EmbedderFactory,
 ): App {
   const store = new LanceStore({ dbPath: config.dbPath, logger });
   const embedders = new EmbedderRegistry(
-    factory ?? createEmbedderFactory({ cacheDir: config.modelCache, offline: config.offline }),
+    factory ??
+      createEmbedderFactory({
+        cacheDir: config.modelCache,
+        offline: config.offline,
+        ...(config.hubUrl ? { hubUrl: config.hubUrl } : {}),
+      }),
     logger,
   );
   const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());

@@ -14,6 +14,11 @@ const { createApp } = await import("./app.js");
 const { createServer } = await import("./server.js");
 const { specId } = await import("./embeddings/model-spec.js");
 const { VERSION } = await import("./version.js");
+const { processIO } = await import("./commands/io.js");
+const { modelsCommand } = await import("./commands/models.js");
+const { reembedCommand } = await import("./commands/reembed.js");
+
+const COMMANDS: Record<string, typeof modelsCommand> = { models: modelsCommand, reembed: reembedCommand };
 
 async function main(): Promise<number> {
   let config: ReturnType<typeof readConfig>;
@@ -34,13 +39,21 @@ async function main(): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (config.command.length > 0) {
-    process.stderr.write(`vector-memory-mcp: unknown command "${config.command.join(" ")}"\n\n${usage()}`);
-    return 1;
-  }
-
   const logger = createLogger(config.logLevel);
   const app = createApp(config, logger);
+  const [command, ...args] = config.command;
+  if (command !== undefined) {
+    const run = COMMANDS[command];
+    if (!run) {
+      process.stderr.write(`vector-memory-mcp: unknown command "${command}"\n\n${usage()}`);
+      return 1;
+    }
+    try {
+      return await run(args, config, app, processIO);
+    } finally {
+      await app.close();
+    }
+  }
   const server = createServer({ memory: app.memory, logger });
   const transport = new StdioServerTransport();
 

@@ -9,6 +9,7 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_MODEL = "Xenova/all-MiniLM-L6-v2";
+export const DEFAULT_HUB_URL = "https://huggingface.co";
 
 export interface Config {
   /** Directory of the LanceDB database. */
@@ -21,6 +22,10 @@ export interface Config {
   modelCache: string;
   /** Never touch the network: only bundled, cached or local models. */
   offline: boolean;
+  /** Where models are downloaded from (the Hugging Face hub or a mirror of it). */
+  hubUrl: string;
+  /** Machine-readable output for CLI commands. */
+  json: boolean;
   logLevel: LogLevel;
   /** Subcommand words after the flags (e.g. `models list`); empty when running the server. */
   command: string[];
@@ -87,12 +92,17 @@ const configSchema = z.object({
   dtype: dtypeSchema.optional(),
   modelCache: nonEmptyPath,
   offline: z.boolean(),
+  hubUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
   logLevel: z.enum(LOG_LEVELS),
 });
 
-const USAGE = `Usage: ${APP_NAME} [options]
+const USAGE = `Usage: ${APP_NAME} [options]                 run the MCP server on stdio
+       ${APP_NAME} models list [--json]       bundled, cached and in-use models
+       ${APP_NAME} models pull <id> [--dtype]  download a model once, for offline use
+       ${APP_NAME} reembed <collection> --model <id|dir|name> [--dtype]
+                                              move a collection to another model
 
-A local vector memory for LLM agents, served over MCP (stdio).
+A local vector memory for LLM agents, served over MCP.
 
 Options (each also settable by the environment variable shown):
   --db-path <dir>        LanceDB database directory        VECTOR_MEMORY_DB_PATH
@@ -102,6 +112,9 @@ Options (each also settable by the environment variable shown):
                          (q8 default for hub models; auto picks what a local dir has)
   --model-cache <dir>    where downloaded models are cached  VECTOR_MEMORY_MODEL_CACHE
   --offline              never touch the network           VECTOR_MEMORY_OFFLINE=1
+  --hub-url <url>        model hub or mirror to download from  VECTOR_MEMORY_HUB_URL
+                         (default: $HF_ENDPOINT, else https://huggingface.co)
+  --json                 machine-readable output (CLI commands)
   --log-level <level>    debug|info|warn|error|silent      VECTOR_MEMORY_LOG_LEVEL
   -h, --help             show this help
   -v, --version          show the version
@@ -143,6 +156,7 @@ export function readConfig(
     dtype: values.dtype ?? (env.VECTOR_MEMORY_DTYPE || undefined),
     modelCache: values["model-cache"] ?? env.VECTOR_MEMORY_MODEL_CACHE ?? path.join(dirs.cache, "models"),
     offline,
+    hubUrl: values["hub-url"] ?? (env.VECTOR_MEMORY_HUB_URL || env.HF_ENDPOINT || DEFAULT_HUB_URL),
     logLevel: values["log-level"] ?? (env.VECTOR_MEMORY_LOG_LEVEL || "info"),
   };
   const result = configSchema.safeParse(candidate);
@@ -159,6 +173,7 @@ export function readConfig(
     modelCache: path.resolve(config.modelCache),
     dtype: config.dtype === "auto" ? undefined : config.dtype,
     command: positionals,
+    json: values.json ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
@@ -175,6 +190,8 @@ function parseFlags(argv: string[]) {
       dtype: { type: "string" },
       "model-cache": { type: "string" },
       offline: { type: "boolean" },
+      "hub-url": { type: "string" },
+      json: { type: "boolean" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
@@ -188,6 +205,7 @@ const KEY_NAMES: Record<string, string> = {
   dtype: "--dtype / VECTOR_MEMORY_DTYPE",
   modelCache: "--model-cache / VECTOR_MEMORY_MODEL_CACHE",
   offline: "--offline / VECTOR_MEMORY_OFFLINE",
+  hubUrl: "--hub-url / VECTOR_MEMORY_HUB_URL",
   logLevel: "--log-level / VECTOR_MEMORY_LOG_LEVEL",
 };
 

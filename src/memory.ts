@@ -176,11 +176,73 @@ export class VectorMemory {
     return this.deps.store.listCollections();
   }
 
+  /**
+   * Moves a collection to another model: every text is embedded again and the new vectors replace
+   * the old ones atomically once all are done. Until then the collection stays readable as it was.
+   */
+  async reembed(
+    collection: string,
+    target: ModelSpec,
+    options: { onProgress?: Progress } = {},
+  ): Promise<{
+    collection: string;
+    from: ModelRecord;
+    to: ModelRecord;
+    documents: number;
+    changed: boolean;
+  }> {
+    const info = await this.deps.store.getCollection(collection);
+    if (!info) throw await this.unknownCollection(collection);
+    const progress = new ProgressReporter(options.onProgress, info.count + 1);
+    const embedder = await this.loadEmbedder(target, progress, `The target model could not be loaded: `);
+    const to: ModelRecord = { model: target.name, dtype: target.dtype, dimensions: embedder.dimensions };
+    if (
+      to.model === info.model.model &&
+      to.dtype === info.model.dtype &&
+      to.dimensions === info.model.dimensions
+    ) {
+      return { collection, from: info.model, to, documents: info.count, changed: false };
+    }
+    const documents = await this.deps.store.rebuildCollection(collection, to, async (docs) => {
+      const vectors: Float32Array[] = [];
+      for (let start = 0; start < docs.length; start += EMBED_STEP) {
+        const texts = docs.slice(start, start + EMBED_STEP).map((doc) => doc.text);
+        vectors.push(...(await embedder.embedDocuments(texts)));
+        progress.report(1 + vectors.length, `re-embedded ${vectors.length} of ${docs.length} documents`);
+      }
+      return vectors;
+    });
+    return { collection, from: info.model, to, documents, changed: true };
+  }
+
   private async unknownCollection(collection: string): Promise<MemoryError> {
     return unknownCollectionError(
       collection,
       (await this.listCollections()).map((c) => c.name),
     );
+  }
+
+  /**
+   * Loads a model; a call that arrives while it loads waits for it (reporting the load) rather
+   * than failing. An unavailable model becomes an error that starts with `whose`.
+   */
+  private async loadEmbedder(spec: ModelSpec, progress: ProgressReporter, whose: string): Promise<Embedder> {
+    const waiting = !this.deps.embedders.isReady(spec);
+    if (waiting) progress.report(0, `loading embedding model ${specId(spec)}`);
+    try {
+      const embedder = await this.deps.embedders.get(spec, (event) => {
+        const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+        progress.report(
+          Math.min(0.99, event.loaded / event.total),
+          `loading ${specId(spec)}: ${event.file} ${mb(event.loaded)} of ${mb(event.total)} MB`,
+        );
+      });
+      if (waiting) progress.report(1, `model ${specId(spec)} ready`);
+      return embedder;
+    } catch (error) {
+      if (!(error instanceof ModelUnavailableError)) throw error;
+      throw new MemoryError("model_unavailable", whose + error.message);
+    }
   }
 
   /** The collection's own model (or the default for a new collection), loaded and checked. */
@@ -190,26 +252,10 @@ export class VectorMemory {
     progress: ProgressReporter,
   ): Promise<{ embedder: Embedder; record: ModelRecord }> {
     const spec = existing ? specFromRecord(existing.model) : this.deps.defaultModel;
-    const waiting = !this.deps.embedders.isReady(spec);
-    if (waiting) progress.report(0, `loading embedding model ${specId(spec)}`);
-    let embedder: Embedder;
-    try {
-      // A call that arrives while the model loads waits for it (and reports the load), rather than failing.
-      embedder = await this.deps.embedders.get(spec, (event) => {
-        const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
-        progress.report(
-          Math.min(0.99, event.loaded / event.total),
-          `loading ${specId(spec)}: ${event.file} ${mb(event.loaded)} of ${mb(event.total)} MB`,
-        );
-      });
-      if (waiting) progress.report(1, `model ${specId(spec)} ready`);
-    } catch (error) {
-      if (!(error instanceof ModelUnavailableError)) throw error;
-      const whose = existing
-        ? `Collection "${collection}" was made with ${describeModel(existing.model)}, and every search and add in it must use that model. It could not be loaded: `
-        : `The default embedding model could not be loaded: `;
-      throw new MemoryError("model_unavailable", whose + error.message);
-    }
+    const whose = existing
+      ? `Collection "${collection}" was made with ${describeModel(existing.model)}, and every search and add in it must use that model. It could not be loaded: `
+      : "The default embedding model could not be loaded: ";
+    const embedder = await this.loadEmbedder(spec, progress, whose);
     const record: ModelRecord = { model: spec.name, dtype: spec.dtype, dimensions: embedder.dimensions };
     if (existing && existing.model.dimensions !== embedder.dimensions) {
       throw new MemoryError(

@@ -6,6 +6,7 @@ import { TransformersEmbedder } from "./transformers.js";
 export interface ProviderOptions {
   cacheDir: string;
   offline: boolean;
+  hubUrl?: string;
 }
 
 /** Picks the runtime for a model: bundled models run on TF.js, everything else on transformers.js. */
@@ -22,6 +23,7 @@ export function createEmbedderFactory(options: ProviderOptions): EmbedderFactory
       local: spec.kind === "local",
       cacheDir: options.cacheDir,
       offline: options.offline,
+      ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}),
       onEvent,
     });
   };

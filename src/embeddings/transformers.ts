@@ -12,6 +12,8 @@ export interface TransformersOptions {
   local: boolean;
   cacheDir: string;
   offline: boolean;
+  /** Hub (or mirror) to download from, e.g. https://huggingface.co. */
+  hubUrl?: string;
   /** Called with download/read progress of the model's files. */
   onEvent?: (event: LoadEvent) => void;
 }
@@ -122,6 +124,7 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
   const { env } = transformers;
   // transformers.js keeps its settings in a module-global `env`; every embedder in this process shares them.
   env.cacheDir = options.cacheDir;
+  if (options.hubUrl) env.remoteHost = options.hubUrl.endsWith("/") ? options.hubUrl : `${options.hubUrl}/`;
   env.allowLocalModels = true;
   env.allowRemoteModels = !options.offline && !options.local;
   try {

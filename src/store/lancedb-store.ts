@@ -15,6 +15,7 @@ import type {
   MetadataValue,
   SearchOptions,
   StoredDocument,
+  StoredText,
   VectorStore,
 } from "./vector-store.js";
 
@@ -30,6 +31,8 @@ export interface LanceStoreOptions {
 interface TableState {
   table: lancedb.Table;
   model: ModelRecord;
+  /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
+  generation: number;
 }
 
 /**
@@ -67,9 +70,12 @@ export class LanceStore implements VectorStore {
     const cached = this.tables.get(collection);
     if (cached) return cached;
     const db = await this.db();
+    const generation = liveGeneration(collection, await db.tableNames());
+    if (generation === undefined) return undefined;
+    const name = tableName(collection, generation);
     let table: lancedb.Table;
     try {
-      table = await db.openTable(collection);
+      table = await db.openTable(name);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -79,23 +85,49 @@ export class LanceStore implements VectorStore {
       table.close();
       return undefined;
     }
-    const state = { table, model };
+    const state = { table, model, generation };
     this.tables.set(collection, state);
     return state;
   }
 
-  async getCollection(name: string): Promise<CollectionInfo | undefined> {
-    const state = await this.open(name);
-    if (!state) return undefined;
-    try {
-      return { name, count: await state.table.countRows(), model: state.model };
-    } catch (error) {
-      if (isNotFound(error)) {
-        this.forget(name);
-        return undefined;
+  /**
+   * Runs `work` on the collection's live table. A cached handle can go stale when another process
+   * re-embeds (a new generation) or drops the collection: on "not found" the handle is forgotten
+   * and the live table looked up again, once. `missing` answers when there is no such collection.
+   */
+  private async withTable<T>(
+    collection: string,
+    work: (state: TableState) => Promise<T>,
+    missing: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const state = await this.open(collection);
+      if (!state) return missing();
+      try {
+        return await work(state);
+      } catch (error) {
+        if (attempt > 0 || !isNotFound(error)) throw error;
+        this.forget(collection);
       }
-      throw error;
     }
+  }
+
+  /** Like withTable, but a missing collection is the caller's error, listing the known ones. */
+  private withExisting<T>(collection: string, work: (state: TableState) => Promise<T>): Promise<T> {
+    return this.withTable(collection, work, async () => {
+      throw unknownCollectionError(
+        collection,
+        (await this.listCollections()).map((c) => c.name),
+      );
+    });
+  }
+
+  getCollection(name: string): Promise<CollectionInfo | undefined> {
+    return this.withTable<CollectionInfo | undefined>(
+      name,
+      async (state) => ({ name, count: await state.table.countRows(), model: state.model }),
+      async () => undefined,
+    );
   }
 
   async upsert(
@@ -110,8 +142,7 @@ export class LanceStore implements VectorStore {
       }
     }
     const kinds = metadataKinds(rows);
-    return this.exclusive(collection, async () => {
-      const state = (await this.open(collection)) ?? (await this.create(collection, model, kinds));
+    const write = async (state: TableState) => {
       if (!sameModel(state.model, model)) {
         throw new MemoryError(
           "model_mismatch",
@@ -126,7 +157,10 @@ export class LanceStore implements VectorStore {
         .whenNotMatchedInsertAll()
         .execute(records);
       return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
-    });
+    };
+    return this.exclusive(collection, () =>
+      this.withTable(collection, write, async () => write(await this.create(collection, model, kinds))),
+    );
   }
 
   private async create(
@@ -135,18 +169,9 @@ export class LanceStore implements VectorStore {
     kinds: Map<string, ColumnKind>,
   ): Promise<TableState> {
     const db = await this.db();
-    const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
-    const fields = [
-      new Field("id", new Utf8(), false),
-      new Field("text", new Utf8(), false),
-      new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
-      new Field("metadata", new Utf8(), false),
-      ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
-    ];
-    const schema = new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
     let table: lancedb.Table;
     try {
-      table = await db.createEmptyTable(collection, schema, { mode: "create" });
+      table = await db.createEmptyTable(collection, tableSchema(model, kinds), { mode: "create" });
     } catch (error) {
       // Another process created it first: use theirs (the model check follows in the caller).
       if (!/already exists/i.test(String(error))) throw error;
@@ -154,7 +179,7 @@ export class LanceStore implements VectorStore {
       if (!existing) throw error;
       return existing;
     }
-    const state = { table, model };
+    const state = { table, model, generation: 0 };
     this.tables.set(collection, state);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     return state;
@@ -192,48 +217,14 @@ export class LanceStore implements VectorStore {
     return existing;
   }
 
-  async search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
-    const state = await this.require(collection);
-    let query = state.table
-      .vectorSearch(vector)
-      .column("vector")
-      .distanceType("cosine")
-      .select(["id", "text", "metadata", "_distance"])
-      .limit(options.limit);
-    if (options.where)
-      query = query.where(compileFilter(options.where, columnKinds(await state.table.schema())));
-    const rows = (await query.toArray()) as Array<{
-      id: string;
-      text: string;
-      metadata: string;
-      _distance: number;
-    }>;
-    return rows.map((row) => ({
-      id: row.id,
-      text: row.text,
-      metadata: JSON.parse(row.metadata) as Metadata,
-      distance: row._distance,
-    }));
+  search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
+    return this.withExisting(collection, (state) => searchTable(state.table, vector, options));
   }
 
-  async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
-    return this.exclusive(collection, async () => {
-      const state = await this.require(collection);
-      if ("ids" in selector) {
-        const requested = [...new Set(selector.ids)];
-        if (requested.length === 0) return { deleted: 0, notFound: [] };
-        const predicate = idInList(requested);
-        const present = (await state.table.query().where(predicate).select(["id"]).toArray()) as Array<{
-          id: string;
-        }>;
-        const found = new Set(present.map((row) => row.id));
-        const result = await state.table.delete(predicate);
-        return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
-      }
-      const predicate = compileFilter(selector.where, columnKinds(await state.table.schema()));
-      const result = await state.table.delete(predicate);
-      return { deleted: result.numDeletedRows, notFound: [] };
-    });
+  delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
+    return this.exclusive(collection, () =>
+      this.withExisting(collection, (state) => deleteFromTable(state.table, selector)),
+    );
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
@@ -242,24 +233,69 @@ export class LanceStore implements VectorStore {
       if (!info) return undefined;
       this.forget(collection);
       const db = await this.db();
-      try {
-        await db.dropTable(collection);
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
+      const generations = generationsOf(collection, await db.tableNames());
+      if (generations.length === 0) return undefined;
+      await this.dropGenerations(collection, generations);
       this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
       return info.count;
     });
   }
 
+  scan(collection: string): Promise<StoredText[]> {
+    return this.withExisting(collection, (state) => readAll(state.table));
+  }
+
+  async rebuildCollection(
+    collection: string,
+    model: ModelRecord,
+    embed: (documents: StoredText[]) => Promise<Float32Array[]>,
+  ): Promise<number> {
+    return this.exclusive(collection, async () => {
+      const current = await this.withExisting(collection, async (state) => state);
+      const documents = await readAll(current.table);
+      const vectors = await embed(documents);
+      const rows = documents.map((doc, i) => ({ ...doc, vector: vectors[i] as Float32Array }));
+      const kinds = columnKinds(await current.table.schema());
+      const generation = current.generation + 1;
+      const db = await this.db();
+      // One createTable commit: the new generation exists only once it holds every row, so readers
+      // (and a process restarted after a crash) see either the old collection or the complete new one.
+      const table = await db.createTable(
+        tableName(collection, generation),
+        rows.map((row) => toRecord(row, kinds)),
+        { schema: tableSchema(model, kinds), mode: "create" },
+      );
+      this.forget(collection);
+      this.tables.set(collection, { table, model, generation });
+      const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
+      await this.dropGenerations(collection, older);
+      this.options.logger.info(
+        `re-embedded collection "${collection}" (${rows.length} documents) with ${describeModel(model)}`,
+      );
+      return rows.length;
+    });
+  }
+
+  private async dropGenerations(collection: string, generations: number[]): Promise<void> {
+    const db = await this.db();
+    for (const generation of generations) {
+      try {
+        await db.dropTable(tableName(collection, generation));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+
   async listCollections(): Promise<CollectionInfo[]> {
     const db = await this.db();
     const names = await db.tableNames();
+    // Tables we did not make (other tools sharing the directory) are not collections.
+    const collections = new Set(
+      names.map((name) => parseTableName(name)?.collection).filter((c) => c !== undefined),
+    );
     const infos: CollectionInfo[] = [];
-    for (const name of names) {
-      // Tables we did not make (other tools sharing the directory) are not collections.
-      if (!COLLECTION_NAME_PATTERN.test(name)) continue;
+    for (const name of collections) {
       const info = await this.getCollection(name);
       if (info) infos.push(info);
     }
@@ -274,19 +310,6 @@ export class LanceStore implements VectorStore {
     if (connection) (await connection).close();
   }
 
-  private async require(collection: string): Promise<TableState> {
-    const state = await this.open(collection);
-    if (!state) throw await this.unknownCollection(collection);
-    return state;
-  }
-
-  private async unknownCollection(collection: string): Promise<MemoryError> {
-    return unknownCollectionError(
-      collection,
-      (await this.listCollections()).map((c) => c.name),
-    );
-  }
-
   private forget(collection: string): void {
     const state = this.tables.get(collection);
     state?.table.close();
@@ -297,6 +320,91 @@ export class LanceStore implements VectorStore {
 export function assertCollectionName(name: string): void {
   if (!COLLECTION_NAME_PATTERN.test(name))
     throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
+}
+
+async function searchTable(
+  table: lancedb.Table,
+  vector: Float32Array,
+  options: SearchOptions,
+): Promise<Hit[]> {
+  let query = table
+    .vectorSearch(vector)
+    .column("vector")
+    .distanceType("cosine")
+    .select(["id", "text", "metadata", "_distance"])
+    .limit(options.limit);
+  if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
+  const rows = (await query.toArray()) as Array<{
+    id: string;
+    text: string;
+    metadata: string;
+    _distance: number;
+  }>;
+  return rows.map((row) => ({
+    id: row.id,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Metadata,
+    distance: row._distance,
+  }));
+}
+
+async function deleteFromTable(table: lancedb.Table, selector: DeleteSelector): Promise<DeleteResult> {
+  if ("ids" in selector) {
+    const requested = [...new Set(selector.ids)];
+    if (requested.length === 0) return { deleted: 0, notFound: [] };
+    const predicate = idInList(requested);
+    const present = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
+    const found = new Set(present.map((row) => row.id));
+    const result = await table.delete(predicate);
+    return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
+  }
+  const result = await table.delete(compileFilter(selector.where, columnKinds(await table.schema())));
+  return { deleted: result.numDeletedRows, notFound: [] };
+}
+
+/** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */
+function tableName(collection: string, generation: number): string {
+  return generation === 0 ? collection : `${collection}.g${generation}`;
+}
+
+function parseTableName(name: string): { collection: string; generation: number } | undefined {
+  const match = /^(.+?)(?:\.g([1-9][0-9]*))?$/.exec(name);
+  if (!match?.[1] || !COLLECTION_NAME_PATTERN.test(match[1])) return undefined;
+  return { collection: match[1], generation: match[2] ? Number(match[2]) : 0 };
+}
+
+function generationsOf(collection: string, names: string[]): number[] {
+  return names
+    .map(parseTableName)
+    .filter((parsed) => parsed?.collection === collection)
+    .map((parsed) => parsed?.generation as number)
+    .sort((a, b) => a - b);
+}
+
+/** The newest generation is the live one: it was created complete, in one commit. */
+function liveGeneration(collection: string, names: string[]): number | undefined {
+  return generationsOf(collection, names).at(-1);
+}
+
+function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>): Schema {
+  const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
+  const fields = [
+    new Field("id", new Utf8(), false),
+    new Field("text", new Utf8(), false),
+    new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
+    new Field("metadata", new Utf8(), false),
+    ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
+  ];
+  return new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
+}
+
+async function readAll(table: lancedb.Table): Promise<StoredText[]> {
+  const rows = (await table.query().select(["id", "text", "metadata"]).toArray()) as Array<{
+    id: string;
+    text: string;
+    metadata: string;
+  }>;
+  return rows.map((row) => ({ id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata }));
 }
 
 function isNotFound(error: unknown): boolean {

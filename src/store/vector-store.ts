@@ -4,11 +4,14 @@ import type { Filter } from "../filter.js";
 export type MetadataValue = string | number | boolean | string[];
 export type Metadata = Record<string, MetadataValue>;
 
-export interface StoredDocument {
+export interface StoredText {
   id: string;
   text: string;
-  vector: Float32Array;
   metadata: Metadata;
+}
+
+export interface StoredDocument extends StoredText {
+  vector: Float32Array;
 }
 
 export interface Hit {
@@ -59,5 +62,17 @@ export interface VectorStore {
   /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */
   dropCollection(collection: string): Promise<number | undefined>;
   listCollections(): Promise<CollectionInfo[]>;
+  /** Every document of a collection, without vectors. */
+  scan(collection: string): Promise<StoredText[]>;
+  /**
+   * Re-embeds a whole collection under `model`: `embed` gets every document and returns their
+   * vectors; the new version replaces the old one atomically once complete. Writes to the
+   * collection from this process wait until it is done. Returns the number of documents.
+   */
+  rebuildCollection(
+    collection: string,
+    model: ModelRecord,
+    embed: (documents: StoredText[]) => Promise<Float32Array[]>,
+  ): Promise<number>;
   close(): Promise<void>;
 }

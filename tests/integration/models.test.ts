@@ -152,4 +152,35 @@ describe("embedding identity", () => {
     await h.ok("add_documents", { collection: "notes", documents: [{ text: "x" }] });
     expect(attempts).toBe(2);
   });
+
+  it("re-embeds a collection with another model, keeping ids, texts and metadata", async () => {
+    const dbPath = sharedDb();
+    const { h, factory } = await server(dbPath, "m/a");
+    const docs = [
+      { id: "1", text: "alpha beta", metadata: { n: 1 } },
+      { id: "2", text: "gamma delta", metadata: { n: 2 } },
+    ];
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+    const updates: number[] = [];
+    const result = await h.app.memory.reembed("notes", { kind: "hub", name: "m/b", dtype: "fp32" }, {
+      onProgress: (u) => updates.push(u.progress),
+    });
+    expect(result).toMatchObject({
+      changed: true,
+      documents: 2,
+      from: { model: "m/a", dimensions: 64 },
+      to: { model: "m/b", dimensions: 16 },
+    });
+    expect(updates.at(-1)).toBe(3);
+    const out = await h.ok<{ results: Array<{ id: string; score: number; metadata: unknown }> }>("search_similar", {
+      collection: "notes",
+      query: "gamma delta",
+    });
+    expect(out.results[0]).toMatchObject({ id: "2", metadata: { n: 2 } });
+    expect(out.results[0]?.score).toBeCloseTo(1, 5);
+    expect(factory.specs.map((s: ModelSpec) => s.name)).toEqual(["m/a", "m/b"]);
+    const again = await h.app.memory.reembed("notes", { kind: "hub", name: "m/b", dtype: "fp32" });
+    expect(again.changed).toBe(false);
+    await expect(h.app.memory.reembed("nope", { kind: "hub", name: "m/b", dtype: "fp32" })).rejects.toThrow(/does not exist/);
+  });
 });

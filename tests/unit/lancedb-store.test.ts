@@ -156,4 +156,42 @@ describe("LanceStore", () => {
     );
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it("rebuilds a collection under a new model as a new generation, atomically, and drops the old one", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { k: "x" }), doc("b", unit(0, 1, 0), { flag: true })]);
+    const next: ModelRecord = { model: "next", dtype: "fp32", dimensions: 2 };
+    const seen: string[] = [];
+    const count = await store.rebuildCollection("c", next, async (docs) => {
+      seen.push(...docs.map((d) => d.id));
+      // The old collection is still fully readable while the new one is being built.
+      expect((await store.getCollection("c"))?.model).toEqual(model);
+      return docs.map((d) => (d.id === "a" ? Float32Array.of(1, 0) : Float32Array.of(0, 1)));
+    });
+    expect(count).toBe(2);
+    expect(seen.sort()).toEqual(["a", "b"]);
+    expect(await store.getCollection("c")).toEqual({ name: "c", count: 2, model: next });
+    const where = parseWhere({ flag: true });
+    const hits = await store.search("c", Float32Array.of(0, 1), { limit: 2, ...(where ? { where } : {}) });
+    expect(hits.map((h) => [h.id, h.metadata])).toEqual([["b", { flag: true }]]);
+    expect(readdirSync(path.join(dir, "db")).sort()).toEqual(["c.g1.lance"]);
+
+    // A restarted store finds the live generation; writes go there.
+    await store.close();
+    store = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
+    await store.upsert("c", next, [doc("z", Float32Array.of(1, 0))]);
+    expect(await store.listCollections()).toEqual([{ name: "c", count: 3, model: next }]);
+  });
+
+  it("follows another process's re-embedding instead of losing the collection", async () => {
+    await store.upsert("c", model, [doc("a", unit(1, 0, 0))]);
+    expect((await store.getCollection("c"))?.model).toEqual(model); // caches a handle on generation 0
+    const other = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
+    const next: ModelRecord = { model: "next", dtype: "fp32", dimensions: 2 };
+    await other.rebuildCollection("c", next, async (docs) => docs.map(() => Float32Array.of(1, 0)));
+    await other.close();
+    // The stale handle fails with "not found"; the store re-resolves rather than reporting no collection.
+    expect(await store.getCollection("c")).toEqual({ name: "c", count: 1, model: next });
+    expect((await store.search("c", Float32Array.of(1, 0), { limit: 1 }))[0]?.id).toBe("a");
+    expect(await store.listCollections()).toHaveLength(1);
+  });
 });
