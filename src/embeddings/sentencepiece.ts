@@ -1,7 +1,8 @@
 /**
  * A SentencePiece unigram tokenizer that reproduces, id for id, the tokenizer TF.js ships with the
  * Universal Sentence Encoder (`@tensorflow-models/universal-sentence-encoder`, `Tokenizer.encode`).
- * The model was exported with that tokenizer in front of it, so its quirks are kept on purpose:
+ * Matching it exactly lets us check our vectors against that pipeline, so its quirks are kept on
+ * purpose (use-lite.ts folds whitespace before calling us, where SentencePiece itself would):
  *
  * - input is NFKC-normalised, not lower-cased, and only U+0020 becomes `▁` (no collapsing of runs of
  *   spaces, no trimming, tabs and newlines stay as they are); a non-empty text gets a leading `▁`;
@@ -32,8 +33,6 @@ interface Edge {
   score: number;
 }
 
-const UNKNOWN: Piece = { id: UNK_ID, score: 0 };
-
 export class SentencePieceTokenizer {
   private readonly pieces = new Map<string, Piece>();
   private readonly maxPieceLength: number;
@@ -52,11 +51,26 @@ export class SentencePieceTokenizer {
     this.maxPieceLength = maxPieceLength;
   }
 
-  /** Token ids for one text; an empty text gives no ids. */
-  encode(text: string): number[] {
+  /**
+   * Token ids for one text; an empty text gives no ids. With `maxTokens`, only the leading ids are
+   * returned, and a long text is cut before encoding so that the cost stays bounded however long it is.
+   */
+  encode(text: string, maxTokens = Number.POSITIVE_INFINITY): number[] {
     const symbols = prepare(text);
-    const edgesEndingAt = this.buildLattice(symbols);
-    return mergeUnknowns(bestPath(edgesEndingAt, symbols.length));
+    // No piece has a `▁` after its first unit, so every segmentation breaks before each `▁`: the text
+    // before any `▁` encodes to exactly the leading ids of the whole. Cut at one far enough in to hold
+    // maxTokens ids; a long run of unknowns merges into fewer ids, hence the retry further in.
+    for (let reach = maxTokens * this.maxPieceLength; reach < symbols.length; reach *= 2) {
+      const cut = symbols.indexOf(WORD_BOUNDARY, reach);
+      if (cut === -1) break;
+      const ids = this.encodePrepared(symbols.slice(0, cut));
+      if (ids.length >= maxTokens) return ids.slice(0, maxTokens);
+    }
+    return this.encodePrepared(symbols).slice(0, maxTokens);
+  }
+
+  private encodePrepared(symbols: string): number[] {
+    return mergeUnknowns(bestPath(this.buildLattice(symbols), symbols.length));
   }
 
   /**
@@ -71,10 +85,10 @@ export class SentencePieceTokenizer {
       for (let length = 1; length <= longest; length++) {
         const piece = this.pieces.get(symbols.slice(start, start + length));
         if (!piece) continue;
-        edgesEndingAt[start + length]?.push({ start, ...piece });
+        edgesEndingAt[start + length]?.push({ start, id: piece.id, score: piece.score });
         matched = true;
       }
-      if (!matched) edgesEndingAt[start + 1]?.push({ start, ...UNKNOWN });
+      if (!matched) edgesEndingAt[start + 1]?.push({ start, id: UNK_ID, score: 0 });
     }
     return edgesEndingAt;
   }
