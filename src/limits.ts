@@ -22,8 +22,11 @@ export const LIMITS = {
 /** Collection names are table and directory names: no dots or slashes, so none can leave the database directory; lower case, so none collide on case-insensitive file systems. */
 export const COLLECTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/** Metadata keys become column names; SQL identifiers are always quoted, and this keeps them plain too. */
-export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/**
+ * Metadata keys become column names; SQL identifiers are always quoted, and this keeps them plain too.
+ * `__proto__` is refused: assigning it on a plain object sets the prototype instead of a key.
+ */
+export const METADATA_KEY_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** Ids are any printable text; control characters are refused because they are invisible in every UI. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point

@@ -4,9 +4,19 @@ import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.
 import type { EmbedderRegistry } from "./embeddings/registry.js";
 import { MemoryError, unknownCollectionError } from "./errors.js";
 import { parseWhere } from "./filter.js";
+import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { describeModel } from "./store/lancedb-store.js";
-import type { CollectionInfo, DeleteResult, Hit, Metadata, VectorStore } from "./store/vector-store.js";
+import type {
+  CollectionInfo,
+  DeleteResult,
+  Hit,
+  Metadata,
+  MetadataValue,
+  StoredDocument,
+  StoredText,
+  VectorStore,
+} from "./store/vector-store.js";
 
 export interface NewDocument {
   id?: string | undefined;
@@ -34,6 +44,44 @@ export interface SearchResult {
 }
 
 export type DeleteRequest = { ids: string[] } | { where: Record<string, unknown> } | { dropCollection: true };
+
+export interface DeleteOutcome extends DeleteResult {
+  droppedCollection: boolean;
+  dryRun: boolean;
+  /** On a dry run: the ids that would be deleted (at most DRY_RUN_IDS of them). */
+  ids?: string[];
+}
+
+export type GetRequest =
+  | { ids: string[] }
+  | { where?: Record<string, unknown> | undefined; limit: number; cursor?: string | undefined };
+
+export interface GetResult {
+  documents: StoredText[];
+  /** Requested ids that do not exist (ids requests only). */
+  notFound: string[];
+  /** Pass back as `cursor` for the next page; null when this page is the last. */
+  nextCursor: string | null;
+  /** How many documents match in all. */
+  total: number;
+}
+
+export interface DocumentUpdate {
+  id: string;
+  text?: string | undefined;
+  /** Merged into the stored metadata; a key set to null is removed. */
+  metadata?: Record<string, MetadataValue | null> | undefined;
+}
+
+export interface UpdateResult {
+  collection: string;
+  updated: string[];
+  reembedded: number;
+  notFound: string[];
+}
+
+/** How many ids a dry run lists; the count is always exact. */
+export const DRY_RUN_IDS = 1000;
 
 export interface ProgressUpdate {
   progress: number;
@@ -150,26 +198,140 @@ export class VectorMemory {
   async delete(
     collection: string,
     request: DeleteRequest,
-  ): Promise<DeleteResult & { droppedCollection: boolean }> {
-    if ("dropCollection" in request) {
-      const count = await this.deps.store.dropCollection(collection);
-      if (count === undefined) throw await this.unknownCollection(collection);
-      return { deleted: count ?? 0, notFound: [], droppedCollection: true };
-    }
-    if ("ids" in request) {
-      return {
-        ...(await this.deps.store.delete(collection, { ids: request.ids })),
-        droppedCollection: false,
-      };
-    }
-    const where = parseWhere(request.where);
-    if (!where) {
+    options: { dryRun?: boolean } = {},
+  ): Promise<DeleteOutcome> {
+    const where = "where" in request ? parseWhere(request.where) : undefined;
+    if ("where" in request && !where) {
       throw new MemoryError(
         "invalid_filter",
         "An empty where filter would delete every document. To empty the collection, use drop_collection: true.",
       );
     }
-    return { ...(await this.deps.store.delete(collection, { where })), droppedCollection: false };
+    if (options.dryRun) return this.deleteDryRun(collection, request, where);
+    if ("dropCollection" in request) {
+      const count = await this.deps.store.dropCollection(collection);
+      if (count === undefined) throw await this.unknownCollection(collection);
+      return { deleted: count, notFound: [], droppedCollection: true, dryRun: false };
+    }
+    const selector = where ? { where } : { ids: "ids" in request ? request.ids : [] };
+    return {
+      ...(await this.deps.store.delete(collection, selector)),
+      droppedCollection: false,
+      dryRun: false,
+    };
+  }
+
+  private async deleteDryRun(
+    collection: string,
+    request: DeleteRequest,
+    where: ReturnType<typeof parseWhere>,
+  ): Promise<DeleteOutcome> {
+    if ("ids" in request) {
+      const requested = [...new Set(request.ids)];
+      const found = new Set((await this.deps.store.fetch(collection, requested)).map((doc) => doc.id));
+      const ids = requested.filter((id) => found.has(id));
+      return {
+        deleted: ids.length,
+        notFound: requested.filter((id) => !found.has(id)),
+        droppedCollection: false,
+        dryRun: true,
+        ids,
+      };
+    }
+    const ids = sortIds(await this.deps.store.listIds(collection, where));
+    return {
+      deleted: ids.length,
+      notFound: [],
+      droppedCollection: "dropCollection" in request,
+      dryRun: true,
+      ids: ids.slice(0, DRY_RUN_IDS),
+    };
+  }
+
+  /** Exact fetch by id, or a page of the documents matching `where`, ordered by id; no embedding. */
+  async getDocuments(collection: string, request: GetRequest): Promise<GetResult> {
+    if ("ids" in request) {
+      const requested = [...new Set(request.ids)];
+      const byId = new Map((await this.deps.store.fetch(collection, requested)).map((doc) => [doc.id, doc]));
+      return {
+        documents: requested.flatMap((id) => byId.get(id) ?? []),
+        notFound: requested.filter((id) => !byId.has(id)),
+        nextCursor: null,
+        total: byId.size,
+      };
+    }
+    const where = request.where ? parseWhere(request.where) : undefined;
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
+    // Keyset paging on id: pages stay correct while documents are added or removed between calls.
+    const ids = sortIds(await this.deps.store.listIds(collection, where));
+    const rest = after === undefined ? ids : ids.filter((id) => id > after);
+    const page = rest.slice(0, request.limit);
+    const byId = new Map((await this.deps.store.fetch(collection, page)).map((doc) => [doc.id, doc]));
+    const last = page.at(-1);
+    return {
+      documents: page.flatMap((id) => byId.get(id) ?? []),
+      notFound: [],
+      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(last) : null,
+      total: ids.length,
+    };
+  }
+
+  /**
+   * Changes stored documents in place: metadata is merged without re-embedding; a changed text is
+   * re-embedded with the collection's model. All updates land in one commit.
+   */
+  async updateDocuments(
+    collection: string,
+    updates: DocumentUpdate[],
+    options: { onProgress?: Progress; signal?: AbortSignal } = {},
+  ): Promise<UpdateResult> {
+    assertUniqueIds(updates.map((u) => u.id));
+    const info = await this.deps.store.getCollection(collection);
+    if (!info) throw await this.unknownCollection(collection);
+    const stored = await this.deps.store.fetch(
+      collection,
+      updates.map((u) => u.id),
+      { vectors: true },
+    );
+    const existing = new Map(stored.map((doc) => [doc.id, doc]));
+    const rows: StoredDocument[] = [];
+    const changed: StoredDocument[] = [];
+    for (const update of updates) {
+      const old = existing.get(update.id);
+      if (!old?.vector) continue;
+      const row = {
+        id: update.id,
+        text: update.text ?? old.text,
+        metadata: mergeMetadata(update.id, old.metadata, update.metadata),
+        vector: old.vector,
+      };
+      rows.push(row);
+      if (row.text !== old.text) changed.push(row);
+    }
+    if (changed.length > 0) {
+      const progress = new ProgressReporter(options.onProgress, changed.length + 1);
+      const { embedder } = await this.embedderFor(collection, info, progress);
+      for (let start = 0; start < changed.length; start += EMBED_STEP) {
+        options.signal?.throwIfAborted();
+        const batch = changed.slice(start, start + EMBED_STEP);
+        const vectors = await embedder.embedDocuments(batch.map((row) => row.text));
+        batch.forEach((row, i) => {
+          row.vector = vectors[i] as Float32Array;
+        });
+        progress.report(
+          1 + start + batch.length,
+          `embedded ${start + batch.length} of ${changed.length} changed texts`,
+        );
+      }
+    }
+    options.signal?.throwIfAborted();
+    await this.deps.store.upsert(collection, info.model, rows);
+    return {
+      collection,
+      updated: rows.map((row) => row.id),
+      reembedded: changed.length,
+      notFound: updates.filter((u) => !existing.has(u.id)).map((u) => u.id),
+    };
   }
 
   listCollections(): Promise<CollectionInfo[]> {
@@ -278,6 +440,48 @@ function assertUniqueIds(ids: string[]): void {
     }
     seen.add(id);
   }
+}
+
+/** Ids in one fixed order (UTF-16 code units), the order cursors are defined over. */
+function sortIds(ids: string[]): string[] {
+  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId }), "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { after?: unknown };
+    if (typeof parsed.after === "string") return parsed.after;
+  } catch {
+    // Not base64url JSON: reported below.
+  }
+  throw new MemoryError(
+    "invalid_input",
+    "The cursor is not one this server returned; pass next_cursor from the previous page unchanged, or omit it to start over.",
+  );
+}
+
+function mergeMetadata(
+  id: string,
+  old: Metadata,
+  changes: Record<string, MetadataValue | null> | undefined,
+): Metadata {
+  if (!changes) return old;
+  const merged: Metadata = { ...old };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  if (Object.keys(merged).length > LIMITS.metadataKeysPerDocument) {
+    throw new MemoryError(
+      "limit_exceeded",
+      `Document ${JSON.stringify(id)} would have more than ${LIMITS.metadataKeysPerDocument} metadata keys after this update; remove some by setting them to null.`,
+    );
+  }
+  return merged;
 }
 
 function toResult(hit: Hit): SearchResult {

@@ -2,6 +2,7 @@ import * as lancedb from "@lancedb/lancedb";
 import type { Field, Schema } from "apache-arrow";
 import type { ModelRecord } from "../embeddings/embedder.js";
 import { MemoryError, unknownCollectionError } from "../errors.js";
+import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
@@ -10,6 +11,7 @@ import type {
   CollectionInfo,
   DeleteResult,
   DeleteSelector,
+  FetchedDocument,
   Hit,
   Metadata,
   MetadataValue,
@@ -22,6 +24,7 @@ import type {
 /** Schema-metadata key under which each table records the model its vectors came from. */
 const MODEL_KEY = "vector_memory.model";
 const METADATA_PREFIX = "m_";
+const FETCH_CHUNK = 500;
 
 export interface LanceStoreOptions {
   dbPath: string;
@@ -238,6 +241,40 @@ export class LanceStore implements VectorStore {
       await this.dropGenerations(collection, generations);
       this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
       return info.count;
+    });
+  }
+
+  listIds(collection: string, where?: Filter): Promise<string[]> {
+    return this.withExisting(collection, async (state) => {
+      let query = state.table.query().select(["id"]);
+      if (where) query = query.where(compileFilter(where, columnKinds(await state.table.schema())));
+      return ((await query.toArray()) as Array<{ id: string }>).map((row) => row.id);
+    });
+  }
+
+  fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedDocument[]> {
+    return this.withExisting(collection, async (state) => {
+      const found: FetchedDocument[] = [];
+      const columns = ["id", "text", "metadata", ...(options.vectors ? ["vector"] : [])];
+      // Chunked so a long id list never becomes one enormous SQL predicate.
+      for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
+        const chunk = ids.slice(start, start + FETCH_CHUNK);
+        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<{
+          id: string;
+          text: string;
+          metadata: string;
+          vector?: Iterable<number>;
+        }>;
+        for (const row of rows) {
+          found.push({
+            id: row.id,
+            text: row.text,
+            metadata: JSON.parse(row.metadata) as Metadata,
+            ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
+          });
+        }
+      }
+      return found;
     });
   }
 

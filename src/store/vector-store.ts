@@ -14,6 +14,10 @@ export interface StoredDocument extends StoredText {
   vector: Float32Array;
 }
 
+export interface FetchedDocument extends StoredText {
+  vector?: Float32Array;
+}
+
 export interface Hit {
   id: string;
   text: string;
@@ -62,6 +66,10 @@ export interface VectorStore {
   /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */
   dropCollection(collection: string): Promise<number | undefined>;
   listCollections(): Promise<CollectionInfo[]>;
+  /** The ids of every document matching `where` (all documents without it), in no particular order. */
+  listIds(collection: string, where?: Filter): Promise<string[]>;
+  /** The documents with these ids that exist (any order), with vectors when asked. */
+  fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedDocument[]>;
   /** Every document of a collection, without vectors. */
   scan(collection: string): Promise<StoredText[]>;
   /**

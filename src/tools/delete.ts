@@ -24,6 +24,10 @@ const inputSchema = z
       .literal(true)
       .optional()
       .describe("Set to true to delete the whole collection and all its documents."),
+    dry_run: z
+      .boolean()
+      .default(false)
+      .describe("If true, delete nothing: report how many documents, and which ids, would be deleted."),
   })
   .refine((a) => [a.ids, a.where, a.drop_collection].filter((s) => s !== undefined).length === 1, {
     message: "give exactly one of ids, where or drop_collection",
@@ -33,7 +37,14 @@ const outputSchema = z.object({
   collection: z.string().describe("The collection."),
   deleted: z.number().int().describe("How many documents were deleted."),
   not_found: z.array(z.string()).describe("Requested ids that were not in the collection."),
-  dropped_collection: z.boolean().describe("Whether the whole collection was removed."),
+  dropped_collection: z
+    .boolean()
+    .describe("Whether the whole collection was (or, on a dry run, would be) removed."),
+  dry_run: z.boolean().describe("True if nothing was deleted and the counts say what would be."),
+  ids: z
+    .array(z.string())
+    .optional()
+    .describe(`On a dry run: the ids that would be deleted, sorted (at most ${LIMITS.idsPerDelete}).`),
 });
 
 export function registerDelete(server: McpServer, deps: ToolDeps): void {
@@ -42,7 +53,7 @@ export function registerDelete(server: McpServer, deps: ToolDeps): void {
     {
       title: "Delete documents or a collection",
       description:
-        "Delete documents by id, by metadata filter, or drop a whole collection; give exactly one of ids, where, drop_collection. " +
+        "Delete documents by id, by metadata filter, or drop a whole collection; give exactly one of ids, where, drop_collection. Use dry_run: true first to see what a filter would delete. " +
         'Example: {"collection": "notes", "ids": ["n1"]} or {"collection": "notes", "where": {"topic": "obsolete"}}',
       inputSchema,
       outputSchema,
@@ -55,22 +66,29 @@ export function registerDelete(server: McpServer, deps: ToolDeps): void {
           : args.where
             ? { where: args.where }
             : { dropCollection: true };
-        const result = await deps.memory.delete(args.collection, request);
+        const result = await deps.memory.delete(args.collection, request, { dryRun: args.dry_run });
+        const structured = {
+          collection: args.collection,
+          deleted: result.deleted,
+          not_found: result.notFound,
+          dropped_collection: result.droppedCollection,
+          dry_run: result.dryRun,
+          ...(result.ids ? { ids: result.ids } : {}),
+        };
+        if (result.dryRun) {
+          const sample = (result.ids ?? []).slice(0, 20).join(", ");
+          return toolResult(
+            structured,
+            `Dry run: would delete ${result.deleted} document(s) from "${args.collection}"${result.droppedCollection ? " and drop the collection" : ""}. Nothing was deleted.${sample ? ` Ids: ${sample}${result.deleted > 20 ? ", …" : ""}.` : ""}`,
+          );
+        }
         const text = result.droppedCollection
           ? `Dropped collection "${args.collection}" (${result.deleted} document(s)).`
           : `Deleted ${result.deleted} document(s) from "${args.collection}".` +
             (result.notFound.length > 0
               ? ` Not found: ${result.notFound.slice(0, 20).join(", ")}${result.notFound.length > 20 ? ", …" : ""}.`
               : "");
-        return toolResult(
-          {
-            collection: args.collection,
-            deleted: result.deleted,
-            not_found: result.notFound,
-            dropped_collection: result.droppedCollection,
-          },
-          text,
-        );
+        return toolResult(structured, text);
       }),
   );
 }

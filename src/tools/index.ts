@@ -3,8 +3,10 @@ import type { Logger } from "../logger.js";
 import type { VectorMemory } from "../memory.js";
 import { registerAddDocuments } from "./add-documents.js";
 import { registerDelete } from "./delete.js";
+import { registerGetDocuments } from "./get-documents.js";
 import { registerListCollections } from "./list-collections.js";
 import { registerSearchSimilar } from "./search-similar.js";
+import { registerUpdateDocuments } from "./update-documents.js";
 
 export interface ToolDeps {
   memory: VectorMemory;
@@ -14,6 +16,8 @@ export interface ToolDeps {
 export function registerTools(server: McpServer, deps: ToolDeps): void {
   registerAddDocuments(server, deps);
   registerSearchSimilar(server, deps);
+  registerGetDocuments(server, deps);
+  registerUpdateDocuments(server, deps);
   registerDelete(server, deps);
   registerListCollections(server, deps);
 }

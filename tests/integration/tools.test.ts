@@ -72,14 +72,16 @@ async function ids(where: Record<string, unknown>): Promise<string[]> {
 }
 
 describe("tools/list", () => {
-  it("lists the four tools with schemas, descriptions and annotations", async () => {
+  it("lists every tool with schemas, descriptions and annotations", async () => {
     const { tools } = await h.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.keys(byName).sort()).toEqual([
       "add_documents",
       "delete",
+      "get_documents",
       "list_collections",
       "search_similar",
+      "update_documents",
     ]);
     for (const tool of tools) {
       expect(tool.description?.length).toBeGreaterThan(40);
@@ -91,6 +93,8 @@ describe("tools/list", () => {
     expect(byName.delete?.annotations?.destructiveHint).toBe(true);
     expect(byName.delete?.annotations?.idempotentHint).toBe(true);
     expect(byName.add_documents?.annotations?.readOnlyHint).toBe(false);
+    expect(byName.get_documents?.annotations?.readOnlyHint).toBe(true);
+    expect(byName.update_documents?.annotations?.idempotentHint).toBe(true);
   });
 });
 
@@ -335,7 +339,13 @@ describe("delete", () => {
 
   it("deletes by id and reports unknown ids", async () => {
     const out = await h.ok<DeleteOut>("delete", { collection: "notes", ids: ["a", "zzz"] });
-    expect(out).toEqual({ collection: "notes", deleted: 1, not_found: ["zzz"], dropped_collection: false });
+    expect(out).toEqual({
+      collection: "notes",
+      deleted: 1,
+      not_found: ["zzz"],
+      dropped_collection: false,
+      dry_run: false,
+    });
     expect(await count("notes")).toBe(3);
     const again = await h.ok<DeleteOut>("delete", { collection: "notes", ids: ["a"] });
     expect(again).toMatchObject({ deleted: 0, not_found: ["a"] });
@@ -530,6 +540,176 @@ describe("hostile input", () => {
     expect(
       (await h.ok<DeleteOut>("delete", { collection: "notes", where: { topic: "' OR 1=1 --" } })).deleted,
     ).toBe(0);
+    expect(await count("notes")).toBe(4);
+  });
+});
+
+interface GetOut {
+  documents: Array<{ id: string; text: string; metadata: Record<string, unknown> }>;
+  not_found: string[];
+  next_cursor: string | null;
+  total: number;
+}
+
+describe("get_documents", () => {
+  beforeEach(async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+  });
+
+  it("fetches exactly by id, in the order asked, reporting unknown ids", async () => {
+    const out = await h.ok<GetOut>("get_documents", { collection: "notes", ids: ["c", "zz", "a"] });
+    expect(out.documents.map((d) => d.id)).toEqual(["c", "a"]);
+    expect(out.documents[1]).toEqual({ id: "a", text: docs[0]?.text, metadata: docs[0]?.metadata });
+    expect(out.not_found).toEqual(["zz"]);
+    expect(out.next_cursor).toBeNull();
+  });
+
+  it("pages through a filter with a cursor, every document once, ordered by id", async () => {
+    const many = Array.from({ length: 25 }, (_, i) => ({
+      id: `m${String(i).padStart(2, "0")}`,
+      text: `memo ${i}`,
+      metadata: { kind: "memo", i },
+    }));
+    await h.ok("add_documents", { collection: "notes", documents: many });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const out: GetOut = await h.ok<GetOut>("get_documents", {
+        collection: "notes",
+        where: { kind: "memo" },
+        limit: 10,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...out.documents.map((d) => d.id));
+      cursor = out.next_cursor ?? undefined;
+      pages += 1;
+      if (pages === 1) {
+        expect(out.total).toBe(25);
+        // A document added between pages (after the cursor) is picked up, not skipped or duplicated.
+        await h.ok("add_documents", {
+          collection: "notes",
+          documents: [{ id: "m99", text: "late", metadata: { kind: "memo" } }],
+        });
+      }
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...many.map((m) => m.id), "m99"]);
+    const all = await h.ok<GetOut>("get_documents", { collection: "notes", limit: 100 });
+    expect(all.total).toBe(4 + 26);
+  });
+
+  it("explains bad cursors, mixed selectors and unknown collections", async () => {
+    expect(await h.error("get_documents", { collection: "notes", cursor: "garbage!" })).toMatch(
+      /cursor is not one this server returned/,
+    );
+    expect(
+      await h.error("get_documents", { collection: "notes", ids: ["a"], where: { topic: "x" } }),
+    ).toMatch(/either ids/);
+    expect(await h.error("get_documents", { collection: "nope", ids: ["a"] })).toMatch(
+      /Known collections: notes/,
+    );
+    expect(await h.error("get_documents", { collection: "notes", limit: 0 })).toBeTruthy();
+  });
+});
+
+describe("update_documents", () => {
+  beforeEach(async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+  });
+
+  it("merges metadata without re-embedding; null removes a key", async () => {
+    const query = { collection: "notes", query: "the quick brown fox jumps", n_results: 1 };
+    const before = await h.ok<SearchOut>("search_similar", query);
+    const out = await h.ok<{ updated: string[]; reembedded: number; not_found: string[] }>(
+      "update_documents",
+      {
+        collection: "notes",
+        documents: [
+          { id: "a", metadata: { topic: "foxes", tags: null, reviewed: true } },
+          { id: "ghost", metadata: { x: 1 } },
+        ],
+      },
+    );
+    expect(out).toMatchObject({ updated: ["a"], reembedded: 0, not_found: ["ghost"] });
+    const after = await h.ok<GetOut>("get_documents", { collection: "notes", ids: ["a"] });
+    expect(after.documents[0]?.metadata).toEqual({
+      topic: "foxes",
+      year: 2020,
+      draft: false,
+      reviewed: true,
+    });
+    expect(await ids({ topic: "foxes" })).toEqual(["a"]);
+    expect(await ids({ tags: "fox" })).toEqual([]);
+    // Same vector: the score for the same query is unchanged.
+    const again = await h.ok<SearchOut>("search_similar", query);
+    expect(again.results[0]?.score).toBeCloseTo(before.results[0]?.score as number, 6);
+    expect(await count("notes")).toBe(4);
+  });
+
+  it("re-embeds a changed text", async () => {
+    const out = await h.ok<{ reembedded: number }>("update_documents", {
+      collection: "notes",
+      documents: [{ id: "d", text: "penguins waddle on the ice" }],
+    });
+    expect(out.reembedded).toBe(1);
+    const hit = await h.ok<SearchOut>("search_similar", {
+      collection: "notes",
+      query: "penguins waddle on the ice",
+      n_results: 1,
+    });
+    expect(hit.results[0]).toMatchObject({
+      id: "d",
+      text: "penguins waddle on the ice",
+      metadata: docs[3]?.metadata,
+    });
+    expect(hit.results[0]?.score).toBeCloseTo(1, 5);
+  });
+
+  it("refuses type changes and duplicate ids, ignores a __proto__ key, changing nothing", async () => {
+    expect(
+      await h.error("update_documents", {
+        collection: "notes",
+        documents: [{ id: "a", metadata: { year: "twenty" } }],
+      }),
+    ).toMatch(/"year" holds numbers/);
+    // zod's record drops a `__proto__` key before the handler sees it (our key pattern refuses it too):
+    // the call changes nothing rather than touching an object's prototype.
+    await h.ok("update_documents", {
+      collection: "notes",
+      documents: [{ id: "a", metadata: JSON.parse('{"__proto__": 1}') }],
+    });
+    expect(
+      await h.error("update_documents", {
+        collection: "notes",
+        documents: [
+          { id: "a", text: "x" },
+          { id: "a", text: "y" },
+        ],
+      }),
+    ).toMatch(/more than once/);
+    const still = await h.ok<GetOut>("get_documents", { collection: "notes", ids: ["a"] });
+    expect(still.documents[0]).toEqual({ id: "a", text: docs[0]?.text, metadata: docs[0]?.metadata });
+  });
+});
+
+describe("delete dry_run", () => {
+  beforeEach(async () => {
+    await h.ok("add_documents", { collection: "notes", documents: docs });
+  });
+
+  it("reports what ids, where and drop_collection would delete, and deletes nothing", async () => {
+    type DryOut = DeleteOut & { ids: string[]; dry_run: boolean };
+    const byWhere = await h.ok<DryOut>("delete", {
+      collection: "notes",
+      where: { topic: "animals" },
+      dry_run: true,
+    });
+    expect(byWhere).toMatchObject({ deleted: 2, dry_run: true, ids: ["a", "b"] });
+    const byIds = await h.ok<DryOut>("delete", { collection: "notes", ids: ["d", "nope"], dry_run: true });
+    expect(byIds).toMatchObject({ deleted: 1, ids: ["d"], not_found: ["nope"] });
+    const drop = await h.ok<DryOut>("delete", { collection: "notes", drop_collection: true, dry_run: true });
+    expect(drop).toMatchObject({ deleted: 4, dropped_collection: true, ids: ["a", "b", "c", "d"] });
     expect(await count("notes")).toBe(4);
   });
 });

@@ -1,0 +1,93 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { LIMITS } from "../limits.js";
+import type { ToolDeps } from "./index.js";
+import { runTool, snippet, toolResult } from "./result.js";
+import { collectionName, documentId, metadataValue, whereFilter } from "./schemas.js";
+
+const inputSchema = z
+  .object({
+    collection: collectionName,
+    ids: z
+      .array(documentId)
+      .min(1)
+      .max(LIMITS.idsPerDelete)
+      .optional()
+      .describe(`Fetch exactly these documents (1-${LIMITS.idsPerDelete} ids), in this order.`),
+    where: whereFilter
+      .optional()
+      .describe(
+        "Page through the documents whose metadata matches this filter (same syntax as search_similar).",
+      ),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.nResultsMax)
+      .default(20)
+      .describe(`Page size when listing (1-${LIMITS.nResultsMax}, default 20).`),
+    cursor: z
+      .string()
+      .max(2000)
+      .optional()
+      .describe("next_cursor from the previous page, to get the next one."),
+  })
+  .refine((a) => !(a.ids && (a.where || a.cursor)), {
+    message: "give either ids, or where/cursor for paging, not both",
+  });
+
+const outputSchema = z.object({
+  collection: z.string().describe("The collection."),
+  documents: z
+    .array(
+      z.object({
+        id: z.string().describe("Document id."),
+        text: z.string().describe("The stored text."),
+        metadata: z.record(z.string(), metadataValue).describe("The document's metadata as stored."),
+      }),
+    )
+    .describe("The documents: in the order of `ids`, or ordered by id when paging."),
+  not_found: z.array(z.string()).describe("Requested ids that do not exist."),
+  next_cursor: z
+    .string()
+    .nullable()
+    .describe("Pass as `cursor` to get the next page; null on the last page."),
+  total: z.number().int().describe("How many documents match in all."),
+});
+
+export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
+  server.registerTool(
+    "get_documents",
+    {
+      title: "Get documents",
+      description:
+        "Fetch stored documents exactly, by id or by metadata filter, without a similarity search; page through a whole collection with limit and cursor. " +
+        'Example: {"collection": "notes", "ids": ["n1"]} or {"collection": "notes", "where": {"topic": "ops"}, "limit": 50}',
+      inputSchema,
+      outputSchema,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(deps.logger, "get_documents", async () => {
+        const result = await deps.memory.getDocuments(
+          args.collection,
+          args.ids ? { ids: args.ids } : { where: args.where, limit: args.limit, cursor: args.cursor },
+        );
+        const lines = result.documents.map((d) => `[${d.id}] ${snippet(d.text, 200)}`);
+        const more = result.nextCursor ? ` More: pass cursor "${result.nextCursor}".` : "";
+        const missing =
+          result.notFound.length > 0 ? ` Not found: ${result.notFound.slice(0, 20).join(", ")}.` : "";
+        const text = `${result.documents.length} of ${result.total} document(s) from "${args.collection}".${missing}${more}${lines.length > 0 ? `\n${lines.join("\n")}` : ""}`;
+        return toolResult(
+          {
+            collection: args.collection,
+            documents: result.documents,
+            not_found: result.notFound,
+            next_cursor: result.nextCursor,
+            total: result.total,
+          },
+          text,
+        );
+      }),
+  );
+}
