@@ -6,6 +6,7 @@ import { MemoryError, unknownCollectionError } from "./errors.js";
 import { parseWhere } from "./filter.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
+import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
 import { describeModel } from "./store/lancedb-store.js";
 import type {
   CollectionInfo,
@@ -33,14 +34,39 @@ export interface AddResult {
   model: ModelRecord;
 }
 
+export type SearchMode = "semantic" | "keyword" | "hybrid";
+export type MatchKind = "semantic" | "keyword";
+
+export interface SearchOptions {
+  limit: number;
+  mode: SearchMode;
+  where?: Record<string, unknown> | undefined;
+  /** Drop results whose cosine score is below this. */
+  minScore?: number | undefined;
+  /** 0-1: trade relevance for variety among the results (maximal marginal relevance). */
+  diversity?: number | undefined;
+  onProgress?: Progress | undefined;
+}
+
 export interface SearchResult {
   id: string;
   text: string;
-  /** Cosine similarity, 1 = same meaning direction. */
+  /** Cosine similarity to the query, in every mode; 1 = same direction. */
   score: number;
   /** Cosine distance as Chroma reports it: 1 - score. */
   distance: number;
   metadata: Metadata;
+  /** Which searches found this document. */
+  matchedBy: MatchKind[];
+  /** BM25 score, when the keyword search found it. */
+  keywordScore?: number;
+  /** Reciprocal-rank-fusion score, in hybrid mode. */
+  fusedScore?: number;
+}
+
+interface Candidate extends SearchResult {
+  vector?: Float32Array | undefined;
+  relevance?: number;
 }
 
 export type DeleteRequest = { ids: string[] } | { where: Record<string, unknown> } | { dropCollection: true };
@@ -170,15 +196,7 @@ export class VectorMemory {
     };
   }
 
-  async search(
-    collection: string,
-    query: string,
-    options: {
-      limit: number;
-      where?: Record<string, unknown> | undefined;
-      onProgress?: Progress | undefined;
-    },
-  ): Promise<SearchResult[]> {
+  async search(collection: string, query: string, options: SearchOptions): Promise<SearchResult[]> {
     const where = options.where ? parseWhere(options.where) : undefined;
     const info = await this.deps.store.getCollection(collection);
     if (!info) throw await this.unknownCollection(collection);
@@ -188,11 +206,70 @@ export class VectorMemory {
       new ProgressReporter(options.onProgress, 1),
     );
     const vector = await embedder.embedQuery(query);
-    const hits = await this.deps.store.search(collection, vector, {
-      limit: options.limit,
-      ...(where ? { where } : {}),
-    });
-    return hits.map(toResult);
+    const diversity = options.diversity ?? 0;
+    // Fusion and diversity re-ranking need a deeper pool than the final page.
+    const pool =
+      options.mode === "semantic" && diversity === 0 ? options.limit : Math.max(options.limit * 4, 20);
+    const filter = where ? { where } : {};
+
+    const semantic =
+      options.mode === "keyword"
+        ? []
+        : (
+            await this.deps.store.search(collection, vector, {
+              limit: pool,
+              withVectors: diversity > 0,
+              ...filter,
+            })
+          ).map((hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }));
+    const keyword =
+      options.mode === "semantic"
+        ? []
+        : (await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter })).map(
+            (hit): Candidate => {
+              const score = dot(vector, hit.vector);
+              return {
+                id: hit.id,
+                text: hit.text,
+                metadata: hit.metadata,
+                score,
+                distance: 1 - score,
+                matchedBy: ["keyword"],
+                keywordScore: hit.keywordScore,
+                vector: hit.vector,
+              };
+            },
+          );
+
+    let ranked: Candidate[];
+    if (options.mode === "hybrid") {
+      const byId = new Map<string, Candidate>();
+      for (const c of [...semantic, ...keyword]) {
+        const seen = byId.get(c.id);
+        byId.set(c.id, seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
+      }
+      ranked = reciprocalRankFusion([semantic.map((c) => c.id), keyword.map((c) => c.id)]).map(
+        ({ id, score }) => ({ ...(byId.get(id) as Candidate), fusedScore: score }),
+      );
+    } else {
+      ranked = options.mode === "keyword" ? keyword : semantic;
+    }
+    if (options.minScore !== undefined)
+      ranked = ranked.filter((c) => c.score >= (options.minScore as number));
+    if (diversity > 0) {
+      // MMR's relevance term is the cosine score in every mode, so diversity trades off against meaning.
+      const withVectors = ranked.filter(
+        (c): c is Candidate & { vector: Float32Array } => c.vector !== undefined,
+      );
+      ranked = maximalMarginalRelevance(
+        withVectors.map((c) => ({ ...c, relevance: c.score })),
+        options.limit,
+        diversity,
+      );
+    }
+    return ranked
+      .slice(0, options.limit)
+      .map(({ vector: _vector, relevance: _relevance, ...result }) => result);
   }
 
   async delete(
@@ -484,12 +561,13 @@ function mergeMetadata(
   return merged;
 }
 
-function toResult(hit: Hit): SearchResult {
+function toResult(hit: Hit, matchedBy: MatchKind[]): SearchResult {
   return {
     id: hit.id,
     text: hit.text,
     metadata: hit.metadata,
     distance: hit.distance,
     score: 1 - hit.distance,
+    matchedBy,
   };
 }

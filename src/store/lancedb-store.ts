@@ -13,6 +13,7 @@ import type {
   DeleteSelector,
   FetchedDocument,
   Hit,
+  KeywordHit,
   Metadata,
   MetadataValue,
   SearchOptions,
@@ -36,6 +37,8 @@ interface TableState {
   model: ModelRecord;
   /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
   generation: number;
+  /** Whether the full-text index on `text` is known to exist. */
+  textIndexed?: boolean;
 }
 
 /**
@@ -224,6 +227,50 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, (state) => searchTable(state.table, vector, options));
   }
 
+  keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
+    return this.withExisting(collection, async (state) => {
+      await this.ensureTextIndex(state);
+      let search = state.table
+        .query()
+        .fullTextSearch(query, { columns: ["text"] })
+        .select(["id", "text", "metadata", "vector", "_score"])
+        .limit(options.limit);
+      if (options.where)
+        search = search.where(compileFilter(options.where, columnKinds(await state.table.schema())));
+      const rows = (await search.toArray()) as Array<RawRow & { vector: Iterable<number>; _score: number }>;
+      return rows.map((row) => ({
+        id: row.id,
+        text: row.text,
+        metadata: JSON.parse(row.metadata) as Metadata,
+        keywordScore: row._score,
+        vector: Float32Array.from(row.vector),
+      }));
+    });
+  }
+
+  /**
+   * The full-text index is made on first keyword search (not at creation: a collection that is
+   * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
+   * what the index does not cover yet.
+   */
+  private async ensureTextIndex(state: TableState): Promise<void> {
+    if (state.textIndexed) return;
+    const indices = await state.table.listIndices();
+    if (!indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) {
+      await state.table.createIndex("text", {
+        config: lancedb.Index.fts({
+          stem: true,
+          lowercase: true,
+          asciiFolding: true,
+          removeStopWords: true,
+          language: "English",
+        }),
+        replace: false,
+      });
+    }
+    state.textIndexed = true;
+  }
+
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
     return this.exclusive(collection, () =>
       this.withExisting(collection, (state) => deleteFromTable(state.table, selector)),
@@ -359,6 +406,12 @@ export function assertCollectionName(name: string): void {
     throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
 }
 
+interface RawRow {
+  id: string;
+  text: string;
+  metadata: string;
+}
+
 async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
@@ -368,20 +421,16 @@ async function searchTable(
     .vectorSearch(vector)
     .column("vector")
     .distanceType("cosine")
-    .select(["id", "text", "metadata", "_distance"])
+    .select(["id", "text", "metadata", "_distance", ...(options.withVectors ? ["vector"] : [])])
     .limit(options.limit);
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
-  const rows = (await query.toArray()) as Array<{
-    id: string;
-    text: string;
-    metadata: string;
-    _distance: number;
-  }>;
+  const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
   return rows.map((row) => ({
     id: row.id,
     text: row.text,
     metadata: JSON.parse(row.metadata) as Metadata,
     distance: row._distance,
+    ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
   }));
 }
 

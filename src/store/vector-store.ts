@@ -24,6 +24,17 @@ export interface Hit {
   metadata: Metadata;
   /** Cosine distance, 1 - cosine similarity (0 = same direction, 2 = opposite). */
   distance: number;
+  /** The stored vector, when asked for. */
+  vector?: Float32Array;
+}
+
+export interface KeywordHit {
+  id: string;
+  text: string;
+  metadata: Metadata;
+  /** BM25 relevance from the full-text index (higher is better; not comparable across queries). */
+  keywordScore: number;
+  vector: Float32Array;
 }
 
 export interface CollectionInfo {
@@ -35,6 +46,8 @@ export interface CollectionInfo {
 export interface SearchOptions {
   limit: number;
   where?: Filter;
+  /** Return each hit's stored vector too (for re-ranking). */
+  withVectors?: boolean;
 }
 
 export type DeleteSelector = { ids: string[] } | { where: Filter };
@@ -62,6 +75,8 @@ export interface VectorStore {
     rows: StoredDocument[],
   ): Promise<{ inserted: number; updated: number }>;
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
+  /** Full-text (BM25) search over the documents' text, best first, with their vectors. */
+  keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]>;
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;
   /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */
   dropCollection(collection: string): Promise<number | undefined>;

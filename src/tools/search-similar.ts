@@ -1,9 +1,15 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { LIMITS } from "../limits.js";
+import type { SearchResult } from "../memory.js";
 import type { ToolDeps } from "./index.js";
-import { progressSender, runTool, snippet, toolResult } from "./result.js";
+import { progressSender, runTool, toolResult } from "./result.js";
 import { collectionName, metadataValue, whereFilter } from "./schemas.js";
+
+/** Chosen from bench/quality.ts (bench/RESULTS.md): hybrid beats semantic and keyword alone. */
+export const DEFAULT_SEARCH_MODE = "hybrid";
+export const DEFAULT_MAX_CHARS = 12_000;
+const SNIPPET_CHARS = 200;
 
 const inputSchema = z.object({
   collection: collectionName,
@@ -11,7 +17,7 @@ const inputSchema = z.object({
     .string()
     .max(LIMITS.queryChars)
     .refine((q) => q.trim().length > 0, { message: "query must not be empty" })
-    .describe("What to look for, in natural language; matched by meaning, not keywords."),
+    .describe("What to look for, in natural language."),
   n_results: z
     .number()
     .int()
@@ -20,32 +26,78 @@ const inputSchema = z.object({
     .default(LIMITS.nResultsDefault)
     .describe(`How many results to return (1-${LIMITS.nResultsMax}, default ${LIMITS.nResultsDefault}).`),
   where: whereFilter.optional(),
+  mode: z
+    .enum(["semantic", "keyword", "hybrid"])
+    .default(DEFAULT_SEARCH_MODE)
+    .describe(
+      `"semantic" matches meaning, "keyword" matches words (full-text, BM25; best for names, codes, exact terms), "hybrid" fuses both (default "${DEFAULT_SEARCH_MODE}").`,
+    ),
+  min_score: z
+    .number()
+    .min(-1)
+    .max(1)
+    .optional()
+    .describe("Drop results whose cosine score is below this (e.g. 0.3); applies in every mode."),
+  diversity: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe(
+      "0-1: trade relevance for variety, so near-duplicates do not fill the results (try 0.3). Default 0.",
+    ),
+  include_text: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Return each document's text (within max_chars); false returns snippets only, to save context.",
+    ),
+  max_chars: z
+    .number()
+    .int()
+    .min(200)
+    .max(100_000)
+    .default(DEFAULT_MAX_CHARS)
+    .describe(
+      `Budget for all returned texts together (default ${DEFAULT_MAX_CHARS}); texts beyond it are cut and marked truncated.`,
+    ),
 });
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection searched."),
+  mode: z.enum(["semantic", "keyword", "hybrid"]).describe("The search mode used."),
   results: z
     .array(
       z.object({
         id: z.string().describe("Document id."),
-        text: z.string().describe("The stored text."),
-        score: z.number().describe("Cosine similarity to the query (higher is closer, at most 1)."),
+        text: z
+          .string()
+          .optional()
+          .describe("The stored text (cut to the budget if `truncated`); omitted with include_text false."),
+        snippet: z.string().describe(`The passage that best matches, at most ${SNIPPET_CHARS} characters.`),
+        truncated: z
+          .boolean()
+          .describe("True if `text` was cut to fit max_chars; get_documents returns it whole."),
+        text_chars: z.number().int().describe("Length of the full stored text."),
+        score: z
+          .number()
+          .describe("Cosine similarity to the query (higher is closer, at most 1), in every mode."),
         distance: z.number().describe("Cosine distance, 1 - score (as Chroma reports it)."),
+        matched_by: z.array(z.enum(["semantic", "keyword"])).describe("Which searches found it."),
         metadata: z.record(z.string(), metadataValue).describe("The document's metadata as stored."),
       }),
     )
     .describe("Matches, best first."),
+  truncated: z.boolean().describe("True if any text was cut to fit max_chars."),
 });
-
-const TEXT_SNIPPET_CHARS = 300;
 
 export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
   server.registerTool(
     "search_similar",
     {
-      title: "Search by meaning",
+      title: "Search memory",
       description:
-        "Find the stored documents closest in meaning to a query, best first, optionally only those whose metadata matches `where`. " +
+        "Find stored documents relevant to a query, best first: by meaning, by exact words, or both (hybrid, the default); optionally only those whose metadata matches `where`. " +
         'Example: {"collection": "notes", "query": "where is the deploy key?", "n_results": 3, "where": {"topic": "ops"}}',
       inputSchema,
       outputSchema,
@@ -53,19 +105,68 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
     },
     (args, extra) =>
       runTool(deps.logger, "search_similar", async () => {
-        const results = await deps.memory.search(args.collection, args.query, {
+        const found = await deps.memory.search(args.collection, args.query, {
           limit: args.n_results,
+          mode: args.mode,
           where: args.where,
+          minScore: args.min_score,
+          diversity: args.diversity,
           onProgress: progressSender(extra),
         });
-        const lines = results.map(
-          (r, i) => `${i + 1}. [${r.id}] score ${r.score.toFixed(3)}: ${snippet(r.text, TEXT_SNIPPET_CHARS)}`,
-        );
+        const { results, truncated } = fitToBudget(found, args.query, args.include_text, args.max_chars);
+        const lines = results.map((r, i) => `${i + 1}. [${r.id}] score ${r.score.toFixed(3)}: ${r.snippet}`);
+        const cut = truncated
+          ? `\nSome texts were cut to max_chars=${args.max_chars}; get_documents with their ids returns them whole.`
+          : "";
         const text =
           results.length === 0
-            ? `No documents in "${args.collection}" matched${args.where ? " the where filter" : ""}.`
-            : `${results.length} result(s) from "${args.collection}":\n${lines.join("\n")}`;
-        return toolResult({ collection: args.collection, results }, text);
+            ? `No documents in "${args.collection}" matched${args.where ? " the where filter" : ""}${args.min_score !== undefined ? ` with score ≥ ${args.min_score}` : ""}.`
+            : `${results.length} result(s) from "${args.collection}" (${args.mode}):\n${lines.join("\n")}${cut}`;
+        return toolResult({ collection: args.collection, mode: args.mode, results, truncated }, text);
       }),
   );
+}
+
+/** Shapes results for an agent's context: a snippet each, and texts cut so all of them fit `maxChars`. */
+export function fitToBudget(found: SearchResult[], query: string, includeText: boolean, maxChars: number) {
+  let left = maxChars;
+  let truncated = false;
+  const results = found.map((r) => {
+    const snippet = bestSnippet(r.text, query, SNIPPET_CHARS);
+    left -= snippet.length;
+    const base = {
+      id: r.id,
+      snippet,
+      text_chars: r.text.length,
+      score: r.score,
+      distance: r.distance,
+      matched_by: r.matchedBy,
+      metadata: r.metadata,
+    };
+    if (!includeText) return { ...base, truncated: false };
+    const room = Math.max(0, left);
+    const cut = r.text.length > room;
+    truncated ||= cut;
+    const text = cut ? r.text.slice(0, room) : r.text;
+    left -= text.length;
+    return { ...base, text, truncated: cut };
+  });
+  return { results, truncated };
+}
+
+/** The window of `text` around the first query word it contains (else its start), on word boundaries. */
+export function bestSnippet(text: string, query: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (flat.length <= max) return flat;
+  const lower = flat.toLowerCase();
+  const words = query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [];
+  const hit =
+    words
+      .map((w) => lower.indexOf(w))
+      .filter((i) => i >= 0)
+      .sort((a, b) => a - b)[0] ?? 0;
+  let start = Math.max(0, hit - Math.floor(max / 3));
+  if (start > 0) start = flat.indexOf(" ", start) + 1 || start;
+  const end = Math.min(flat.length, start + max - 2);
+  return `${start > 0 ? "…" : ""}${flat.slice(start, end).trim()}${end < flat.length ? "…" : ""}`;
 }

@@ -22,7 +22,9 @@ function startHub(): Promise<{ server: Server; url: string; requests: string[] }
       return;
     }
     const body = readFileSync(file);
-    res.writeHead(200, { "Content-Length": body.length, "Content-Type": "application/octet-stream" }).end(body);
+    res
+      .writeHead(200, { "Content-Length": body.length, "Content-Type": "application/octet-stream" })
+      .end(body);
   });
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
@@ -33,7 +35,9 @@ function startHub(): Promise<{ server: Server; url: string; requests: string[] }
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "" } });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "" },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -57,7 +61,16 @@ describe("model management commands", () => {
   });
 
   it("pulls a model once, then loads it with --offline without touching the network", async () => {
-    const pulled = await cli(["models", "pull", "test-org/tiny-bert", "--dtype", "fp32", "--hub-url", hub.url, ...base]);
+    const pulled = await cli([
+      "models",
+      "pull",
+      "test-org/tiny-bert",
+      "--dtype",
+      "fp32",
+      "--hub-url",
+      hub.url,
+      ...base,
+    ]);
     expect(pulled.stderr).toContain("onnx/model.onnx");
     expect(pulled.code).toBe(0);
     expect(pulled.stdout).toContain("Pulled test-org/tiny-bert@fp32 (32 dimensions)");
@@ -66,17 +79,34 @@ describe("model management commands", () => {
 
     const listed = await cli(["models", "list", "--json", ...base]);
     expect(listed.code).toBe(0);
-    const report = JSON.parse(listed.stdout) as { cached: Array<{ id: string; dtypes: string[] }>; bundled: Array<{ id: string }> };
+    const report = JSON.parse(listed.stdout) as {
+      cached: Array<{ id: string; dtypes: string[] }>;
+      bundled: Array<{ id: string }>;
+    };
     expect(report.cached).toEqual([expect.objectContaining({ id: "test-org/tiny-bert", dtypes: ["fp32"] })]);
     expect(report.bundled.map((m) => m.id)).toEqual(["use-lite"]);
 
     const before = hub.requests.length;
-    const server = await spawnServer(["--model", "test-org/tiny-bert", "--dtype", "fp32", "--offline", "--hub-url", hub.url, ...base]);
+    const server = await spawnServer([
+      "--model",
+      "test-org/tiny-bert",
+      "--dtype",
+      "fp32",
+      "--offline",
+      "--hub-url",
+      hub.url,
+      ...base,
+    ]);
     try {
-      const added = await server.call("add_documents", { collection: "pulled", documents: [{ id: "a", text: "offline works" }] });
+      const added = await server.call("add_documents", {
+        collection: "pulled",
+        documents: [{ id: "a", text: "offline works" }],
+      });
       expect(added.isError).toBeFalsy();
       const found = await server.call("search_similar", { collection: "pulled", query: "offline works" });
-      expect((found.structuredContent as { results: Array<{ id: string; score: number }> }).results[0]?.score).toBeCloseTo(1, 4);
+      expect(
+        (found.structuredContent as { results: Array<{ id: string; score: number }> }).results[0]?.score,
+      ).toBeCloseTo(1, 4);
     } finally {
       await server.close();
     }
@@ -120,11 +150,19 @@ describe("model management commands", () => {
     try {
       const list = await after.call("list_collections", {});
       expect(list.structuredContent).toMatchObject({
-        collections: expect.arrayContaining([{ name: "moving", count: 2, model: "use-lite", dtype: "fp32", dimensions: 512 }]),
+        collections: expect.arrayContaining([
+          { name: "moving", count: 2, model: "use-lite", dtype: "fp32", dimensions: 512 },
+        ]),
       });
       // Searched with its own (new) model, a real one: the paraphrase finds the cat.
-      const hit = await after.call("search_similar", { collection: "moving", query: "A kitten is resting on a rug", n_results: 1 });
-      expect((hit.structuredContent as { results: Array<{ id: string; metadata: unknown }> }).results[0]).toMatchObject({
+      const hit = await after.call("search_similar", {
+        collection: "moving",
+        query: "A kitten is resting on a rug",
+        n_results: 1,
+      });
+      expect(
+        (hit.structuredContent as { results: Array<{ id: string; metadata: unknown }> }).results[0],
+      ).toMatchObject({
         id: "cat",
         metadata: { kind: "pet" },
       });

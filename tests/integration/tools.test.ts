@@ -713,3 +713,96 @@ describe("delete dry_run", () => {
     expect(await count("notes")).toBe(4);
   });
 });
+
+describe("search modes and result sizing", () => {
+  type Result = {
+    id: string;
+    text?: string;
+    snippet: string;
+    truncated: boolean;
+    text_chars: number;
+    score: number;
+    matched_by: string[];
+  };
+  type ModeOut = { mode: string; results: Result[]; truncated: boolean };
+  const search = (args: Record<string, unknown>) =>
+    h.ok<ModeOut>("search_similar", { collection: "notes", ...args });
+
+  beforeEach(async () => {
+    await h.ok("add_documents", {
+      collection: "notes",
+      documents: [
+        ...docs,
+        { id: "code", text: "Error code XK-4471 means the vault token expired" },
+        { id: "dup1", text: "the quick brown fox jumps high" },
+        { id: "dup2", text: "the quick brown fox jumps higher" },
+      ],
+    });
+  });
+
+  it("keyword mode finds exact terms by full-text search and says how each result matched", async () => {
+    const out = await search({ query: "XK-4471", mode: "keyword" });
+    expect(out.mode).toBe("keyword");
+    expect(out.results[0]).toMatchObject({ id: "code", matched_by: ["keyword"] });
+    // The cosine score is reported in every mode.
+    expect(out.results[0]?.score).toBeGreaterThan(-1);
+    expect(out.results[0]?.score).toBeLessThanOrEqual(1.0001);
+    const filtered = await search({ query: "fox", mode: "keyword", where: { draft: true } });
+    expect(filtered.results).toEqual([]);
+  });
+
+  it("hybrid mode is the default and marks documents found by both searches", async () => {
+    const out = await search({ query: "the quick brown fox jumps" });
+    expect(out.mode).toBe("hybrid");
+    expect(out.results[0]?.id).toBe("a");
+    expect(out.results[0]?.matched_by).toEqual(["semantic", "keyword"]);
+  });
+
+  it("min_score drops weak results", async () => {
+    const all = await search({ query: "the quick brown fox jumps", mode: "semantic", n_results: 20 });
+    const strong = await search({
+      query: "the quick brown fox jumps",
+      mode: "semantic",
+      n_results: 20,
+      min_score: 0.5,
+    });
+    expect(strong.results.length).toBeLessThan(all.results.length);
+    expect(strong.results.every((r) => r.score >= 0.5)).toBe(true);
+  });
+
+  it("diversity keeps near-duplicates from filling the results", async () => {
+    const plain = await search({ query: "the quick brown fox jumps", mode: "semantic", n_results: 3 });
+    expect(plain.results.map((r) => r.id)).toEqual(["a", "dup1", "dup2"]);
+    const diverse = await search({
+      query: "the quick brown fox jumps",
+      mode: "semantic",
+      n_results: 3,
+      diversity: 0.6,
+    });
+    expect(diverse.results[0]?.id).toBe("a");
+    expect(diverse.results.map((r) => r.id).filter((id) => id.startsWith("dup")).length).toBeLessThan(2);
+  });
+
+  it("keeps the whole result within max_chars, says so, and can return snippets only", async () => {
+    const long = `${"filler words about nothing in particular. ".repeat(200)}The needle is here. ${"more filler. ".repeat(200)}`;
+    await h.ok("add_documents", { collection: "notes", documents: [{ id: "long", text: long }] });
+    const cut = await search({ query: "needle", mode: "keyword", max_chars: 500 });
+    expect(cut.truncated).toBe(true);
+    const hit = cut.results.find((r) => r.id === "long");
+    expect(hit?.truncated).toBe(true);
+    expect(hit?.text_chars).toBe(long.length);
+    expect(hit?.snippet).toContain("needle");
+    expect(hit?.snippet.length).toBeLessThanOrEqual(200);
+    const total = cut.results.reduce((n, r) => n + (r.text?.length ?? 0) + r.snippet.length, 0);
+    expect(total).toBeLessThanOrEqual(500);
+    const raw = await h.call("search_similar", {
+      collection: "notes",
+      query: "needle",
+      mode: "keyword",
+      max_chars: 500,
+    });
+    expect(JSON.stringify(raw.content)).toContain("get_documents");
+    const lean = await search({ query: "needle", include_text: false });
+    expect(lean.results.every((r) => r.text === undefined && r.snippet.length > 0)).toBe(true);
+  });
+});

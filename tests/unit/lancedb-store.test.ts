@@ -158,7 +158,10 @@ describe("LanceStore", () => {
   });
 
   it("rebuilds a collection under a new model as a new generation, atomically, and drops the old one", async () => {
-    await store.upsert("c", model, [doc("a", unit(1, 0, 0), { k: "x" }), doc("b", unit(0, 1, 0), { flag: true })]);
+    await store.upsert("c", model, [
+      doc("a", unit(1, 0, 0), { k: "x" }),
+      doc("b", unit(0, 1, 0), { flag: true }),
+    ]);
     const next: ModelRecord = { model: "next", dtype: "fp32", dimensions: 2 };
     const seen: string[] = [];
     const count = await store.rebuildCollection("c", next, async (docs) => {
