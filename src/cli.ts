@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { App } from "./app.js";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
 
 // stdout carries the MCP protocol only. Libraries that log with console.log (model runtimes do)
 // would corrupt it, so console output goes to stderr before anything else is imported.
@@ -17,6 +20,8 @@ const { VERSION } = await import("./version.js");
 const { processIO } = await import("./commands/io.js");
 const { modelsCommand } = await import("./commands/models.js");
 const { reembedCommand } = await import("./commands/reembed.js");
+const { MAX_BODY_BYTES, startHttpServer } = await import("./http.js");
+const { resolveToken } = await import("./token.js");
 
 const COMMANDS: Record<string, typeof modelsCommand> = { models: modelsCommand, reembed: reembedCommand };
 
@@ -54,6 +59,7 @@ async function main(): Promise<number> {
       await app.close();
     }
   }
+  if (config.http) return serveHttp(config, app, logger);
   const server = createServer({ memory: app.memory, logger });
   const transport = new StdioServerTransport();
 
@@ -75,6 +81,43 @@ async function main(): Promise<number> {
     `v${VERSION} ready on stdio; database ${config.dbPath}; default model ${specId(app.defaultModel)}`,
   );
   // Load the default model in the background: the handshake never waits for it, the first tool call does.
+  app.embedders.warm(app.defaultModel);
+  return -1;
+}
+
+async function serveHttp(config: Config, app: App, logger: Logger): Promise<number> {
+  let token: { token: string; source: string };
+  try {
+    token = resolveToken(process.env.VECTOR_MEMORY_TOKEN, config.tokenFile);
+  } catch (error) {
+    process.stderr.write(`vector-memory-mcp: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (!["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    logger.warn(
+      `binding ${config.host}: the server is reachable beyond this machine; anyone with the token can use it`,
+    );
+  }
+  const http = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    token: token.token,
+    allowedOrigins: config.allowedOrigins,
+    maxBodyBytes: MAX_BODY_BYTES,
+    logger,
+    makeServer: () => createServer({ memory: app.memory, logger }),
+  });
+  const shutdown = async (reason: string) => {
+    logger.info(`shutting down (${reason})`);
+    await http.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  logger.info(
+    `v${VERSION} listening on ${http.url} (bearer token from ${token.source}); database ${config.dbPath}`,
+  );
   app.embedders.warm(app.defaultModel);
   return -1;
 }

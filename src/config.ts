@@ -10,6 +10,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_MODEL = "Xenova/all-MiniLM-L6-v2";
 export const DEFAULT_HUB_URL = "https://huggingface.co";
+export const DEFAULT_PORT = 7821;
 
 export interface Config {
   /** Directory of the LanceDB database. */
@@ -26,6 +27,14 @@ export interface Config {
   hubUrl: string;
   /** Machine-readable output for CLI commands. */
   json: boolean;
+  /** Serve MCP over streamable HTTP instead of stdio. */
+  http: boolean;
+  host: string;
+  port: number;
+  /** Where the generated HTTP bearer token is kept (unless VECTOR_MEMORY_TOKEN is set). */
+  tokenFile: string;
+  /** Browser origins allowed to call the HTTP server, besides its own loopback names. */
+  allowedOrigins: string[];
   logLevel: LogLevel;
   /** Subcommand words after the flags (e.g. `models list`); empty when running the server. */
   command: string[];
@@ -93,6 +102,13 @@ const configSchema = z.object({
   modelCache: nonEmptyPath,
   offline: z.boolean(),
   hubUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  http: z.boolean(),
+  host: z.string().trim().min(1, "must not be empty"),
+  port: z.coerce.number().int().min(0).max(65535),
+  tokenFile: nonEmptyPath,
+  allowedOrigins: z.array(
+    z.url({ protocol: /^https?$/, error: "origins are http(s) URLs like http://localhost:3000" }),
+  ),
   logLevel: z.enum(LOG_LEVELS),
 });
 
@@ -115,6 +131,13 @@ Options (each also settable by the environment variable shown):
   --hub-url <url>        model hub or mirror to download from  VECTOR_MEMORY_HUB_URL
                          (default: $HF_ENDPOINT, else https://huggingface.co)
   --json                 machine-readable output (CLI commands)
+  --http                 serve MCP over streamable HTTP (POST/GET /mcp)  VECTOR_MEMORY_HTTP=1
+  --host <addr>          HTTP bind address (default 127.0.0.1)  VECTOR_MEMORY_HOST
+  --port <n>             HTTP port (default 7821; 0 picks one)  VECTOR_MEMORY_PORT
+  --token-file <file>    HTTP bearer token file, made 0600 on first use  VECTOR_MEMORY_TOKEN_FILE
+                         (VECTOR_MEMORY_TOKEN sets the token directly)
+  --allowed-origin <url> a browser origin allowed to call the HTTP server (repeatable)
+                         VECTOR_MEMORY_ALLOWED_ORIGINS (comma-separated)
   --log-level <level>    debug|info|warn|error|silent      VECTOR_MEMORY_LOG_LEVEL
   -h, --help             show this help
   -v, --version          show the version
@@ -138,16 +161,16 @@ export function readConfig(
   }
   const { values, positionals } = parsed;
 
-  let offline = values.offline ?? false;
-  if (values.offline === undefined && env.VECTOR_MEMORY_OFFLINE !== undefined) {
-    const result = envBoolean.safeParse(env.VECTOR_MEMORY_OFFLINE);
-    if (!result.success) {
-      throw new ConfigError(
-        `Invalid VECTOR_MEMORY_OFFLINE=${JSON.stringify(env.VECTOR_MEMORY_OFFLINE)}: ${result.error.issues[0]?.message}`,
-      );
-    }
-    offline = result.data;
-  }
+  /** A boolean environment variable; unset is false. */
+  const flag = (name: string): boolean => {
+    const raw = env[name];
+    if (raw === undefined) return false;
+    const result = envBoolean.safeParse(raw);
+    if (!result.success)
+      throw new ConfigError(`Invalid ${name}=${JSON.stringify(raw)}: ${result.error.issues[0]?.message}`);
+    return result.data;
+  };
+  const offline = values.offline ?? flag("VECTOR_MEMORY_OFFLINE");
 
   const dirs = defaultDirs(env, platform);
   const candidate = {
@@ -157,6 +180,16 @@ export function readConfig(
     modelCache: values["model-cache"] ?? env.VECTOR_MEMORY_MODEL_CACHE ?? path.join(dirs.cache, "models"),
     offline,
     hubUrl: values["hub-url"] ?? (env.VECTOR_MEMORY_HUB_URL || env.HF_ENDPOINT || DEFAULT_HUB_URL),
+    http: values.http ?? flag("VECTOR_MEMORY_HTTP"),
+    host: values.host ?? (env.VECTOR_MEMORY_HOST || "127.0.0.1"),
+    port: values.port ?? (env.VECTOR_MEMORY_PORT || String(DEFAULT_PORT)),
+    tokenFile: values["token-file"] ?? env.VECTOR_MEMORY_TOKEN_FILE ?? path.join(dirs.data, "http-token"),
+    allowedOrigins:
+      values["allowed-origin"] ??
+      (env.VECTOR_MEMORY_ALLOWED_ORIGINS ?? "")
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
     logLevel: values["log-level"] ?? (env.VECTOR_MEMORY_LOG_LEVEL || "info"),
   };
   const result = configSchema.safeParse(candidate);
@@ -170,6 +203,7 @@ export function readConfig(
   return {
     ...config,
     dbPath: path.resolve(config.dbPath),
+    tokenFile: path.resolve(config.tokenFile),
     modelCache: path.resolve(config.modelCache),
     dtype: config.dtype === "auto" ? undefined : config.dtype,
     command: positionals,
@@ -192,6 +226,11 @@ function parseFlags(argv: string[]) {
       offline: { type: "boolean" },
       "hub-url": { type: "string" },
       json: { type: "boolean" },
+      http: { type: "boolean" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "token-file": { type: "string" },
+      "allowed-origin": { type: "string", multiple: true },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
@@ -206,6 +245,11 @@ const KEY_NAMES: Record<string, string> = {
   modelCache: "--model-cache / VECTOR_MEMORY_MODEL_CACHE",
   offline: "--offline / VECTOR_MEMORY_OFFLINE",
   hubUrl: "--hub-url / VECTOR_MEMORY_HUB_URL",
+  http: "--http / VECTOR_MEMORY_HTTP",
+  host: "--host / VECTOR_MEMORY_HOST",
+  port: "--port / VECTOR_MEMORY_PORT",
+  tokenFile: "--token-file / VECTOR_MEMORY_TOKEN_FILE",
+  allowedOrigins: "--allowed-origin / VECTOR_MEMORY_ALLOWED_ORIGINS",
   logLevel: "--log-level / VECTOR_MEMORY_LOG_LEVEL",
 };
 
