@@ -48,8 +48,10 @@ describe("the built server over stdio", () => {
     expect(tools.map((t) => t.name).sort()).toEqual([
       "add_documents",
       "delete",
+      "get_documents",
       "list_collections",
       "search_similar",
+      "update_documents",
     ]);
     const added = await first.call("add_documents", { collection: "team", documents: docs });
     expect(added.isError).toBeFalsy();
