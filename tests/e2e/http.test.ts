@@ -91,13 +91,14 @@ describe("the HTTP transport", () => {
   });
 
   it("answers a missing or wrong token with 401 and nothing else", async () => {
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       {},
       { Authorization: "Bearer wrong-token-wrong-token-wrong" },
       { Authorization: token },
       { Authorization: `Bearer ${token}x` },
       { Authorization: `Basic ${token}` },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const res = await raw(server.url, {
         headers: { "Content-Type": "application/json", ...headers },
         body: initialize,
