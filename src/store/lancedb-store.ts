@@ -30,15 +30,26 @@ const FETCH_CHUNK = 500;
 export interface LanceStoreOptions {
   dbPath: string;
   logger: Logger;
+  /** Compact a collection after this many writes to it (default COMPACT_EVERY). */
+  compactEvery?: number;
 }
+
+/**
+ * Every write is a LanceDB commit and a new small fragment; agents write one memory at a time, so
+ * without compaction search slows down steadily (measured: 300 one-row adds took vector search
+ * from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically.
+ */
+export const COMPACT_EVERY = 50;
+/** Old versions are removed only when older than this, so a reader in another process never loses files. */
+export const CLEANUP_GRACE_MS = 2 * 60_000;
 
 interface TableState {
   table: lancedb.Table;
   model: ModelRecord;
   /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
   generation: number;
-  /** Whether the full-text index on `text` is known to exist. */
-  textIndexed?: boolean;
+  /** Settles once the full-text index on `text` exists. */
+  textIndex?: Promise<void> | undefined;
 }
 
 /**
@@ -49,6 +60,8 @@ export class LanceStore implements VectorStore {
   private connection: Promise<lancedb.Connection> | undefined;
   private readonly tables = new Map<string, TableState>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly writesSinceCompaction = new Map<string, number>();
+  private readonly compactions = new Map<string, Promise<void>>();
 
   constructor(private readonly options: LanceStoreOptions) {}
 
@@ -99,20 +112,30 @@ export class LanceStore implements VectorStore {
   /**
    * Runs `work` on the collection's live table. A cached handle can go stale when another process
    * re-embeds (a new generation) or drops the collection: on "not found" the handle is forgotten
-   * and the live table looked up again, once. `missing` answers when there is no such collection.
+   * and the live table looked up again, once. A commit conflict with another process is retried
+   * with backoff. `missing` answers when there is no such collection.
    */
   private async withTable<T>(
     collection: string,
     work: (state: TableState) => Promise<T>,
     missing: () => Promise<T>,
   ): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
+    let reopened = false;
+    for (let conflicts = 0; ; ) {
       const state = await this.open(collection);
       if (!state) return missing();
       try {
         return await work(state);
       } catch (error) {
-        if (attempt > 0 || !isNotFound(error)) throw error;
+        if (isCommitConflict(error) && conflicts < MAX_CONFLICT_RETRIES) {
+          // Another process committed first. Every write here is safe to repeat (merge-insert by
+          // id, delete by predicate, add missing columns, create a missing index, optimize).
+          conflicts += 1;
+          await sleep(backoffMs(conflicts));
+          continue;
+        }
+        if (reopened || !isNotFound(error)) throw error;
+        reopened = true;
         this.forget(collection);
       }
     }
@@ -164,8 +187,65 @@ export class LanceStore implements VectorStore {
         .execute(records);
       return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
     };
-    return this.exclusive(collection, () =>
+    const result = await this.exclusive(collection, () =>
       this.withTable(collection, write, async () => write(await this.create(collection, model, kinds))),
+    );
+    this.noteWrite(collection);
+    return result;
+  }
+
+  /** Storage figures for a collection: rows, fragments (and how many are small), bytes on disk. */
+  stats(
+    collection: string,
+  ): Promise<{ documents: number; fragments: number; smallFragments: number; bytes: number }> {
+    return this.withExisting(collection, async (state) => {
+      const stats = await state.table.stats();
+      return {
+        documents: stats.numRows,
+        fragments: stats.fragmentStats.numFragments,
+        smallFragments: stats.fragmentStats.numSmallFragments,
+        bytes: stats.totalBytes,
+      };
+    });
+  }
+
+  /** Counts a write; every `compactEvery` writes, compacts the collection in the background. */
+  private noteWrite(collection: string): void {
+    const writes = (this.writesSinceCompaction.get(collection) ?? 0) + 1;
+    if (writes < (this.options.compactEvery ?? COMPACT_EVERY)) {
+      this.writesSinceCompaction.set(collection, writes);
+      return;
+    }
+    this.writesSinceCompaction.set(collection, 0);
+    if (this.compactions.has(collection)) return;
+    const run = this.compact(collection)
+      .catch((error: unknown) =>
+        this.options.logger.warn(`compaction of "${collection}" failed (retried later): ${String(error)}`),
+      )
+      .finally(() => this.compactions.delete(collection));
+    this.compactions.set(collection, run);
+  }
+
+  /**
+   * Merges small fragments, folds new rows into the indexes and removes old versions past the
+   * grace period. Runs under the collection's write lock: this process's writes wait for it
+   * (a few hundred ms at most), and LanceDB's commit protocol orders it against other processes.
+   */
+  async compact(collection: string): Promise<void> {
+    await this.exclusive(collection, () =>
+      this.withTable(
+        collection,
+        async (state) => {
+          const started = Date.now();
+          const stats = await state.table.optimize({
+            cleanupOlderThan: new Date(Date.now() - CLEANUP_GRACE_MS),
+          });
+          this.options.logger.debug(
+            `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
+          );
+        },
+        async () => undefined,
+      ),
     );
   }
 
@@ -253,28 +333,21 @@ export class LanceStore implements VectorStore {
    * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
    * what the index does not cover yet.
    */
-  private async ensureTextIndex(state: TableState): Promise<void> {
-    if (state.textIndexed) return;
-    const indices = await state.table.listIndices();
-    if (!indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) {
-      await state.table.createIndex("text", {
-        config: lancedb.Index.fts({
-          stem: true,
-          lowercase: true,
-          asciiFolding: true,
-          removeStopWords: true,
-          language: "English",
-        }),
-        replace: false,
-      });
-    }
-    state.textIndexed = true;
+  private ensureTextIndex(state: TableState): Promise<void> {
+    // One creation per table, shared by concurrent first keyword searches.
+    state.textIndex ??= createTextIndex(state.table).catch((error: unknown) => {
+      state.textIndex = undefined;
+      throw error;
+    });
+    return state.textIndex;
   }
 
-  delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
-    return this.exclusive(collection, () =>
+  async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
+    const result = await this.exclusive(collection, () =>
       this.withExisting(collection, (state) => deleteFromTable(state.table, selector)),
     );
+    if (result.deleted > 0) this.noteWrite(collection);
+    return result;
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
@@ -387,6 +460,8 @@ export class LanceStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    // A compaction in flight finishes (it is one commit); closing under it would fail it midway.
+    await Promise.all(this.compactions.values());
     for (const { table } of this.tables.values()) table.close();
     this.tables.clear();
     const connection = this.connection;
@@ -404,6 +479,26 @@ export class LanceStore implements VectorStore {
 export function assertCollectionName(name: string): void {
   if (!COLLECTION_NAME_PATTERN.test(name))
     throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
+}
+
+async function createTextIndex(table: lancedb.Table): Promise<void> {
+  const indices = await table.listIndices();
+  if (indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) return;
+  try {
+    await table.createIndex("text", {
+      config: lancedb.Index.fts({
+        stem: true,
+        lowercase: true,
+        asciiFolding: true,
+        removeStopWords: true,
+        language: "English",
+      }),
+      replace: false,
+    });
+  } catch (error) {
+    // Another process made it first: that is the index we wanted.
+    if (!/already exists/i.test(String(error))) throw error;
+  }
 }
 
 interface RawRow {
@@ -491,6 +586,21 @@ async function readAll(table: lancedb.Table): Promise<StoredText[]> {
     metadata: string;
   }>;
   return rows.map((row) => ({ id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata }));
+}
+
+const MAX_CONFLICT_RETRIES = 8;
+
+function isCommitConflict(error: unknown): boolean {
+  return /commit conflict|preempted by concurrent transaction|retryable/i.test(String(error));
+}
+
+/** Exponential with full jitter: 10, 20, 40 ... ms caps, so competing processes spread out. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(1000, 10 * 2 ** attempt);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function isNotFound(error: unknown): boolean {

@@ -198,3 +198,53 @@ describe("LanceStore", () => {
     expect(await store.listCollections()).toHaveLength(1);
   });
 });
+
+describe("automatic compaction", () => {
+  it("compacts after every N writes without losing or changing rows", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const compacting = new LanceStore({ dbPath: path.join(d, "db"), logger: silentLogger, compactEvery: 10 });
+    try {
+      for (let i = 0; i < 25; i++) {
+        await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
+      }
+      await compacting.delete("c", { ids: ["r0"] });
+      // Let the background compaction (queued behind the last write) finish.
+      await compacting.compact("c");
+      expect((await compacting.getCollection("c"))?.count).toBe(24);
+      const all = await compacting.fetch(
+        "c",
+        Array.from({ length: 25 }, (_, i) => `r${i}`),
+      );
+      expect(all.map((d) => d.id).sort()).toEqual(Array.from({ length: 24 }, (_, i) => `r${i + 1}`).sort());
+      expect(all.find((d) => d.id === "r7")?.metadata).toEqual({ i: 7 });
+      // 25 one-row writes made 25 fragments; compaction merged them.
+      const stats = await compacting.stats("c");
+      expect(stats.documents).toBe(24);
+      expect(stats.fragments).toBeLessThanOrEqual(2);
+      expect((await compacting.search("c", unit(1, 7, 0), { limit: 1 }))[0]?.id).toBe("r7");
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+});
+
+describe("keyword search", () => {
+  it("creates the full-text index once when first keyword searches race, in one process or two", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const one = new LanceStore({ dbPath: path.join(d, "db"), logger: silentLogger });
+    const two = new LanceStore({ dbPath: path.join(d, "db"), logger: silentLogger });
+    try {
+      await one.upsert("c", model, [doc("a", unit(1, 0, 0)), doc("b", unit(0, 1, 0))]);
+      const searches = await Promise.all([
+        ...Array.from({ length: 4 }, () => one.keywordSearch("c", "text", { limit: 5 })),
+        ...Array.from({ length: 4 }, () => two.keywordSearch("c", "text", { limit: 5 })),
+      ]);
+      for (const hits of searches) expect(hits.map((h) => h.id).sort()).toEqual(["a", "b"]);
+    } finally {
+      await one.close();
+      await two.close();
+      c();
+    }
+  });
+});
