@@ -29,3 +29,13 @@ export function unknownCollectionError(collection: string, known: string[]): Mem
     `Collection "${collection}" does not exist. ${list} Use add_documents to create a collection.`,
   );
 }
+
+/** The client cancelled the request (notifications/cancelled); nothing of the unfinished call was stored. */
+export class CancelledError extends Error {
+  override readonly name = "CancelledError";
+}
+
+/** Stops work between steps once the request is cancelled, whatever reason the abort carried. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError("The request was cancelled.");
+}

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
 import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
-import { MemoryError, unknownCollectionError } from "./errors.js";
+import { MemoryError, throwIfCancelled, unknownCollectionError } from "./errors.js";
 import { parseWhere } from "./filter.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
@@ -172,11 +172,11 @@ export class VectorMemory {
     const texts = documents.map((doc) => doc.text);
     const vectors: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += EMBED_STEP) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       vectors.push(...(await embedder.embedDocuments(texts.slice(start, start + EMBED_STEP))));
       progress.report(1 + vectors.length, `embedded ${vectors.length} of ${texts.length} documents`);
     }
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
 
     const rows = documents.map((doc, i) => ({
       id: ids[i] as string,
@@ -389,7 +389,7 @@ export class VectorMemory {
       const progress = new ProgressReporter(options.onProgress, changed.length + 1);
       const { embedder } = await this.embedderFor(collection, info, progress);
       for (let start = 0; start < changed.length; start += EMBED_STEP) {
-        options.signal?.throwIfAborted();
+        throwIfCancelled(options.signal);
         const batch = changed.slice(start, start + EMBED_STEP);
         const vectors = await embedder.embedDocuments(batch.map((row) => row.text));
         batch.forEach((row, i) => {
@@ -401,7 +401,7 @@ export class VectorMemory {
         );
       }
     }
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.deps.store.upsert(collection, info.model, rows);
     return {
       collection,

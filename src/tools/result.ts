@@ -1,6 +1,6 @@
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import { MemoryError } from "../errors.js";
+import { CancelledError, MemoryError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Progress } from "../memory.js";
 
@@ -25,7 +25,7 @@ export async function runTool(
     return await body();
   } catch (error) {
     if (error instanceof MemoryError) return toolError(error.message);
-    if (error instanceof Error && error.name === "AbortError")
+    if (error instanceof CancelledError)
       return toolError(`${tool} was cancelled; nothing from the unfinished call was stored.`);
     logger.error(
       `${tool} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

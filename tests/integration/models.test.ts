@@ -193,3 +193,45 @@ describe("embedding identity", () => {
     );
   });
 });
+
+describe("cancellation", () => {
+  it("stops a long add_documents on notifications/cancelled, storing nothing from it, and keeps serving", async () => {
+    let embedded = 0;
+    const slow = async (spec: ModelSpec) => {
+      const inner = new HashEmbedder(spec.name);
+      return Object.assign(Object.create(inner) as HashEmbedder, {
+        embedDocuments: async (texts: string[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 40));
+          embedded += texts.length;
+          return inner.embedDocuments(texts);
+        },
+      });
+    };
+    const h = await startHarness({ model: "m/slow", factory: slow });
+    open.push(h);
+    await h.ok("add_documents", {
+      collection: "c",
+      documents: [{ id: "kept", text: "acknowledged earlier" }],
+    });
+    const controller = new AbortController();
+    const documents = Array.from({ length: 1000 }, (_, i) => ({ id: `big${i}`, text: `document ${i}` }));
+    const call = h.client.callTool(
+      { name: "add_documents", arguments: { collection: "c", documents } },
+      undefined,
+      {
+        signal: controller.signal,
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    controller.abort("user pressed stop");
+    await expect(call).rejects.toThrow();
+    const before = embedded;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Embedding stopped at the next step, well short of the 1000 documents, and nothing was stored.
+    expect(embedded).toBeLessThan(1000);
+    expect(embedded - before).toBeLessThanOrEqual(64);
+    const list = await h.ok<{ collections: Array<{ count: number }> }>("list_collections", {});
+    expect(list.collections[0]?.count).toBe(1);
+    await h.ok("add_documents", { collection: "c", documents: [{ id: "after", text: "still works" }] });
+  });
+});
