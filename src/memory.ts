@@ -152,7 +152,19 @@ export const EMBED_STEP = 64;
  * Tools and the CLI are thin shells around this; all behaviour lives here or below.
  */
 export class VectorMemory {
+  private readonly collectionListeners = new Set<() => void>();
+
   constructor(private readonly deps: VectorMemoryDeps) {}
+
+  /** Called when a collection is created, dropped or re-embedded (for resource list notifications). */
+  onCollectionsChanged(listener: () => void): () => void {
+    this.collectionListeners.add(listener);
+    return () => this.collectionListeners.delete(listener);
+  }
+
+  private collectionsChanged(): void {
+    for (const listener of this.collectionListeners) listener();
+  }
 
   get defaultModel(): ModelSpec {
     return this.deps.defaultModel;
@@ -186,6 +198,7 @@ export class VectorMemory {
     }));
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
     const { inserted, updated } = await this.deps.store.upsert(collection, record, rows);
+    if (existing === undefined) this.collectionsChanged();
     return {
       collection,
       ids,
@@ -288,6 +301,7 @@ export class VectorMemory {
     if ("dropCollection" in request) {
       const count = await this.deps.store.dropCollection(collection);
       if (count === undefined) throw await this.unknownCollection(collection);
+      this.collectionsChanged();
       return { deleted: count, notFound: [], droppedCollection: true, dryRun: false };
     }
     const selector = where ? { where } : { ids: "ids" in request ? request.ids : [] };
@@ -451,6 +465,7 @@ export class VectorMemory {
       }
       return vectors;
     });
+    this.collectionsChanged();
     return { collection, from: info.model, to, documents, changed: true };
   }
 

@@ -1,6 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Logger } from "./logger.js";
 import type { VectorMemory } from "./memory.js";
+import { registerResources } from "./resources.js";
 import { registerTools } from "./tools/index.js";
 import { VERSION } from "./version.js";
 
@@ -11,12 +12,35 @@ export interface ServerDeps {
 
 const INSTRUCTIONS = `A persistent vector memory. Store texts with add_documents (they are embedded locally), find them by meaning with search_similar (optionally filtered by metadata), remove them with delete, and see what exists with list_collections. Each collection keeps the embedding model it was made with.`;
 
-/** Builds the MCP server with every tool registered. No I/O happens here. */
+/**
+ * Builds the MCP server with every tool and resource registered, its log lines forwarded as
+ * `notifications/message` (filtered by the client's `logging/setLevel`) and collection changes
+ * announced as `notifications/resources/list_changed`. No I/O happens here.
+ */
 export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
     { name: "vector-memory-mcp", version: VERSION },
-    { instructions: INSTRUCTIONS },
+    { instructions: INSTRUCTIONS, capabilities: { logging: {}, resources: { listChanged: true } } },
   );
   registerTools(server, deps);
+  registerResources(server, deps.memory);
+  const unsubscribe = [
+    deps.logger.onLog((level, message) => {
+      if (!server.isConnected()) return;
+      // A failed notification is dropped, never logged: logging it would loop back here.
+      const mcpLevel = level === "warn" ? "warning" : level;
+      server.server
+        .sendLoggingMessage({ level: mcpLevel, logger: "vector-memory-mcp", data: message })
+        .catch(() => undefined);
+    }),
+    deps.memory.onCollectionsChanged(() => {
+      if (server.isConnected()) server.sendResourceListChanged();
+    }),
+  ];
+  const onclose = server.server.onclose;
+  server.server.onclose = () => {
+    for (const stop of unsubscribe) stop();
+    onclose?.();
+  };
   return server;
 }

@@ -6,7 +6,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type App, createApp } from "../../src/app.js";
 import type { EmbedderFactory } from "../../src/embeddings/registry.js";
-import { silentLogger } from "../../src/logger.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
 import { createServer } from "../../src/server.js";
 import { hashFactory } from "./hash-embedder.js";
 
@@ -33,6 +33,7 @@ export interface HarnessOptions {
   model?: string;
   dtype?: string;
   factory?: EmbedderFactory;
+  logger?: Logger;
 }
 
 /** A real SDK Client linked to createServer() over InMemoryTransport, on a fresh temp database. */
@@ -47,10 +48,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       modelCache: path.join(dbPath, "..", "cache"),
       offline: true,
     },
-    silentLogger,
+    options.logger ?? silentLogger,
     options.factory ?? hashFactory(),
   );
-  const server = createServer({ memory: app.memory, logger: silentLogger });
+  const server = createServer({ memory: app.memory, logger: options.logger ?? silentLogger });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "test-client", version: "1.0.0" });
   await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
