@@ -33,7 +33,9 @@ function parsePairs(text: string): Array<{ score: number; first: string; second:
   return text.split(/\r?\n/).flatMap((line) => {
     const [, , , , score, first, second] = line.split("\t");
     const value = Number.parseFloat(score ?? "");
-    return first !== undefined && second !== undefined && Number.isFinite(value) ? [{ score: value, first, second }] : [];
+    return first !== undefined && second !== undefined && Number.isFinite(value)
+      ? [{ score: value, first, second }]
+      : [];
   });
 }
 
@@ -48,11 +50,21 @@ async function main(): Promise<void> {
   const idOf = new Map(sentences.map((s, i) => [s, `s${i}`]));
   const queries = pairs
     .filter((p) => p.score >= RELEVANT_SCORE && p.first !== p.second)
-    .map((p) => ({ text: p.first, self: idOf.get(p.first) as string, relevant: idOf.get(p.second) as string }));
+    .map((p) => ({
+      text: p.first,
+      self: idOf.get(p.first) as string,
+      relevant: idOf.get(p.second) as string,
+    }));
 
   const dir = mkdtempSync(path.join(tmpdir(), "vmm-quality-"));
   const app = createApp(
-    { dbPath: path.join(dir, "db"), model: "use-lite", dtype: undefined, modelCache: path.join(dir, "cache"), offline: true },
+    {
+      dbPath: path.join(dir, "db"),
+      model: "use-lite",
+      dtype: undefined,
+      modelCache: path.join(dir, "cache"),
+      offline: true,
+    },
     silentLogger,
   );
   const server = createServer({ memory: app.memory, logger: silentLogger });
@@ -75,7 +87,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       `corpus: ${sentences.length} sentences loaded in ${loadSeconds.toFixed(1)} s; ${queries.length} queries (pairs scored >= ${RELEVANT_SCORE})\n\n`,
     );
-    process.stdout.write("| mode | recall@1 | recall@10 | MRR@10 | ms/query |\n| --- | --- | --- | --- | --- |\n");
+    process.stdout.write(
+      "| mode | recall@1 | recall@10 | MRR@10 | ms/query |\n| --- | --- | --- | --- | --- |\n",
+    );
     for (const mode of MODES) {
       let hits1 = 0;
       let hits10 = 0;
@@ -89,7 +103,9 @@ async function main(): Promise<void> {
           n_results: 11,
           include_text: false,
         });
-        const ranked = (out.results as Array<{ id: string }>).map((r) => r.id).filter((id) => id !== query.self);
+        const ranked = (out.results as Array<{ id: string }>)
+          .map((r) => r.id)
+          .filter((id) => id !== query.self);
         const rank = ranked.slice(0, 10).indexOf(query.relevant);
         if (rank === 0) hits1 += 1;
         if (rank >= 0) {

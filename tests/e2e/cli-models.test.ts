@@ -17,7 +17,7 @@ function startHub(): Promise<{ server: Server; url: string; requests: string[] }
     requests.push(req.url ?? "");
     const match = /^\/test-org\/tiny-bert\/resolve\/main\/(.+)$/.exec(req.url ?? "");
     const file = match?.[1] ? path.join(TINY_BERT, decodeURIComponent(match[1])) : undefined;
-    if (!file || !file.startsWith(TINY_BERT) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!file?.startsWith(TINY_BERT) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end("not found");
       return;
     }
