@@ -20,10 +20,28 @@ const { VERSION } = await import("./version.js");
 const { processIO } = await import("./commands/io.js");
 const { modelsCommand } = await import("./commands/models.js");
 const { reembedCommand } = await import("./commands/reembed.js");
+const { addCommand } = await import("./commands/add.js");
+const { deleteCommand, getCommand, listCommand, searchCommand, statsCommand } = await import(
+  "./commands/documents.js"
+);
+const { exportCommand, importCommand } = await import("./commands/transfer.js");
+const { EXIT, UsageError } = await import("./commands/io.js");
+const { MemoryError } = await import("./errors.js");
 const { MAX_BODY_BYTES, startHttpServer } = await import("./http.js");
 const { resolveToken } = await import("./token.js");
 
-const COMMANDS: Record<string, typeof modelsCommand> = { models: modelsCommand, reembed: reembedCommand };
+const COMMANDS: Record<string, typeof modelsCommand> = {
+  models: modelsCommand,
+  reembed: reembedCommand,
+  add: addCommand,
+  search: searchCommand,
+  list: listCommand,
+  get: getCommand,
+  delete: deleteCommand,
+  stats: statsCommand,
+  export: exportCommand,
+  import: importCommand,
+};
 
 async function main(): Promise<number> {
   let config: ReturnType<typeof readConfig>;
@@ -51,10 +69,20 @@ async function main(): Promise<number> {
     const run = COMMANDS[command];
     if (!run) {
       process.stderr.write(`vector-memory-mcp: unknown command "${command}"\n\n${usage()}`);
-      return 1;
+      return EXIT.usage;
     }
     try {
       return await run(args, config, app, processIO);
+    } catch (error) {
+      if (error instanceof UsageError) {
+        process.stderr.write(`vector-memory-mcp ${command}: ${error.message}\n`);
+        return EXIT.usage;
+      }
+      if (error instanceof MemoryError) {
+        process.stderr.write(`vector-memory-mcp ${command}: ${error.message}\n`);
+        return EXIT.failed;
+      }
+      throw error;
     } finally {
       await app.close();
     }

@@ -38,8 +38,21 @@ export interface Config {
   logLevel: LogLevel;
   /** Subcommand words after the flags (e.g. `models list`); empty when running the server. */
   command: string[];
+  /** Flags that only CLI commands use; each command validates the ones it takes. */
+  commandFlags: CommandFlags;
   help: boolean;
   version: boolean;
+}
+
+export interface CommandFlags {
+  nResults?: string | undefined;
+  where?: string | undefined;
+  mode?: string | undefined;
+  limit?: string | undefined;
+  drop: boolean;
+  dryRun: boolean;
+  include: string[];
+  exclude: string[];
 }
 
 /** Bad configuration: the message is shown to the user as is, then the process exits 1. */
@@ -117,6 +130,13 @@ const USAGE = `Usage: ${APP_NAME} [options]                 run the MCP server o
        ${APP_NAME} models pull <id> [--dtype]  download a model once, for offline use
        ${APP_NAME} reembed <collection> --model <id|dir|name> [--dtype]
                                               move a collection to another model
+       ${APP_NAME} add <collection> <files or dirs...> [--include glob] [--exclude glob]
+       ${APP_NAME} search <collection> "<query>" [-n N] [--where JSON] [--mode hybrid|semantic|keyword]
+       ${APP_NAME} list | stats [<collection>]
+       ${APP_NAME} get <collection> [ids...] [--where JSON] [--limit N]
+       ${APP_NAME} delete <collection> (ids... | --where JSON | --drop) [--dry-run]
+       ${APP_NAME} export <collection> > file.jsonl   |   import <collection> < file.jsonl
+         (--json for machine-readable output; exit 0 ok, 1 failed, 2 bad usage)
 
 A local vector memory for LLM agents, served over MCP.
 
@@ -207,6 +227,16 @@ export function readConfig(
     modelCache: path.resolve(config.modelCache),
     dtype: config.dtype === "auto" ? undefined : config.dtype,
     command: positionals,
+    commandFlags: {
+      nResults: values["n-results"],
+      where: values.where,
+      mode: values.mode,
+      limit: values.limit,
+      drop: values.drop ?? false,
+      dryRun: values["dry-run"] ?? false,
+      include: values.include ?? [],
+      exclude: values.exclude ?? [],
+    },
     json: values.json ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -231,6 +261,14 @@ function parseFlags(argv: string[]) {
       port: { type: "string" },
       "token-file": { type: "string" },
       "allowed-origin": { type: "string", multiple: true },
+      "n-results": { type: "string", short: "n" },
+      where: { type: "string" },
+      mode: { type: "string" },
+      limit: { type: "string" },
+      drop: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      include: { type: "string", multiple: true },
+      exclude: { type: "string", multiple: true },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },

@@ -17,6 +17,7 @@ import type {
   StoredDocument,
   StoredText,
   VectorStore,
+  CollectionStats,
 } from "./store/vector-store.js";
 
 export interface NewDocument {
@@ -173,13 +174,13 @@ export class VectorMemory {
   async addDocuments(
     collection: string,
     documents: NewDocument[],
-    options: { onProgress?: Progress; signal?: AbortSignal } = {},
+    options: { onProgress?: Progress; signal?: AbortSignal; model?: ModelSpec } = {},
   ): Promise<AddResult> {
     const ids = documents.map((doc) => doc.id ?? randomUUID());
     assertUniqueIds(ids);
     const progress = new ProgressReporter(options.onProgress, documents.length + 1);
     const existing = await this.deps.store.getCollection(collection);
-    const { embedder, record } = await this.embedderFor(collection, existing, progress);
+    const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
 
     const texts = documents.map((doc) => doc.text);
     const vectors: Float32Array[] = [];
@@ -429,6 +430,12 @@ export class VectorMemory {
     return this.deps.store.listCollections();
   }
 
+  async stats(collection: string): Promise<CollectionInfo & CollectionStats> {
+    const info = await this.deps.store.getCollection(collection);
+    if (!info) throw await this.unknownCollection(collection);
+    return { ...info, ...(await this.deps.store.stats(collection)) };
+  }
+
   /**
    * Moves a collection to another model: every text is embedded again and the new vectors replace
    * the old ones atomically once all are done. Until then the collection stays readable as it was.
@@ -504,8 +511,10 @@ export class VectorMemory {
     collection: string,
     existing: CollectionInfo | undefined,
     progress: ProgressReporter,
+    /** The model for a new collection, instead of the default. */
+    modelForNew?: ModelSpec,
   ): Promise<{ embedder: Embedder; record: ModelRecord }> {
-    const spec = existing ? specFromRecord(existing.model) : this.deps.defaultModel;
+    const spec = existing ? specFromRecord(existing.model) : (modelForNew ?? this.deps.defaultModel);
     const whose = existing
       ? `Collection "${collection}" was made with ${describeModel(existing.model)}, and every search and add in it must use that model. It could not be loaded: `
       : "The default embedding model could not be loaded: ";

@@ -6,7 +6,7 @@ import { KNOWN_MODELS } from "../embeddings/known-models.js";
 import { listCachedModels } from "../embeddings/model-cache.js";
 import { BUNDLED_MODELS, resolveModelSpec, specId } from "../embeddings/model-spec.js";
 import { TransformersEmbedder } from "../embeddings/transformers.js";
-import type { CommandIO } from "./io.js";
+import { type CommandIO, UsageError } from "./io.js";
 
 export async function modelsCommand(
   args: string[],
@@ -17,8 +17,7 @@ export async function modelsCommand(
   const [sub, ...rest] = args;
   if (sub === "list" && rest.length === 0) return listModels(config, app, io);
   if (sub === "pull" && rest.length === 1) return pullModel(rest[0] as string, config, io);
-  io.err(`usage: vector-memory-mcp models list [--json] | models pull <model id> [--dtype <dtype>]\n`);
-  return 1;
+  throw new UsageError("usage: models list [--json] | models pull <model id> [--dtype <dtype>]");
 }
 
 async function listModels(config: Config, app: App, io: CommandIO): Promise<number> {

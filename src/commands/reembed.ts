@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import { specId } from "../embeddings/model-spec.js";
 import { MemoryError } from "../errors.js";
 import { COLLECTION_NAME_PATTERN } from "../limits.js";
-import type { CommandIO } from "./io.js";
+import { type CommandIO, UsageError } from "./io.js";
 
 /** `reembed <collection>`: moves the collection to the configured --model / --dtype. */
 export async function reembedCommand(
@@ -14,8 +14,7 @@ export async function reembedCommand(
 ): Promise<number> {
   const [collection, ...rest] = args;
   if (!collection || rest.length > 0 || !COLLECTION_NAME_PATTERN.test(collection)) {
-    io.err("usage: vector-memory-mcp reembed <collection> --model <id|dir|name> [--dtype <dtype>]\n");
-    return 1;
+    throw new UsageError("usage: reembed <collection> --model <id|dir|name> [--dtype <dtype>]");
   }
   const target = app.defaultModel;
   io.err(

@@ -28,13 +28,29 @@ interface TransformersProgress {
 
 type Pooling = "mean" | "cls";
 
-type FeatureExtractor = (
-  texts: string[],
-  options: { pooling: Pooling; normalize: true },
-) => Promise<{ data: Float32Array | number[]; dims: number[]; dispose?: () => void }>;
+/** The slice of a transformers.js `Tensor` used here. */
+interface TensorLike {
+  data: ArrayLike<number | bigint>;
+  dims: number[];
+  type: string;
+  normalize(p: number, dim: number): TensorLike;
+  slice(...slices: (number | null)[]): TensorLike;
+}
 
+/** A tokenizer's output: model inputs, including the mask that tells tokens from padding. */
+type ModelInputs = Record<string, TensorLike> & { attention_mask: TensorLike };
+
+/**
+ * The pipeline's parts, called one by one (as its `_call` does) so that pooling and normalisation
+ * run here, over the tokens that are not padding, instead of in transformers.js's `mean_pooling`,
+ * which converts every attention-mask entry from BigInt once per dimension and walks the hidden
+ * states with a stride of one row: 2-4% of a whole forward pass for MiniLM on 2 cores.
+ */
 interface Pipeline {
-  extractor: FeatureExtractor;
+  tokenize: (texts: string[]) => ModelInputs;
+  run: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
+  /** transformers.js's own pooling and normalisation, for hidden states that are not float32. */
+  poolInTransformers: (hidden: TensorLike, mask: TensorLike, pooling: Pooling) => TensorLike;
   dispose: () => Promise<void>;
 }
 
@@ -71,9 +87,8 @@ export class TransformersEmbedder implements Embedder {
       documentPrefix: known?.documentPrefix ?? "",
     };
     const pipeline = await loadPipeline(options);
-    const probe = await pipeline.extractor(["dimension probe"], { pooling: recipe.pooling, normalize: true });
-    const dimensions = probe.dims.at(-1);
-    probe.dispose?.();
+    const [probe] = await embedBatch(pipeline, ["dimension probe"], recipe.pooling);
+    const dimensions = probe?.length;
     if (!dimensions)
       throw new ModelUnavailableError(`Model ${options.model} returned no embedding dimension.`);
     return new TransformersEmbedder(`${options.model}@${options.dtype}`, dimensions, pipeline, recipe);
@@ -93,12 +108,7 @@ export class TransformersEmbedder implements Embedder {
     const vectors: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += BATCH) {
       const batch = texts.slice(start, start + BATCH).map((text) => prefix + text);
-      const output = await this.pipeline.extractor(batch, { pooling: this.recipe.pooling, normalize: true });
-      const data = output.data instanceof Float32Array ? output.data : Float32Array.from(output.data);
-      for (let row = 0; row < batch.length; row++) {
-        vectors.push(data.slice(row * this.dimensions, (row + 1) * this.dimensions));
-      }
-      output.dispose?.();
+      vectors.push(...(await embedBatch(this.pipeline, batch, this.recipe.pooling)));
     }
     return vectors;
   }
@@ -139,8 +149,21 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
         }
       },
     });
+    const parts = extractor as unknown as {
+      tokenizer: (texts: string[], options: { padding: true; truncation: true }) => ModelInputs;
+      model: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
+    };
     return {
-      extractor: extractor as unknown as FeatureExtractor,
+      // What the feature-extraction pipeline does: pad to the batch's longest, cut at the model's limit.
+      tokenize: (texts) => parts.tokenizer(texts, { padding: true, truncation: true }),
+      run: (inputs) => parts.model(inputs),
+      poolInTransformers: (hidden, mask, pooling) => {
+        const pooled =
+          pooling === "mean"
+            ? (transformers.mean_pooling(hidden as never, mask as never) as unknown as TensorLike)
+            : hidden.slice(null, 0);
+        return pooled.normalize(2, -1);
+      },
       dispose: () => extractor.dispose(),
     };
   } catch (error) {
@@ -161,4 +184,62 @@ function explainLoadFailure(options: TransformersOptions, error: unknown): strin
     "or use the bundled model that needs no download: --model use-lite",
   ];
   return `Could not load model ${options.model} (dtype ${options.dtype}, cache ${options.cacheDir}): ${reason}. To fix: ${fixes.join("; ")}.`;
+}
+
+/** One forward pass: the texts' vectors, pooled over their tokens and L2-normalised. */
+async function embedBatch(pipeline: Pipeline, texts: string[], pooling: Pooling): Promise<Float32Array[]> {
+  const inputs = pipeline.tokenize(texts);
+  const outputs = await pipeline.run(inputs);
+  // The names the feature-extraction pipeline looks for, in its order.
+  const hidden = outputs.last_hidden_state ?? outputs.logits ?? outputs.token_embeddings;
+  if (!hidden) throw new Error(`bug: the model returned none of last_hidden_state, logits, token_embeddings`);
+  const [rows = 0, positions = 0, dimensions = 0] = hidden.dims;
+  if (hidden.dims.length !== 3 || rows !== texts.length) {
+    throw new Error(`bug: hidden states of shape [${hidden.dims.join(", ")}] for ${texts.length} texts`);
+  }
+  const states = hidden.data;
+  if (!(states instanceof Float32Array)) {
+    const pooled = pipeline.poolInTransformers(hidden, inputs.attention_mask, pooling);
+    const data = Float32Array.from(pooled.data as ArrayLike<number>);
+    return texts.map((_, row) => data.slice(row * dimensions, (row + 1) * dimensions));
+  }
+  const mask = inputs.attention_mask.data;
+  return texts.map((_, row) => {
+    const first = row * positions * dimensions;
+    const vector =
+      pooling === "cls"
+        ? states.slice(first, first + dimensions)
+        : meanOverTokens(states, mask, row, positions, dimensions);
+    return normalize(vector);
+  });
+}
+
+/** The mean of one row's hidden states over its real tokens (mask 1), skipping the padding. */
+function meanOverTokens(
+  hidden: Float32Array,
+  mask: ArrayLike<number | bigint>,
+  row: number,
+  positions: number,
+  dimensions: number,
+): Float32Array {
+  const sum = new Float64Array(dimensions);
+  let tokens = 0;
+  for (let position = 0; position < positions; position++) {
+    const at = row * positions + position;
+    if (!Number(mask[at])) continue;
+    tokens++;
+    const offset = at * dimensions;
+    for (let d = 0; d < dimensions; d++) sum[d] = (sum[d] ?? 0) + (hidden[offset + d] ?? 0);
+  }
+  const mean = new Float32Array(dimensions);
+  if (tokens > 0) for (let d = 0; d < dimensions; d++) mean[d] = (sum[d] ?? 0) / tokens;
+  return mean;
+}
+
+function normalize(vector: Float32Array): Float32Array {
+  let squares = 0;
+  for (let d = 0; d < vector.length; d++) squares += (vector[d] ?? 0) ** 2;
+  const norm = Math.sqrt(squares);
+  if (norm > 0) for (let d = 0; d < vector.length; d++) vector[d] = (vector[d] ?? 0) / norm;
+  return vector;
 }

@@ -43,6 +43,15 @@ export interface CollectionInfo {
   model: ModelRecord;
 }
 
+export interface CollectionStats {
+  documents: number;
+  /** Data fragments; many small ones mean compaction is due. */
+  fragments: number;
+  smallFragments: number;
+  /** Bytes of data and index files. */
+  bytes: number;
+}
+
 export interface SearchOptions {
   limit: number;
   where?: Filter;
@@ -85,6 +94,8 @@ export interface VectorStore {
   listIds(collection: string, where?: Filter): Promise<string[]>;
   /** The documents with these ids that exist (any order), with vectors when asked. */
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedDocument[]>;
+  /** Storage figures for one collection. */
+  stats(collection: string): Promise<CollectionStats>;
   /** Every document of a collection, without vectors. */
   scan(collection: string): Promise<StoredText[]>;
   /**

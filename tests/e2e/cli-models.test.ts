@@ -170,7 +170,7 @@ describe("model management commands", () => {
       await after.close();
     }
 
-    expect((await cli(["reembed", ...base])).code).toBe(1);
+    expect((await cli(["reembed", ...base])).code).toBe(2);
     const unknown = await cli(["reembed", "ghost", "--model", "use-lite", ...base]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('Collection "ghost" does not exist');

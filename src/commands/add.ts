@@ -1,0 +1,78 @@
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import type { App } from "../app.js";
+import type { Config } from "../config.js";
+import { LIMITS } from "../limits.js";
+import type { NewDocument } from "../memory.js";
+import { collectFiles } from "./files.js";
+import { type CommandIO, EXIT, UsageError } from "./io.js";
+
+const BATCH = 100;
+
+/**
+ * `add <collection> <files or dirs...>`: loads text and Markdown files, one document per file. The
+ * id is the file's path relative to the working directory, so running it again updates in place.
+ */
+export async function addCommand(args: string[], config: Config, app: App, io: CommandIO): Promise<number> {
+  const [collection, ...targets] = args;
+  if (!collection || targets.length === 0) {
+    throw new UsageError("usage: add <collection> <files or dirs...> [--include glob] [--exclude glob]");
+  }
+  for (const target of targets) {
+    try {
+      statSync(target);
+    } catch {
+      throw new UsageError(`no such file or directory: ${target}`);
+    }
+  }
+  const files = collectFiles(targets, config.commandFlags.include, config.commandFlags.exclude);
+  const skipped: string[] = [];
+  const documents: NewDocument[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    const id = documentId(file);
+    if (text.trim().length === 0) skipped.push(`${id} (empty)`);
+    else if (text.length > LIMITS.textChars) skipped.push(`${id} (over ${LIMITS.textChars} characters)`);
+    else documents.push({ id, text, metadata: fileMetadata(file, id, text) });
+  }
+
+  let added = 0;
+  let replaced = 0;
+  for (let start = 0; start < documents.length; start += BATCH) {
+    const result = await app.memory.addDocuments(collection, documents.slice(start, start + BATCH));
+    added += result.added;
+    replaced += result.replaced;
+    if (io.isTTY && !config.json) io.err(`\r${progressBar(start + result.ids.length, documents.length)}`);
+  }
+  if (io.isTTY && !config.json && documents.length > 0) io.err("\n");
+  for (const skip of skipped) io.err(`skipped ${skip}\n`);
+  const summary = { collection, files: documents.length, added, replaced, skipped };
+  io.out(
+    config.json
+      ? `${JSON.stringify(summary)}\n`
+      : `Loaded ${documents.length} file(s) into "${collection}": ${added} added, ${replaced} updated${skipped.length > 0 ? `, ${skipped.length} skipped` : ""}.\n`,
+  );
+  return documents.length === 0 && skipped.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+function documentId(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return (rel.startsWith("..") || path.isAbsolute(rel) ? file : rel).split(path.sep).join("/");
+}
+
+function fileMetadata(file: string, id: string, text: string): Record<string, string | number> {
+  const title = /^#\s+(.+)$/m.exec(text)?.[1]?.trim();
+  return {
+    source: id,
+    ext: path.extname(file).toLowerCase() || "none",
+    bytes: statSync(file).size,
+    modified: statSync(file).mtime.toISOString(),
+    ...(title ? { title: title.slice(0, LIMITS.metadataStringChars) } : {}),
+  };
+}
+
+function progressBar(done: number, total: number): string {
+  const width = 30;
+  const filled = Math.round((done / Math.max(total, 1)) * width);
+  return `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total} files`;
+}
