@@ -7,7 +7,7 @@ export const LIMITS = {
   textChars: 100_000,
   queryChars: 10_000,
   idChars: 256,
-  idsPerDelete: 1000,
+  idsPerCall: 1000,
   metadataKeysPerDocument: 32,
   metadataKeysPerCollection: 256,
   metadataStringChars: 4096,

@@ -10,6 +10,7 @@ import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.j
 import { describeModel } from "./store/lancedb-store.js";
 import type {
   CollectionInfo,
+  CollectionStats,
   DeleteResult,
   Hit,
   Metadata,
@@ -17,7 +18,6 @@ import type {
   StoredDocument,
   StoredText,
   VectorStore,
-  CollectionStats,
 } from "./store/vector-store.js";
 
 export interface NewDocument {

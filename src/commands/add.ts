@@ -1,11 +1,9 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import type { App } from "../app.js";
-import type { Config } from "../config.js";
 import { LIMITS } from "../limits.js";
 import type { NewDocument } from "../memory.js";
 import { collectFiles } from "./files.js";
-import { type CommandIO, EXIT, UsageError } from "./io.js";
+import { type Command, EXIT, UsageError } from "./io.js";
 
 const BATCH = 100;
 
@@ -13,7 +11,7 @@ const BATCH = 100;
  * `add <collection> <files or dirs...>`: loads text and Markdown files, one document per file. The
  * id is the file's path relative to the working directory, so running it again updates in place.
  */
-export async function addCommand(args: string[], config: Config, app: App, io: CommandIO): Promise<number> {
+export const addCommand: Command = async (args, config, app, io) => {
   const [collection, ...targets] = args;
   if (!collection || targets.length === 0) {
     throw new UsageError("usage: add <collection> <files or dirs...> [--include glob] [--exclude glob]");
@@ -53,7 +51,7 @@ export async function addCommand(args: string[], config: Config, app: App, io: C
       : `Loaded ${documents.length} file(s) into "${collection}": ${added} added, ${replaced} updated${skipped.length > 0 ? `, ${skipped.length} skipped` : ""}.\n`,
   );
   return documents.length === 0 && skipped.length > 0 ? EXIT.failed : EXIT.ok;
-}
+};
 
 function documentId(file: string): string {
   const rel = path.relative(process.cwd(), file);

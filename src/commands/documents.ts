@@ -1,10 +1,7 @@
-import type { App } from "../app.js";
 import type { Config } from "../config.js";
 import { LIMITS } from "../limits.js";
 import type { SearchMode } from "../memory.js";
-import { type CommandIO, EXIT, parseIntFlag, parseJsonFlag, table, UsageError } from "./io.js";
-
-type Command = (args: string[], config: Config, app: App, io: CommandIO) => Promise<number>;
+import { type Command, type CommandIO, EXIT, parseIntFlag, parseJsonFlag, table, UsageError } from "./io.js";
 
 const print = (io: CommandIO, config: Config, json: unknown, human: () => string) => {
   io.out(config.json ? `${JSON.stringify(json, null, 2)}\n` : human());

@@ -1,3 +1,9 @@
+import type { App } from "../app.js";
+import type { Config } from "../config.js";
+
+/** A CLI command: positional arguments after its name, the parsed config, the app; returns the exit code. */
+export type Command = (args: string[], config: Config, app: App, io: CommandIO) => Promise<number>;
+
 /** Where a command writes: results to `out` (stdout), progress and errors to `err` (stderr). */
 export interface CommandIO {
   out(text: string): void;

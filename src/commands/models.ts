@@ -6,19 +6,14 @@ import { KNOWN_MODELS } from "../embeddings/known-models.js";
 import { listCachedModels } from "../embeddings/model-cache.js";
 import { BUNDLED_MODELS, resolveModelSpec, specId } from "../embeddings/model-spec.js";
 import { TransformersEmbedder } from "../embeddings/transformers.js";
-import { type CommandIO, UsageError } from "./io.js";
+import { type Command, type CommandIO, UsageError } from "./io.js";
 
-export async function modelsCommand(
-  args: string[],
-  config: Config,
-  app: App,
-  io: CommandIO,
-): Promise<number> {
+export const modelsCommand: Command = async (args, config, app, io) => {
   const [sub, ...rest] = args;
   if (sub === "list" && rest.length === 0) return listModels(config, app, io);
   if (sub === "pull" && rest.length === 1) return pullModel(rest[0] as string, config, io);
   throw new UsageError("usage: models list [--json] | models pull <model id> [--dtype <dtype>]");
-}
+};
 
 async function listModels(config: Config, app: App, io: CommandIO): Promise<number> {
   const collections = await app.memory.listCollections();

@@ -1,17 +1,10 @@
-import type { App } from "../app.js";
-import type { Config } from "../config.js";
 import { specId } from "../embeddings/model-spec.js";
 import { MemoryError } from "../errors.js";
 import { COLLECTION_NAME_PATTERN } from "../limits.js";
-import { type CommandIO, UsageError } from "./io.js";
+import { type Command, UsageError } from "./io.js";
 
 /** `reembed <collection>`: moves the collection to the configured --model / --dtype. */
-export async function reembedCommand(
-  args: string[],
-  config: Config,
-  app: App,
-  io: CommandIO,
-): Promise<number> {
+export const reembedCommand: Command = async (args, config, app, io) => {
   const [collection, ...rest] = args;
   if (!collection || rest.length > 0 || !COLLECTION_NAME_PATTERN.test(collection)) {
     throw new UsageError("usage: reembed <collection> --model <id|dir|name> [--dtype <dtype>]");
@@ -45,4 +38,4 @@ export async function reembedCommand(
     io.err(`${error.message}\n`);
     return 1;
   }
-}
+};

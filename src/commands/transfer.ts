@@ -1,10 +1,8 @@
 import { z } from "zod";
-import type { App } from "../app.js";
-import type { Config } from "../config.js";
 import { specFromRecord } from "../embeddings/model-spec.js";
 import type { NewDocument } from "../memory.js";
 import { documentId, metadata } from "../tools/schemas.js";
-import { type CommandIO, EXIT, UsageError } from "./io.js";
+import { type Command, EXIT, UsageError } from "./io.js";
 
 const HEADER_TYPE = "vector-memory-mcp/collection";
 const BATCH = 500;
@@ -27,12 +25,7 @@ const lineSchema = z.object({
  * then one {id, text, metadata} line per document, ordered by id. Vectors are not exported: import
  * re-embeds with the recorded model, so a file stays valid across LanceDB versions.
  */
-export async function exportCommand(
-  args: string[],
-  _config: Config,
-  app: App,
-  io: CommandIO,
-): Promise<number> {
+export const exportCommand: Command = async (args, _config, app, io) => {
   const [collection, ...rest] = args;
   if (!collection || rest.length > 0) throw new UsageError("usage: export <collection> > file.jsonl");
   const info = (await app.memory.listCollections()).find((c) => c.name === collection);
@@ -47,18 +40,13 @@ export async function exportCommand(
     page = await app.memory.getDocuments(collection, { limit: 100, cursor: page.nextCursor });
   }
   return EXIT.ok;
-}
+};
 
 /**
  * `import <collection> < file.jsonl`: every line is validated before anything is written. A new
  * collection is made with the model the header records; an existing one keeps its own.
  */
-export async function importCommand(
-  args: string[],
-  config: Config,
-  app: App,
-  io: CommandIO,
-): Promise<number> {
+export const importCommand: Command = async (args, config, app, io) => {
   const [collection, ...rest] = args;
   if (!collection || rest.length > 0) throw new UsageError("usage: import <collection> < file.jsonl");
   const lines = (await io.readStdin()).split(/\r?\n/).filter((line) => line.trim() !== "");
@@ -99,4 +87,4 @@ export async function importCommand(
       : `Imported ${documents.length} document(s) into "${collection}": ${added} added, ${replaced} replaced.\n`,
   );
   return EXIT.ok;
-}
+};

@@ -9,7 +9,6 @@ import { arrow } from "./arrow.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import type {
   CollectionInfo,
-  CollectionStats,
   DeleteResult,
   DeleteSelector,
   FetchedDocument,

@@ -4,18 +4,15 @@ import { LIMITS } from "../limits.js";
 import type { DeleteRequest } from "../memory.js";
 import type { ToolDeps } from "./index.js";
 import { runTool, toolResult } from "./result.js";
-import { collectionName, documentId, whereFilter } from "./schemas.js";
+import { collectionName, documentIds, whereFilter } from "./schemas.js";
 
 const inputSchema = z
   .object({
     collection: collectionName,
-    ids: z
-      .array(documentId)
-      .min(1)
-      .max(LIMITS.idsPerDelete)
+    ids: documentIds
       .optional()
       .describe(
-        `Delete these documents (1-${LIMITS.idsPerDelete} ids). Unknown ids are reported, not an error.`,
+        `Delete these documents (1-${LIMITS.idsPerCall} ids). Unknown ids are reported, not an error.`,
       ),
     where: whereFilter
       .optional()
@@ -44,7 +41,7 @@ const outputSchema = z.object({
   ids: z
     .array(z.string())
     .optional()
-    .describe(`On a dry run: the ids that would be deleted, sorted (at most ${LIMITS.idsPerDelete}).`),
+    .describe(`On a dry run: the ids that would be deleted, sorted (at most ${LIMITS.idsPerCall}).`),
 });
 
 export function registerDelete(server: McpServer, deps: ToolDeps): void {

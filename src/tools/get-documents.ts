@@ -3,17 +3,14 @@ import { z } from "zod";
 import { LIMITS } from "../limits.js";
 import type { ToolDeps } from "./index.js";
 import { runTool, snippet, toolResult } from "./result.js";
-import { collectionName, documentId, metadataValue, whereFilter } from "./schemas.js";
+import { collectionName, documentIds, metadataValue, whereFilter } from "./schemas.js";
 
 const inputSchema = z
   .object({
     collection: collectionName,
-    ids: z
-      .array(documentId)
-      .min(1)
-      .max(LIMITS.idsPerDelete)
+    ids: documentIds
       .optional()
-      .describe(`Fetch exactly these documents (1-${LIMITS.idsPerDelete} ids), in this order.`),
+      .describe(`Fetch exactly these documents (1-${LIMITS.idsPerCall} ids), in this order.`),
     where: whereFilter
       .optional()
       .describe(

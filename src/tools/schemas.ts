@@ -16,6 +16,8 @@ export const documentId = z
   .regex(ID_PATTERN, "ids must not contain control characters")
   .describe(`Document id (any printable text, at most ${LIMITS.idChars} characters).`);
 
+export const documentIds = z.array(documentId).min(1).max(LIMITS.idsPerCall);
+
 export const metadataValue = z.union([
   z.string().max(LIMITS.metadataStringChars),
   z.number(),
