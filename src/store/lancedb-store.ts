@@ -67,8 +67,32 @@ export class LanceStore implements VectorStore {
 
   private db(): Promise<lancedb.Connection> {
     // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
-    this.connection ??= lancedb.connect(this.options.dbPath, { readConsistencyInterval: 0 });
+    this.connection ??= lancedb
+      .connect(this.options.dbPath, { readConsistencyInterval: 0 })
+      .catch((error: unknown) => {
+        // Not memoised: once the directory is fixed (remounted, space freed), the next call connects.
+        this.connection = undefined;
+        throw error;
+      });
     return this.connection;
+  }
+
+  /** Storage failures (read-only disk, no space, not a directory) become an error that names the fix. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof MemoryError || !isStorageError(error)) throw error;
+      const reason = String(error)
+        .replace(/^Error: /, "")
+        .split(/\s+Caused by:/)[0]
+        ?.slice(0, 300);
+      this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
+      throw new MemoryError(
+        "storage_unavailable",
+        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. Check that it is a writable directory on a disk with free space (--db-path / VECTOR_MEMORY_DB_PATH), then retry.`,
+      );
+    }
   }
 
   /** Serialises writes to one collection within this process (schema changes and merges must not interleave). */
@@ -116,6 +140,14 @@ export class LanceStore implements VectorStore {
    * with backoff. `missing` answers when there is no such collection.
    */
   private async withTable<T>(
+    collection: string,
+    work: (state: TableState) => Promise<T>,
+    missing: () => Promise<T>,
+  ): Promise<T> {
+    return this.guard(() => this.retrying(collection, work, missing));
+  }
+
+  private async retrying<T>(
     collection: string,
     work: (state: TableState) => Promise<T>,
     missing: () => Promise<T>,
@@ -351,17 +383,19 @@ export class LanceStore implements VectorStore {
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
-    return this.exclusive(collection, async () => {
-      const info = await this.getCollection(collection);
-      if (!info) return undefined;
-      this.forget(collection);
-      const db = await this.db();
-      const generations = generationsOf(collection, await db.tableNames());
-      if (generations.length === 0) return undefined;
-      await this.dropGenerations(collection, generations);
-      this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
-      return info.count;
-    });
+    return this.exclusive(collection, () =>
+      this.guard(async () => {
+        const info = await this.getCollection(collection);
+        if (!info) return undefined;
+        this.forget(collection);
+        const db = await this.db();
+        const generations = generationsOf(collection, await db.tableNames());
+        if (generations.length === 0) return undefined;
+        await this.dropGenerations(collection, generations);
+        this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
+        return info.count;
+      }),
+    );
   }
 
   listIds(collection: string, where?: Filter): Promise<string[]> {
@@ -407,30 +441,32 @@ export class LanceStore implements VectorStore {
     model: ModelRecord,
     embed: (documents: StoredText[]) => Promise<Float32Array[]>,
   ): Promise<number> {
-    return this.exclusive(collection, async () => {
-      const current = await this.withExisting(collection, async (state) => state);
-      const documents = await readAll(current.table);
-      const vectors = await embed(documents);
-      const rows = documents.map((doc, i) => ({ ...doc, vector: vectors[i] as Float32Array }));
-      const kinds = columnKinds(await current.table.schema());
-      const generation = current.generation + 1;
-      const db = await this.db();
-      // One createTable commit: the new generation exists only once it holds every row, so readers
-      // (and a process restarted after a crash) see either the old collection or the complete new one.
-      const table = await db.createTable(
-        tableName(collection, generation),
-        rows.map((row) => toRecord(row, kinds)),
-        { schema: tableSchema(model, kinds), mode: "create" },
-      );
-      this.forget(collection);
-      this.tables.set(collection, { table, model, generation });
-      const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
-      await this.dropGenerations(collection, older);
-      this.options.logger.info(
-        `re-embedded collection "${collection}" (${rows.length} documents) with ${describeModel(model)}`,
-      );
-      return rows.length;
-    });
+    return this.exclusive(collection, () =>
+      this.guard(async () => {
+        const current = await this.withExisting(collection, async (state) => state);
+        const documents = await readAll(current.table);
+        const vectors = await embed(documents);
+        const rows = documents.map((doc, i) => ({ ...doc, vector: vectors[i] as Float32Array }));
+        const kinds = columnKinds(await current.table.schema());
+        const generation = current.generation + 1;
+        const db = await this.db();
+        // One createTable commit: the new generation exists only once it holds every row, so readers
+        // (and a process restarted after a crash) see either the old collection or the complete new one.
+        const table = await db.createTable(
+          tableName(collection, generation),
+          rows.map((row) => toRecord(row, kinds)),
+          { schema: tableSchema(model, kinds), mode: "create" },
+        );
+        this.forget(collection);
+        this.tables.set(collection, { table, model, generation });
+        const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
+        await this.dropGenerations(collection, older);
+        this.options.logger.info(
+          `re-embedded collection "${collection}" (${rows.length} documents) with ${describeModel(model)}`,
+        );
+        return rows.length;
+      }),
+    );
   }
 
   private async dropGenerations(collection: string, generations: number[]): Promise<void> {
@@ -445,8 +481,7 @@ export class LanceStore implements VectorStore {
   }
 
   async listCollections(): Promise<CollectionInfo[]> {
-    const db = await this.db();
-    const names = await db.tableNames();
+    const names = await this.guard(async () => (await this.db()).tableNames());
     // Tables we did not make (other tools sharing the directory) are not collections.
     const collections = new Set(
       names.map((name) => parseTableName(name)?.collection).filter((c) => c !== undefined),
@@ -589,6 +624,13 @@ async function readAll(table: lancedb.Table): Promise<StoredText[]> {
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+
+/** An operating-system level failure of the database directory, as LanceDB (Rust) reports it. */
+function isStorageError(error: unknown): boolean {
+  return /os error \d+|Failed to connect to namespace|Unable to create|No space left|Read-only file system|Permission denied/i.test(
+    String(error),
+  );
+}
 
 function isCommitConflict(error: unknown): boolean {
   return /commit conflict|preempted by concurrent transaction|retryable/i.test(String(error));

@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ModelUnavailableError } from "../../src/embeddings/embedder.js";
@@ -233,5 +234,46 @@ describe("cancellation", () => {
     const list = await h.ok<{ collections: Array<{ count: number }> }>("list_collections", {});
     expect(list.collections[0]?.count).toBe(1);
     await h.ok("add_documents", { collection: "c", documents: [{ id: "after", text: "still works" }] });
+  });
+});
+
+describe("an unusable database directory", () => {
+  it("answers with a clear storage error, writes nothing, and keeps serving", async () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, "not-a-directory");
+    writeFileSync(file, "");
+    try {
+      const h = await startHarness({ dbPath: path.join(file, "db") });
+      open.push(h);
+      for (const [tool, args] of [
+        ["add_documents", { collection: "c", documents: [{ text: "x" }] }],
+        ["list_collections", {}],
+        ["search_similar", { collection: "c", query: "x" }],
+      ] as const) {
+        const message = await h.error(tool, args);
+        expect(message).toContain("cannot be used");
+        expect(message).toContain("Not a directory");
+        expect(message).toContain("--db-path");
+        expect(message).not.toContain("This is a bug");
+      }
+      expect((await h.client.listTools()).tools.length).toBeGreaterThan(3);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("connects once the directory is usable again (a failed connect is not remembered)", async () => {
+    const { dir, cleanup } = tempDir();
+    const blocker = path.join(dir, "db");
+    writeFileSync(blocker, "");
+    try {
+      const h = await startHarness({ dbPath: path.join(blocker, "inner") });
+      open.push(h);
+      expect(await h.error("list_collections", {})).toContain("cannot be used");
+      rmSync(blocker);
+      await h.ok("add_documents", { collection: "c", documents: [{ text: "x" }] });
+    } finally {
+      cleanup();
+    }
   });
 });
