@@ -6,6 +6,7 @@ import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
+import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import type {
   CollectionInfo,
@@ -86,7 +87,8 @@ export class LanceStore implements VectorStore {
       const reason = String(error)
         .replace(/^Error: /, "")
         .split(/\s+Caused by:/)[0]
-        ?.slice(0, 300);
+        ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
+        .slice(0, 300);
       this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
       throw new MemoryError(
         "storage_unavailable",
@@ -97,8 +99,13 @@ export class LanceStore implements VectorStore {
 
   /** Serialises writes to one collection within this process (schema changes and merges must not interleave). */
   private async exclusive<T>(collection: string, work: () => Promise<T>): Promise<T> {
+    // The name becomes a lock file's name: validate it before anything touches the disk.
+    assertCollectionName(collection);
     const previous = this.locks.get(collection) ?? Promise.resolve();
-    const run = previous.then(work, work);
+    // In this process, writes queue here; across processes, the collection's lock file orders them.
+    const locked = () =>
+      this.guard(() => withProcessLock(this.options.dbPath, collection, this.options.logger, work));
+    const run = previous.then(locked, locked);
     const settled = run.catch(() => undefined);
     this.locks.set(collection, settled);
     try {
@@ -329,7 +336,13 @@ export class LanceStore implements VectorStore {
         `Collection "${collection}" would have more than ${LIMITS.metadataKeysPerCollection} distinct metadata keys; reuse existing keys (known: ${[...existing.keys()].slice(0, 20).join(", ")}).`,
       );
     }
-    await table.addColumns(added);
+    try {
+      await table.addColumns(added);
+    } catch (error) {
+      // Another process (one without our lock, e.g. an older version) added it first: use theirs.
+      if (!/already exists/i.test(String(error))) throw error;
+      return this.ensureColumns(collection, table, kinds);
+    }
     for (const field of added)
       existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
     return existing;

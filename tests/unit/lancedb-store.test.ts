@@ -176,7 +176,7 @@ describe("LanceStore", () => {
     const where = parseWhere({ flag: true });
     const hits = await store.search("c", Float32Array.of(0, 1), { limit: 2, ...(where ? { where } : {}) });
     expect(hits.map((h) => [h.id, h.metadata])).toEqual([["b", { flag: true }]]);
-    expect(readdirSync(path.join(dir, "db")).sort()).toEqual(["c.g1.lance"]);
+    expect(readdirSync(path.join(dir, "db")).sort()).toEqual([".locks", "c.g1.lance"]);
 
     // A restarted store finds the live generation; writes go there.
     await store.close();
