@@ -28,6 +28,9 @@ export const COLLECTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
  */
 export const METADATA_KEY_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-/** Ids are any printable text; control characters are refused because they are invisible in every UI. */
+/**
+ * Ids are any printable text; control characters are refused because they are invisible in every UI,
+ * and a leading byte-order mark because LanceDB's reader drops it.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-export const ID_PATTERN = /^[^\u0000-\u001f\u007f]+$/;
+export const ID_PATTERN = /^(?!\uFEFF)[^\u0000-\u001f\u007f]+$/;

@@ -27,7 +27,8 @@ export const addCommand: Command = async (args, config, app, io) => {
   const skipped: string[] = [];
   const documents: NewDocument[] = [];
   for (const file of files) {
-    const text = readFileSync(file, "utf8");
+    // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the text.
+    const text = readFileSync(file, "utf8").replace(/^\uFEFF/, "");
     const id = documentId(file);
     if (text.trim().length === 0) skipped.push(`${id} (empty)`);
     else if (text.length > LIMITS.textChars) skipped.push(`${id} (over ${LIMITS.textChars} characters)`);

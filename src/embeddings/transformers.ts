@@ -104,11 +104,26 @@ export class TransformersEmbedder implements Embedder {
     return vector;
   }
 
+  /**
+   * Every text in a forward pass is padded to the longest, so more texts than one pass holds are
+   * grouped by length (longest first; the caller's order is restored): a few long texts then cost
+   * one padded pass, not one in every pass.
+   */
   private async embed(texts: string[], prefix: string): Promise<Float32Array[]> {
-    const vectors: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += BATCH) {
-      const batch = texts.slice(start, start + BATCH).map((text) => prefix + text);
-      vectors.push(...(await embedBatch(this.pipeline, batch, this.recipe.pooling)));
+    const order = texts.map((_, index) => index);
+    if (texts.length > BATCH) {
+      order.sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0) || a - b);
+    }
+    const vectors = new Array<Float32Array>(texts.length);
+    for (let start = 0; start < order.length; start += BATCH) {
+      const rows = order.slice(start, start + BATCH);
+      const batch = rows.map((index) => prefix + (texts[index] ?? ""));
+      const embedded = await embedBatch(this.pipeline, batch, this.recipe.pooling);
+      rows.forEach((index, row) => {
+        const vector = embedded[row];
+        if (!vector) throw new Error(`bug: no vector for row ${row} of ${batch.length}`);
+        vectors[index] = vector;
+      });
     }
     return vectors;
   }

@@ -45,12 +45,29 @@ class UseLiteEmbedder implements Embedder {
 
   constructor(private readonly modelDir: string | undefined) {}
 
+  /**
+   * The graph pads every text in a pass to the longest (one 128-token text among 31 short ones made
+   * the pass about 7x slower), so more texts than one pass holds are grouped by token count, longest
+   * first, and returned in the caller's order.
+   */
   async embedDocuments(texts: string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const loaded = await this.ready();
-    const vectors: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += BATCH) {
-      vectors.push(...(await embedBatch(loaded, texts.slice(start, start + BATCH))));
+    const ids = texts.map((text) => loaded.tokenizer.encode(foldWhitespace(text), MAX_TOKENS));
+    const order = ids.map((_, index) => index);
+    if (ids.length > BATCH) order.sort((a, b) => (ids[b]?.length ?? 0) - (ids[a]?.length ?? 0) || a - b);
+    const vectors = new Array<Float32Array>(texts.length);
+    for (let start = 0; start < order.length; start += BATCH) {
+      const rows = order.slice(start, start + BATCH);
+      const embedded = await embedBatch(
+        loaded,
+        rows.map((index) => ids[index] ?? []),
+      );
+      rows.forEach((index, row) => {
+        const vector = embedded[row];
+        if (!vector) throw new Error(`bug: no vector for row ${row} of ${rows.length}`);
+        vectors[index] = vector;
+      });
     }
     return vectors;
   }
@@ -208,22 +225,23 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
-async function embedBatch({ tf, model, tokenizer }: LoadedModel, texts: string[]): Promise<Float32Array[]> {
-  const batch = toSparseBatch(texts.map((text) => tokenizer.encode(foldWhitespace(text), MAX_TOKENS)));
+/** One forward pass over the token ids of up to BATCH texts. */
+async function embedBatch({ tf, model }: LoadedModel, rows: readonly number[][]): Promise<Float32Array[]> {
+  const batch = toSparseBatch(rows);
   const indices = tf.tensor2d(batch.indices, [batch.values.length, 2], "int32");
   const values = tf.tensor1d(batch.values, "int32");
   let output: Tensor | Tensor[] | undefined;
   try {
     output = await model.executeAsync({ indices, values });
     const embeddings = Array.isArray(output) ? output[0] : output;
-    const [rows = 0, columns = 0] = embeddings?.shape ?? [];
-    if (!embeddings || rows < texts.length || columns !== DIMENSIONS) {
+    const [outputRows = 0, columns = 0] = embeddings?.shape ?? [];
+    if (!embeddings || outputRows < rows.length || columns !== DIMENSIONS) {
       throw new Error(
-        `bug: use-lite returned shape [${embeddings?.shape.join(", ")}] for ${texts.length} texts`,
+        `bug: use-lite returned shape [${embeddings?.shape.join(", ")}] for ${rows.length} texts`,
       );
     }
     const data = await embeddings.data<"float32">();
-    return texts.map((_, row) => normalize(data.slice(row * DIMENSIONS, (row + 1) * DIMENSIONS)));
+    return rows.map((_, row) => normalize(data.slice(row * DIMENSIONS, (row + 1) * DIMENSIONS)));
   } finally {
     tf.dispose([indices, values]);
     if (output) tf.dispose(output);

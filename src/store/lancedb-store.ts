@@ -768,8 +768,11 @@ function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record
     metadata: JSON.stringify(row.metadata),
   };
   for (const key of columns.keys()) {
-    const value = row.metadata[key];
-    record[metadataColumn(key)] = typeof value === "boolean" ? Number(value) : (value ?? null);
+    // Own keys only: a document without `constructor` must not get Object.prototype's one.
+    const value = Object.hasOwn(row.metadata, key) ? row.metadata[key] : undefined;
+    // -0 becomes 0: Arrow orders -0.0 below 0.0, so {n: 0} would not match it (and JSON returns 0).
+    record[metadataColumn(key)] =
+      typeof value === "boolean" ? Number(value) : typeof value === "number" ? value + 0 : (value ?? null);
   }
   return record;
 }

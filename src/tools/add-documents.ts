@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LIMITS } from "../limits.js";
 import type { ToolDeps } from "./index.js";
 import { progressSender, runTool, toolResult } from "./result.js";
-import { collectionName, documentId, metadata, modelRecord } from "./schemas.js";
+import { collectionName, documentId, metadata, modelRecord, storedText } from "./schemas.js";
 
 const inputSchema = z.object({
   collection: collectionName,
@@ -15,11 +15,9 @@ const inputSchema = z.object({
           .describe(
             "Optional id. A document with an existing id replaces it (upsert); omitted ids are generated.",
           ),
-        text: z
-          .string()
-          .max(LIMITS.textChars)
-          .refine((t) => t.trim().length > 0, { message: "text must not be empty" })
-          .describe(`The text to store and embed (1-${LIMITS.textChars} characters).`),
+        text: storedText(LIMITS.textChars).describe(
+          `The text to store and embed (1-${LIMITS.textChars} characters).`,
+        ),
         metadata: metadata.optional(),
       }),
     )

@@ -1,6 +1,42 @@
 import { z } from "zod";
 import { COLLECTION_NAME_PATTERN, ID_PATTERN, LIMITS, METADATA_KEY_PATTERN } from "../limits.js";
 
+/**
+ * Unpaired UTF-16 surrogates cannot be stored as UTF-8: LanceDB would replace them, so "\ud800" and
+ * "\udc00" would become the same id. Such strings are refused instead.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const WELL_FORMED = { message: "must be valid Unicode (no unpaired surrogate code units)" };
+
+/**
+ * zod's record() silently drops an own `__proto__` key; refusing it first keeps a filter from losing
+ * a condition and metadata from losing a key without anyone being told.
+ */
+export function refuseProtoKey<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+      ctx.issues.push({ code: "custom", message: '"__proto__" is not allowed as a key', input: value });
+    }
+    return value;
+  }, schema);
+}
+
+/**
+ * Text that is stored: not blank, valid Unicode, and not starting with a byte-order mark (LanceDB's
+ * reader drops a leading U+FEFF, so it would not come back as given).
+ */
+export function storedText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .refine((t) => t.trim().length > 0, { message: "text must not be empty" })
+    .refine(wellFormed, WELL_FORMED)
+    .refine((t) => !t.startsWith("\uFEFF"), {
+      message: "text must not start with a byte-order mark (U+FEFF)",
+    });
+}
+
 export const collectionName = z
   .string()
   .regex(
@@ -13,16 +49,19 @@ export const documentId = z
   .string()
   .min(1)
   .max(LIMITS.idChars)
-  .regex(ID_PATTERN, "ids must not contain control characters")
+  .regex(ID_PATTERN, "ids must not contain control characters or start with a byte-order mark")
+  .refine(wellFormed, WELL_FORMED)
   .describe(`Document id (any printable text, at most ${LIMITS.idChars} characters).`);
 
 export const documentIds = z.array(documentId).min(1).max(LIMITS.idsPerCall);
 
+const metadataString = z.string().max(LIMITS.metadataStringChars).refine(wellFormed, WELL_FORMED);
+
 export const metadataValue = z.union([
-  z.string().max(LIMITS.metadataStringChars),
+  metadataString,
   z.number(),
   z.boolean(),
-  z.array(z.string().max(LIMITS.metadataStringChars)).max(LIMITS.metadataArrayItems),
+  z.array(metadataString).max(LIMITS.metadataArrayItems),
 ]);
 
 export const metadataKey = z
@@ -32,8 +71,7 @@ export const metadataKey = z
     "metadata keys are letters, digits and _, starting with a letter or _, at most 64",
   );
 
-export const metadata = z
-  .record(metadataKey, metadataValue)
+export const metadata = refuseProtoKey(z.record(metadataKey, metadataValue))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysPerDocument, {
     message: `at most ${LIMITS.metadataKeysPerDocument} metadata keys per document`,
   })
@@ -41,11 +79,9 @@ export const metadata = z
     "Flat metadata: values are strings, finite numbers, booleans or arrays of strings. Keys: letters, digits and _. A key keeps one type within a collection.",
   );
 
-export const whereFilter = z
-  .record(z.string(), z.unknown())
-  .describe(
-    'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership.',
-  );
+export const whereFilter = refuseProtoKey(z.record(z.string(), z.unknown())).describe(
+  'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership.',
+);
 
 export const modelRecord = z
   .object({

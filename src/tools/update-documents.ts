@@ -3,7 +3,14 @@ import { z } from "zod";
 import { LIMITS } from "../limits.js";
 import type { ToolDeps } from "./index.js";
 import { progressSender, runTool, toolResult } from "./result.js";
-import { collectionName, documentId, metadataKey, metadataValue } from "./schemas.js";
+import {
+  collectionName,
+  documentId,
+  metadataKey,
+  metadataValue,
+  refuseProtoKey,
+  storedText,
+} from "./schemas.js";
 
 const inputSchema = z.object({
   collection: collectionName,
@@ -11,14 +18,10 @@ const inputSchema = z.object({
     .array(
       z.object({
         id: documentId.describe("Id of the stored document to change."),
-        text: z
-          .string()
-          .max(LIMITS.textChars)
-          .refine((t) => t.trim().length > 0, { message: "text must not be empty" })
+        text: storedText(LIMITS.textChars)
           .optional()
           .describe("New text; the document is re-embedded. Omit to keep the text (and its vector)."),
-        metadata: z
-          .record(metadataKey, metadataValue.nullable())
+        metadata: refuseProtoKey(z.record(metadataKey, metadataValue.nullable()))
           .optional()
           .describe(
             "Metadata changes, merged into the stored metadata; set a key to null to remove it. No re-embedding.",
