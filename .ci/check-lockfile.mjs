@@ -17,7 +17,11 @@ for (const [path, entry] of Object.entries(current)) {
   }
 }
 if (problems.length > 0) {
-  console.error(`The install does not match the committed lockfile:\n  ${problems.slice(0, 20).join("\n  ")}`);
+  console.error(
+    `The install does not match the committed lockfile:\n  ${problems.slice(0, 20).join("\n  ")}`,
+  );
   process.exit(1);
 }
-console.log(`lockfile check: ${Object.keys(current).length - 1} entries, installed packages match the committed lockfile`);
+console.log(
+  `lockfile check: ${Object.keys(current).length - 1} entries, installed packages match the committed lockfile`,
+);
