@@ -432,6 +432,11 @@ describe("a read-only database directory", () => {
         !(process.getuid?.() === 0 && hasSetpriv()),
         "chmod -R a-w does not stop this user from writing (root), and setpriv is not available to run the server as an unprivileged user: read-only case not tested",
       );
+      // A checkout under a private (0700) directory cannot be run by another user at all.
+      ctx.skip(
+        !canRead(path.resolve("dist/cli.js"), NOBODY),
+        "the unprivileged user cannot read this checkout (a parent directory is private): read-only case not tested",
+      );
       runAs = NOBODY;
       execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, dbPath]);
       // mkdtemp made the workspace 0700; the unprivileged server must be able to reach the database.
@@ -498,6 +503,18 @@ function canWrite(dir: string, uid?: number): boolean {
         stdio: "ignore",
       });
     rmSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the given user can read `file` (every directory above it must be open to them). */
+function canRead(file: string, uid: number): boolean {
+  try {
+    execFileSync("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "test", "-r", file], {
+      stdio: "ignore",
+    });
     return true;
   } catch {
     return false;
