@@ -7,45 +7,17 @@
  * Reads ../shared/data/stsbenchmark/sts-dev.csv relative to the repository root, or the file named
  * by STS_DEV_CSV.
  */
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createUseLiteEmbedder } from "../src/embeddings/use-lite.js";
 import { cosine, spearman } from "./lib/stats.js";
-
-interface StsPair {
-  score: number;
-  first: string;
-  second: string;
-}
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const dataFile = process.env.STS_DEV_CSV ?? path.resolve(repoRoot, "../shared/data/stsbenchmark/sts-dev.csv");
-
-/**
- * Tab-separated: genre, file, year, id, score, sentence1, sentence2. Some lines carry extra fields
- * after the sentences, and sentences contain unbalanced quotes, so no quote-aware CSV parsing: split
- * on tabs and take fields 4 to 6.
- */
-function parseSts(text: string): StsPair[] {
-  const pairs: StsPair[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    const [, , , , score, first, second] = line.split("\t");
-    if (score === undefined || first === undefined || second === undefined) continue;
-    const value = Number.parseFloat(score);
-    if (Number.isFinite(value)) pairs.push({ score: value, first, second });
-  }
-  return pairs;
-}
+import { readStsPairs, stsDevFile, uniqueSentences } from "./lib/sts-data.js";
 
 async function main(): Promise<void> {
-  if (!existsSync(dataFile)) {
-    process.stderr.write(`STS data not found at ${dataFile}; set STS_DEV_CSV to the sts-dev.csv file.\n`);
+  const pairs = readStsPairs();
+  if (!pairs) {
     process.exitCode = 1;
     return;
   }
-  const pairs = parseSts(readFileSync(dataFile, "utf8"));
-  const sentences = [...new Set(pairs.flatMap((pair) => [pair.first, pair.second]))];
+  const sentences = uniqueSentences(pairs);
   const embedder = createUseLiteEmbedder();
 
   const started = performance.now();
@@ -68,7 +40,7 @@ async function main(): Promise<void> {
   );
 
   const embedSeconds = (embedded - loaded) / 1000;
-  console.log(`STS Benchmark dev, model ${embedder.id} (${dataFile})`);
+  console.log(`STS Benchmark dev, model ${embedder.id} (${stsDevFile})`);
   console.log(`pairs: ${pairs.length}, unique sentences: ${sentences.length}`);
   console.log(`Spearman (cosine vs human score): ${rho.toFixed(4)}`);
   console.log(`model load: ${((loaded - started) / 1000).toFixed(2)} s`);
