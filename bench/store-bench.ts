@@ -27,6 +27,7 @@ import { spawn } from "node:child_process";
 import {
   closeSync,
   cpSync,
+  existsSync,
   fstatSync,
   mkdirSync,
   mkdtempSync,
@@ -42,7 +43,7 @@ import * as lancedb from "@lancedb/lancedb";
 import { createUseLiteEmbedder } from "../src/embeddings/use-lite.js";
 import { silentLogger } from "../src/logger.js";
 import { COMPACT_EVERY, LanceStore } from "../src/store/lancedb-store.js";
-import { spawnServer } from "../tests/support/stdio.js";
+import { CLI, spawnServer } from "../tests/support/stdio.js";
 import {
   directoryBytes,
   exactTopK,
@@ -1044,7 +1045,10 @@ async function main(): Promise<void> {
       );
     }
 
-    if (settings.e2e) {
+    if (settings.e2e && !existsSync(CLI)) {
+      out("");
+      out(`End to end skipped: ${CLI} is missing (run npm run build first).`);
+    } else if (settings.e2e) {
       const rows = settings.e2eRows;
       const result = await run("e2e", rows, 512);
       all.e2e = result;
