@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnHttpServer } from "../support/http.js";
 import { CLI, TINY_BERT } from "../support/stdio.js";
+import { TOOL_NAMES } from "../support/tools.js";
 
 /**
  * Real MCP clients against the built server (dist/cli.js):
@@ -35,14 +36,7 @@ if (!HAVE_INSPECTOR) {
   );
 }
 
-const TOOLS = [
-  "add_documents",
-  "delete",
-  "get_documents",
-  "list_collections",
-  "search_similar",
-  "update_documents",
-];
+const TOOLS = TOOL_NAMES;
 
 // Inspector exit codes (clients/cli error-handler.ts): 0 ok, 5 the tool returned isError, 6 --strict
 // found an error-severity schema portability problem.

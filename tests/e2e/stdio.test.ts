@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../support/harness.js";
 import { CLI, type StdioServer, spawnServer, TINY_BERT } from "../support/stdio.js";
+import { TOOL_NAMES } from "../support/tools.js";
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -45,14 +46,7 @@ describe("the built server over stdio", () => {
 
     const first = await start(dbPath, cache);
     const { tools } = await first.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      "add_documents",
-      "delete",
-      "get_documents",
-      "list_collections",
-      "search_similar",
-      "update_documents",
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(TOOL_NAMES);
     const added = await first.call("add_documents", { collection: "team", documents: docs });
     expect(added.isError).toBeFalsy();
     expect(added.structuredContent).toMatchObject({

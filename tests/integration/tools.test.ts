@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../support/harness.js";
+import { TOOL_NAMES } from "../support/tools.js";
 
 interface AddOut {
   collection: string;
@@ -75,14 +76,7 @@ describe("tools/list", () => {
   it("lists every tool with schemas, descriptions and annotations", async () => {
     const { tools } = await h.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(Object.keys(byName).sort()).toEqual([
-      "add_documents",
-      "delete",
-      "get_documents",
-      "list_collections",
-      "search_similar",
-      "update_documents",
-    ]);
+    expect(Object.keys(byName).sort()).toEqual(TOOL_NAMES);
     for (const tool of tools) {
       expect(tool.description?.length).toBeGreaterThan(40);
       expect(tool.outputSchema?.type).toBe("object");
