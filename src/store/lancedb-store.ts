@@ -8,6 +8,7 @@ import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
+import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
   CollectionInfo,
   DeleteResult,
@@ -33,6 +34,8 @@ export interface LanceStoreOptions {
   logger: Logger;
   /** Compact a collection after this many writes to it (default COMPACT_EVERY). */
   compactEvery?: number;
+  /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
+  vectorCacheBytes?: number;
 }
 
 /**
@@ -63,8 +66,13 @@ export class LanceStore implements VectorStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly writesSinceCompaction = new Map<string, number>();
   private readonly compactions = new Map<string, Promise<void>>();
+  /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
+  private readonly vectors: VectorCache | undefined;
 
-  constructor(private readonly options: LanceStoreOptions) {}
+  constructor(private readonly options: LanceStoreOptions) {
+    const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
+    this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
+  }
 
   private db(): Promise<lancedb.Connection> {
     // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
@@ -224,6 +232,7 @@ export class LanceStore implements VectorStore {
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
         .execute(records);
+      this.vectors?.afterUpsert(collection, state.generation, result.version, rows);
       return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
     };
     const result = await this.exclusive(collection, () =>
@@ -276,9 +285,11 @@ export class LanceStore implements VectorStore {
         collection,
         async (state) => {
           const started = Date.now();
+          const before = await state.table.version();
           const stats = await state.table.optimize({
             cleanupOlderThan: new Date(Date.now() - CLEANUP_GRACE_MS),
           });
+          await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
           this.options.logger.debug(
             `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
           );
@@ -349,7 +360,13 @@ export class LanceStore implements VectorStore {
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
-    return this.withExisting(collection, (state) => searchTable(state.table, vector, options));
+    return this.withExisting(collection, async (state) => {
+      // Filtered searches stay in LanceDB: it prefilters on its typed columns.
+      const cached = options.where
+        ? undefined
+        : await this.vectors?.search(collection, state.generation, state.table, vector, options);
+      return cached ?? searchTable(state.table, vector, options);
+    });
   }
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
@@ -389,7 +406,11 @@ export class LanceStore implements VectorStore {
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
     const result = await this.exclusive(collection, () =>
-      this.withExisting(collection, (state) => deleteFromTable(state.table, selector)),
+      this.withExisting(collection, async (state) => {
+        const { version, removed, ...result } = await deleteFromTable(state.table, selector);
+        this.vectors?.afterDelete(collection, state.generation, version, removed);
+        return result;
+      }),
     );
     if (result.deleted > 0) this.noteWrite(collection);
     return result;
@@ -512,6 +533,7 @@ export class LanceStore implements VectorStore {
     await Promise.all(this.compactions.values());
     for (const { table } of this.tables.values()) table.close();
     this.tables.clear();
+    this.vectors?.clear();
     const connection = this.connection;
     this.connection = undefined;
     if (connection) (await connection).close();
@@ -521,6 +543,7 @@ export class LanceStore implements VectorStore {
     const state = this.tables.get(collection);
     state?.table.close();
     this.tables.delete(collection);
+    this.vectors?.drop(collection);
   }
 }
 
@@ -577,18 +600,28 @@ async function searchTable(
   }));
 }
 
-async function deleteFromTable(table: lancedb.Table, selector: DeleteSelector): Promise<DeleteResult> {
+/** The result, the version the delete committed, and the removed ids when the selector named them. */
+async function deleteFromTable(
+  table: lancedb.Table,
+  selector: DeleteSelector,
+): Promise<DeleteResult & { version: number; removed?: string[] }> {
   if ("ids" in selector) {
     const requested = [...new Set(selector.ids)];
-    if (requested.length === 0) return { deleted: 0, notFound: [] };
+    if (requested.length === 0)
+      return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
     const predicate = idInList(requested);
     const present = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
     const found = new Set(present.map((row) => row.id));
     const result = await table.delete(predicate);
-    return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
+    return {
+      deleted: result.numDeletedRows,
+      notFound: requested.filter((id) => !found.has(id)),
+      version: result.version,
+      removed: [...found],
+    };
   }
   const result = await table.delete(compileFilter(selector.where, columnKinds(await table.schema())));
-  return { deleted: result.numDeletedRows, notFound: [] };
+  return { deleted: result.numDeletedRows, notFound: [], version: result.version };
 }
 
 /** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */

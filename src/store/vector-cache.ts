@@ -1,0 +1,392 @@
+import type * as lancedb from "@lancedb/lancedb";
+import {
+  createScanner,
+  type ScanFunction,
+  SIMD_LANES,
+  topK,
+  WASM_PAGE,
+  type WasmMemory,
+} from "./simd-scan.js";
+import { idInList } from "./sql.js";
+import type { Hit, Metadata, StoredDocument } from "./vector-store.js";
+
+/**
+ * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
+ * 384 floats. A collection that does not fit is searched by LanceDB (its vector index, if built).
+ */
+export const DEFAULT_VECTOR_CACHE_BYTES = 1024 * 1024 * 1024;
+
+/** Marks a row whose LanceDB row id is not known (written since the last load): fetched by id. */
+const UNKNOWN_ROW = 0xffff_ffff_ffff_ffffn;
+
+interface Loaded {
+  kind: "loaded";
+  generation: number;
+  /** The table version these rows are; searches compare it with the table's latest. */
+  version: number;
+  dim: number;
+  /** Floats per row in memory: dim rounded up to the kernel's 16 lanes, zero padded. */
+  stride: number;
+  count: number;
+  capacity: number;
+  ids: string[];
+  rowIds: BigUint64Array;
+  index: Map<string, number>;
+  memory: WasmMemory;
+  scan: ScanFunction;
+}
+
+/** The collection at this version is larger than the memory left for caching: LanceDB searches it. */
+interface TooBig {
+  kind: "too-big";
+  generation: number;
+  version: number;
+}
+
+type Entry = Loaded | TooBig;
+
+export interface CachedPick {
+  id: string;
+  rowId: bigint;
+  distance: number;
+}
+
+/**
+ * Each collection's vectors in memory, L2-normalised, for exact cosine search with the SIMD kernel.
+ * LanceDB stays the source of truth: an entry is the table at one version. A search first asks
+ * LanceDB for the latest version (opened with readConsistencyInterval 0, so other processes'
+ * commits are seen; ~0.07 ms); on any difference it reloads. Writes by this store are applied in
+ * place when their commit is the very next version after the entry's; otherwise the entry is
+ * dropped and reloaded on the next search.
+ */
+export class VectorCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
+
+  constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
+
+  /**
+   * Exact top-k of an unfiltered cosine search with rows' text and metadata from LanceDB, or
+   * undefined when the cache cannot answer (too big, zero query, a row vanished meanwhile): the
+   * caller then searches LanceDB itself.
+   */
+  async search(
+    collection: string,
+    generation: number,
+    table: lancedb.Table,
+    query: Float32Array,
+    options: { limit: number; withVectors?: boolean | undefined },
+  ): Promise<Hit[] | undefined> {
+    const entry = await this.current(collection, generation, table);
+    if (entry.kind !== "loaded") return undefined;
+    const picks = pick(entry, query, options.limit);
+    if (!picks) return undefined;
+    const hits = await details(table, picks, options.withVectors === true);
+    // A row missing now was deleted after the version check: this entry is stale.
+    if (!hits) this.drop(collection);
+    return hits;
+  }
+
+  /** After this store's merge-insert committed `version`: apply it, or forget the entry. */
+  afterUpsert(collection: string, generation: number, version: number, rows: StoredDocument[]): void {
+    const entry = this.next(collection, generation, version);
+    if (!entry) return;
+    for (const row of rows) {
+      let at = entry.index.get(row.id);
+      if (at === undefined) {
+        if (!this.reserve(entry, entry.count + 1)) {
+          this.drop(collection);
+          return;
+        }
+        at = entry.count++;
+        entry.ids[at] = row.id;
+        entry.index.set(row.id, at);
+      }
+      // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
+      entry.rowIds[at] = UNKNOWN_ROW;
+      writeRow(entry, at, row.vector);
+    }
+    entry.version = version;
+  }
+
+  /** After this store's delete committed `version`; `ids` are the rows it removed, when known. */
+  afterDelete(collection: string, generation: number, version: number, ids: string[] | undefined): void {
+    const current = this.entries.get(collection);
+    if (current?.version === version) return; // nothing was committed
+    const entry = ids ? this.next(collection, generation, version) : undefined;
+    if (!entry || !ids) {
+      this.drop(collection);
+      return;
+    }
+    for (const id of ids) removeRow(entry, id);
+    entry.version = version;
+  }
+
+  /**
+   * After a compaction by this store, under its write lock, which moved rows but changed none:
+   * keep the vectors and re-read only the row ids (a scan of the `id` column).
+   */
+  async afterCompaction(
+    collection: string,
+    generation: number,
+    versionBefore: number,
+    table: lancedb.Table,
+  ): Promise<void> {
+    const entry = this.entries.get(collection);
+    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== versionBefore) {
+      this.drop(collection);
+      return;
+    }
+    // The version first: rows read after it are at least as new, and an older label only causes a reload.
+    const version = await table.version();
+    let seen = 0;
+    const rowIds = new BigUint64Array(entry.capacity).fill(UNKNOWN_ROW);
+    for await (const batch of table.query().select(["id"]).withRowId()) {
+      const ids = batch.getChild("id");
+      const rows = batch.getChild("_rowid");
+      for (let i = 0; i < batch.numRows; i++) {
+        const at = entry.index.get(ids?.get(i) as string);
+        if (at === undefined) {
+          this.drop(collection);
+          return;
+        }
+        rowIds[at] = rows?.get(i) as bigint;
+        seen++;
+      }
+    }
+    if (seen !== entry.count || this.entries.get(collection) !== entry) {
+      this.drop(collection);
+      return;
+    }
+    entry.rowIds = rowIds;
+    entry.version = version;
+  }
+
+  drop(collection: string): void {
+    this.entries.delete(collection);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Bytes of vectors held now, all collections (for stats and tests). */
+  bytes(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) if (entry.kind === "loaded") total += entryBytes(entry);
+    return total;
+  }
+
+  /** The entry for the table's latest version, loading it when missing or stale. */
+  private async current(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
+    const version = await table.version();
+    const entry = this.entries.get(collection);
+    if (entry && entry.generation === generation && entry.version === version) return entry;
+    let load = this.loading.get(collection);
+    if (!load) {
+      load = this.load(collection, generation, table).finally(() => this.loading.delete(collection));
+      this.loading.set(collection, load);
+    }
+    return load;
+  }
+
+  private async load(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
+    this.entries.delete(collection);
+    const version = await table.version();
+    const rows = await table.countRows();
+    const schema = await table.schema();
+    const dim = vectorDimensions(schema);
+    const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
+    const available = this.budgetBytes - this.bytes();
+    if (dim === 0 || layoutBytes(rows, stride) > available) {
+      const tooBig: TooBig = { kind: "too-big", generation, version };
+      this.entries.set(collection, tooBig);
+      return tooBig;
+    }
+    const capacity = Math.max(rows, 16);
+    const { memory, scan } = createScanner(layoutBytes(capacity, stride));
+    const entry: Loaded = {
+      kind: "loaded",
+      generation,
+      version,
+      dim,
+      stride,
+      count: 0,
+      capacity,
+      ids: [],
+      rowIds: new BigUint64Array(capacity),
+      index: new Map(),
+      memory,
+      scan,
+    };
+    // Streamed batch by batch, so the rows never sit in memory twice.
+    for await (const batch of table.query().select(["id", "vector"]).withRowId()) {
+      const ids = batch.getChild("id");
+      const rowIds = batch.getChild("_rowid");
+      const vectors = batch.getChild("vector");
+      const data = vectors?.data[0];
+      const child = data?.children[0];
+      const values = child?.values as Float32Array | undefined;
+      if (!ids || !rowIds || !data || !child || !values) throw new Error("bug: unexpected batch shape");
+      if (!this.reserve(entry, entry.count + batch.numRows) || entryBytes(entry) > available) {
+        const tooBig: TooBig = { kind: "too-big", generation, version };
+        this.entries.set(collection, tooBig);
+        return tooBig;
+      }
+      for (let i = 0; i < batch.numRows; i++) {
+        const at = entry.count++;
+        const id = ids.get(i) as string;
+        entry.ids[at] = id;
+        entry.index.set(id, at);
+        entry.rowIds[at] = rowIds.get(i) as bigint;
+        const start = child.offset + (data.offset + i) * dim;
+        writeRow(entry, at, values.subarray(start, start + dim));
+      }
+    }
+    this.entries.set(collection, entry);
+    return entry;
+  }
+
+  /** The loaded entry if `version` is the commit right after it; otherwise the entry is dropped. */
+  private next(collection: string, generation: number, version: number): Loaded | undefined {
+    const entry = this.entries.get(collection);
+    if (entry?.kind === "loaded" && entry.generation === generation && entry.version === version - 1) {
+      return entry;
+    }
+    this.drop(collection);
+    return undefined;
+  }
+
+  /** Grows the entry's memory to hold `rows` rows; false when that would pass the budget. */
+  private reserve(entry: Loaded, rows: number): boolean {
+    if (rows <= entry.capacity) return true;
+    const capacity = Math.max(rows, Math.ceil(entry.capacity * 1.5));
+    const extra = layoutBytes(capacity, entry.stride) - layoutBytes(entry.capacity, entry.stride);
+    if (this.bytes() + extra > this.budgetBytes) return false;
+    const pages =
+      Math.ceil(layoutBytes(capacity, entry.stride) / WASM_PAGE) - entry.memory.buffer.byteLength / WASM_PAGE;
+    if (pages > 0) entry.memory.grow(pages);
+    const rowIds = new BigUint64Array(capacity);
+    rowIds.set(entry.rowIds);
+    entry.rowIds = rowIds;
+    entry.capacity = capacity;
+    return true;
+  }
+}
+
+/** Rows first (from byte 0), then the query, then one score per row. */
+function layoutBytes(capacity: number, stride: number): number {
+  return (capacity * stride + stride + capacity) * 4;
+}
+
+function entryBytes(entry: Loaded): number {
+  return entry.memory.buffer.byteLength;
+}
+
+/** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
+function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
+  const row = new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.stride);
+  let sum = 0;
+  for (let i = 0; i < entry.dim; i++) sum += (vector[i] as number) ** 2;
+  const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  for (let i = 0; i < entry.dim; i++) row[i] = (vector[i] as number) * scale;
+  row.fill(0, entry.dim);
+}
+
+/** Moves the last row into the removed one's place. */
+function removeRow(entry: Loaded, id: string): void {
+  const at = entry.index.get(id);
+  if (at === undefined) return;
+  const last = entry.count - 1;
+  entry.index.delete(id);
+  if (at !== last) {
+    const lastId = entry.ids[last] as string;
+    const floats = new Float32Array(entry.memory.buffer, 0, entry.capacity * entry.stride);
+    floats.copyWithin(at * entry.stride, last * entry.stride, (last + 1) * entry.stride);
+    entry.ids[at] = lastId;
+    entry.rowIds[at] = entry.rowIds[last] as bigint;
+    entry.index.set(lastId, at);
+  }
+  entry.ids.length = last;
+  entry.count = last;
+}
+
+/** The k nearest rows by cosine distance, or undefined for a zero query (LanceDB decides those). */
+function pick(entry: Loaded, query: Float32Array, k: number): CachedPick[] | undefined {
+  let sum = 0;
+  for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
+  if (!(sum > 0) || entry.count === 0) return entry.count === 0 ? [] : undefined;
+  const norm = Math.sqrt(sum);
+  const queryAt = entry.capacity * entry.stride * 4;
+  const scoresAt = queryAt + entry.stride * 4;
+  const q = new Float32Array(entry.memory.buffer, queryAt, entry.stride);
+  q.set(query.subarray(0, entry.dim));
+  q.fill(0, entry.dim);
+  entry.scan(queryAt, 0, entry.count, entry.stride * 4, scoresAt);
+  const scores = new Float32Array(entry.memory.buffer, scoresAt, entry.count);
+  // Ids are read now, synchronously: a write applied while details are fetched may move rows.
+  return Array.from(topK(scores, entry.count, k), (at) => ({
+    id: entry.ids[at] as string,
+    rowId: entry.rowIds[at] as bigint,
+    distance: 1 - (scores[at] as number) / norm,
+  }));
+}
+
+interface DetailRow {
+  id: string;
+  text: string;
+  metadata: string;
+  vector?: Iterable<number>;
+}
+
+/**
+ * The picked rows' text and metadata (and vectors), by LanceDB row id where known, by id otherwise.
+ * Undefined when a row is gone: the cache was stale.
+ */
+async function details(
+  table: lancedb.Table,
+  picks: CachedPick[],
+  withVectors: boolean,
+): Promise<Hit[] | undefined> {
+  if (picks.length === 0) return [];
+  const columns = ["id", "text", "metadata", ...(withVectors ? ["vector"] : [])];
+  const byId = new Map<string, DetailRow>();
+  const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW);
+  if (known.length > 0) {
+    try {
+      const rows = (await table
+        .takeRowIds(known.map((p) => p.rowId))
+        .select(columns)
+        .toArray()) as DetailRow[];
+      for (const row of rows) byId.set(row.id, row);
+    } catch {
+      // Row ids from a version whose files were compacted away: look those rows up by id below.
+    }
+  }
+  // A row whose known row id no longer holds it was deleted or rewritten since: stale.
+  if (known.some((p) => !byId.has(p.id))) return undefined;
+  const unknown = picks.filter((p) => !byId.has(p.id)).map((p) => p.id);
+  if (unknown.length > 0) {
+    const rows = (await table.query().where(idInList(unknown)).select(columns).toArray()) as DetailRow[];
+    for (const row of rows) byId.set(row.id, row);
+  }
+  const hits: Hit[] = [];
+  for (const p of picks) {
+    const row = byId.get(p.id);
+    if (!row) return undefined;
+    hits.push({
+      id: row.id,
+      text: row.text,
+      metadata: JSON.parse(row.metadata) as Metadata,
+      distance: p.distance,
+      ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
+    });
+  }
+  return hits;
+}
+
+function vectorDimensions(schema: { fields: Array<{ name: string; type: unknown }> }): number {
+  const field = schema.fields.find((f) => f.name === "vector");
+  const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
+  return typeof listSize === "number" ? listSize : 0;
+}
