@@ -6,6 +6,7 @@ import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
+import { CHECK_EVERY, cleanupCutoff, compactionDue } from "./compaction.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -32,7 +33,7 @@ const FETCH_CHUNK = 500;
 export interface LanceStoreOptions {
   dbPath: string;
   logger: Logger;
-  /** Compact a collection after this many writes to it (default COMPACT_EVERY). */
+  /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when due. */
   compactEvery?: number;
   /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
   vectorCacheBytes?: number;
@@ -40,12 +41,11 @@ export interface LanceStoreOptions {
 
 /**
  * Every write is a LanceDB commit and a new small fragment; agents write one memory at a time, so
- * without compaction search slows down steadily (measured: 300 one-row adds took vector search
- * from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically.
+ * without compaction LanceDB's search slows down steadily (measured: 300 one-row adds took vector
+ * search from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically,
+ * when due by the policy in compaction.ts.
  */
-export const COMPACT_EVERY = 50;
-/** Old versions are removed only when older than this, so a reader in another process never loses files. */
-export const CLEANUP_GRACE_MS = 2 * 60_000;
+export const COMPACT_EVERY = CHECK_EVERY;
 
 interface TableState {
   table: lancedb.Table;
@@ -257,7 +257,7 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  /** Counts a write; every `compactEvery` writes, compacts the collection in the background. */
+  /** Counts a write; every `compactEvery` writes, compacts the collection in the background if due. */
   private noteWrite(collection: string): void {
     const writes = (this.writesSinceCompaction.get(collection) ?? 0) + 1;
     if (writes < (this.options.compactEvery ?? COMPACT_EVERY)) {
@@ -266,7 +266,7 @@ export class LanceStore implements VectorStore {
     }
     this.writesSinceCompaction.set(collection, 0);
     if (this.compactions.has(collection)) return;
-    const run = this.compact(collection)
+    const run = this.compact(collection, { onlyIfDue: true })
       .catch((error: unknown) =>
         this.options.logger.warn(`compaction of "${collection}" failed (retried later): ${String(error)}`),
       )
@@ -275,20 +275,23 @@ export class LanceStore implements VectorStore {
   }
 
   /**
-   * Merges small fragments, folds new rows into the indexes and removes old versions past the
-   * grace period. Runs under the collection's write lock: this process's writes wait for it
-   * (a few hundred ms at most), and LanceDB's commit protocol orders it against other processes.
+   * Merges small fragments, folds new rows into the indexes and removes the versions older than
+   * this compaction (see cleanupCutoff). Runs under the collection's write lock: this process's
+   * writes wait for it, and LanceDB's commit protocol orders it against other processes.
+   * `onlyIfDue`: only when the fragments call for it (compactionDue).
    */
-  async compact(collection: string): Promise<void> {
+  async compact(collection: string, { onlyIfDue = false } = {}): Promise<void> {
     await this.exclusive(collection, () =>
       this.withTable(
         collection,
         async (state) => {
+          if (onlyIfDue) {
+            const { numRows, fragmentStats } = await state.table.stats();
+            if (!compactionDue({ rows: numRows, smallFragments: fragmentStats.numSmallFragments })) return;
+          }
           const started = Date.now();
           const before = await state.table.version();
-          const stats = await state.table.optimize({
-            cleanupOlderThan: new Date(Date.now() - CLEANUP_GRACE_MS),
-          });
+          const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
           await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
           this.options.logger.debug(
             `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,

@@ -5,6 +5,7 @@ import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
+import { compactionDue } from "../../src/store/compaction.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import type { StoredDocument } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
@@ -222,6 +223,41 @@ describe("automatic compaction", () => {
       expect(stats.documents).toBe(24);
       expect(stats.fragments).toBeLessThanOrEqual(2);
       expect((await compacting.search("c", unit(1, 7, 0), { limit: 1 }))[0]?.id).toBe("r7");
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+});
+
+describe("compaction policy", () => {
+  it("waits for small fragments that are many relative to the rows", () => {
+    expect(compactionDue({ rows: 10, smallFragments: 31 })).toBe(false);
+    expect(compactionDue({ rows: 10, smallFragments: 32 })).toBe(true);
+    expect(compactionDue({ rows: 100_000, smallFragments: 49 })).toBe(false);
+    expect(compactionDue({ rows: 100_000, smallFragments: 50 })).toBe(true);
+    expect(compactionDue({ rows: 1_000_000, smallFragments: 499 })).toBe(false);
+  });
+
+  it("compacts by itself once due, and removes the versions it replaced", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    let compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 8 });
+    try {
+      for (let i = 0; i < 40; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
+      // close() waits for the background compaction started by the 32nd write.
+      await compacting.close();
+      compacting = new LanceStore({ dbPath, logger: silentLogger });
+      const stats = await compacting.stats("c");
+      expect(stats.documents).toBe(40);
+      expect(stats.fragments).toBeLessThanOrEqual(9);
+      const versions = readdirSync(path.join(dbPath, "c.lance", "_versions"));
+      expect(versions.length).toBeLessThanOrEqual(12);
+      const all = await compacting.fetch(
+        "c",
+        Array.from({ length: 40 }, (_, i) => `r${i}`),
+      );
+      expect(all).toHaveLength(40);
     } finally {
       await compacting.close();
       c();
