@@ -13,13 +13,23 @@
 
 /** How often (in writes to a collection) the store looks at its fragments. */
 export const CHECK_EVERY = 16;
+/**
+ * A due compaction waits for this long without writes to the collection, so batched ingest and
+ * bursts of tool calls are not stalled behind table rewrites (measured at 100k rows: batched ingest
+ * 19k rows/s without compactions in between, 12k with them)...
+ */
+export const IDLE_MS = 1000;
+/** ...unless the small fragments pile up to this many times the due count: then it runs at once. */
+export const OVERDUE_FACTOR = 4;
 /** Small fragments below which a collection is never compacted automatically. */
 export const MIN_SMALL_FRAGMENTS = 32;
 /** Above MIN_SMALL_FRAGMENTS, one small fragment more is allowed per this many rows. */
 export const ROWS_PER_FRAGMENT = 2000;
 
-export function compactionDue(stats: { rows: number; smallFragments: number }): boolean {
-  return stats.smallFragments >= Math.max(MIN_SMALL_FRAGMENTS, Math.ceil(stats.rows / ROWS_PER_FRAGMENT));
+export function compactionDue(stats: { rows: number; smallFragments: number }, factor = 1): boolean {
+  return (
+    stats.smallFragments >= factor * Math.max(MIN_SMALL_FRAGMENTS, Math.ceil(stats.rows / ROWS_PER_FRAGMENT))
+  );
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
-import { CHECK_EVERY, cleanupCutoff, compactionDue } from "./compaction.js";
+import { rowsToArrow } from "./arrow-batch.js";
+import { CHECK_EVERY, cleanupCutoff, compactionDue, IDLE_MS, OVERDUE_FACTOR } from "./compaction.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -33,8 +34,10 @@ const FETCH_CHUNK = 500;
 export interface LanceStoreOptions {
   dbPath: string;
   logger: Logger;
-  /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when due. */
+  /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when overdue. */
   compactEvery?: number;
+  /** A due compaction waits for this many ms without writes (default IDLE_MS). */
+  compactIdleMs?: number;
   /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
   vectorCacheBytes?: number;
 }
@@ -66,6 +69,7 @@ export class LanceStore implements VectorStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly writesSinceCompaction = new Map<string, number>();
   private readonly compactions = new Map<string, Promise<void>>();
+  private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
   private readonly vectors: VectorCache | undefined;
 
@@ -226,7 +230,15 @@ export class LanceStore implements VectorStore {
         );
       }
       const columns = await this.ensureColumns(collection, state.table, kinds);
-      const records = rows.map((row) => toRecord(row, columns));
+      const records = rowsToArrow(tableSchema(model, columns), rows, (row) => scalarColumns(row, columns));
+      // Rows the cache proves new are appended: a merge-insert joins against every stored id.
+      const version = this.vectors ? await state.table.version() : undefined;
+      const ids = rows.map((row) => row.id);
+      if (version !== undefined && this.vectors?.absent(collection, state.generation, version, ids)) {
+        const added = await state.table.add(records);
+        this.vectors.afterUpsert(collection, state.generation, added.version, rows);
+        return { inserted: rows.length, updated: 0 };
+      }
       const result = await state.table
         .mergeInsert("id")
         .whenMatchedUpdateAll()
@@ -257,16 +269,32 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  /** Counts a write; every `compactEvery` writes, compacts the collection in the background if due. */
+  /**
+   * Counts a write. Once the collection has been idle for `compactIdleMs`, compacts it in the
+   * background if due; every `compactEvery` writes, compacts it at once if overdue.
+   */
   private noteWrite(collection: string): void {
+    clearTimeout(this.idleTimers.get(collection));
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(collection);
+      this.startCompaction(collection, 1);
+    }, this.options.compactIdleMs ?? IDLE_MS);
+    // A pending compaction never keeps the process alive.
+    timer.unref();
+    this.idleTimers.set(collection, timer);
     const writes = (this.writesSinceCompaction.get(collection) ?? 0) + 1;
     if (writes < (this.options.compactEvery ?? COMPACT_EVERY)) {
       this.writesSinceCompaction.set(collection, writes);
       return;
     }
     this.writesSinceCompaction.set(collection, 0);
+    this.startCompaction(collection, OVERDUE_FACTOR);
+  }
+
+  /** Compacts in the background if the fragments are `factor` times due (compactionDue). */
+  private startCompaction(collection: string, factor: number): void {
     if (this.compactions.has(collection)) return;
-    const run = this.compact(collection, { onlyIfDue: true })
+    const run = this.compact(collection, { onlyIfDue: factor })
       .catch((error: unknown) =>
         this.options.logger.warn(`compaction of "${collection}" failed (retried later): ${String(error)}`),
       )
@@ -278,16 +306,17 @@ export class LanceStore implements VectorStore {
    * Merges small fragments, folds new rows into the indexes and removes the versions older than
    * this compaction (see cleanupCutoff). Runs under the collection's write lock: this process's
    * writes wait for it, and LanceDB's commit protocol orders it against other processes.
-   * `onlyIfDue`: only when the fragments call for it (compactionDue).
+   * `onlyIfDue`: only when the fragments are that many times due (compactionDue).
    */
-  async compact(collection: string, { onlyIfDue = false } = {}): Promise<void> {
+  async compact(collection: string, { onlyIfDue }: { onlyIfDue?: number } = {}): Promise<void> {
     await this.exclusive(collection, () =>
       this.withTable(
         collection,
         async (state) => {
-          if (onlyIfDue) {
+          if (onlyIfDue !== undefined) {
             const { numRows, fragmentStats } = await state.table.stats();
-            if (!compactionDue({ rows: numRows, smallFragments: fragmentStats.numSmallFragments })) return;
+            const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
+            if (!compactionDue(stats, onlyIfDue)) return;
           }
           const started = Date.now();
           const before = await state.table.version();
@@ -320,6 +349,7 @@ export class LanceStore implements VectorStore {
     }
     const state = { table, model, generation: 0 };
     this.tables.set(collection, state);
+    this.vectors?.track(collection, 0, await table.version(), model.dimensions);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     return state;
   }
@@ -533,6 +563,8 @@ export class LanceStore implements VectorStore {
 
   async close(): Promise<void> {
     // A compaction in flight finishes (it is one commit); closing under it would fail it midway.
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
+    this.idleTimers.clear();
     await Promise.all(this.compactions.values());
     for (const { table } of this.tables.values()) table.close();
     this.tables.clear();
@@ -795,12 +827,15 @@ function columnKinds(schema: Schema): Map<string, ColumnKind> {
   return kinds;
 }
 
-/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
 function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record<string, unknown> {
+  return { ...scalarColumns(row, columns), vector: Array.from(row.vector) };
+}
+
+/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
+function scalarColumns(row: StoredText, columns: Map<string, ColumnKind>): Record<string, unknown> {
   const record: Record<string, unknown> = {
     id: row.id,
     text: row.text,
-    vector: Array.from(row.vector),
     metadata: JSON.stringify(row.metadata),
   };
   for (const key of columns.keys()) {

@@ -87,7 +87,44 @@ export class VectorCache {
     return hits;
   }
 
-  /** After this store's merge-insert committed `version`: apply it, or forget the entry. */
+  /**
+   * Starts an empty entry for a table this store just created at `version`, so that the rows
+   * written next are cached as they go (and known to be new, see absent) instead of reloaded.
+   */
+  track(collection: string, generation: number, version: number, dim: number): void {
+    const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
+    const capacity = 1024;
+    if (dim === 0 || this.bytes() + layoutBytes(capacity, stride) > this.budgetBytes) return;
+    const { memory, scan } = createScanner(layoutBytes(capacity, stride));
+    this.entries.set(collection, {
+      kind: "loaded",
+      generation,
+      version,
+      dim,
+      stride,
+      count: 0,
+      capacity,
+      ids: [],
+      rowIds: new BigUint64Array(capacity),
+      index: new Map(),
+      memory,
+      scan,
+    });
+  }
+
+  /**
+   * True when the cache proves that none of these ids is in the table at `version` (the latest,
+   * read under the write lock) and they are distinct: they can be appended rather than merged.
+   */
+  absent(collection: string, generation: number, version: number, ids: readonly string[]): boolean {
+    const entry = this.entries.get(collection);
+    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== version)
+      return false;
+    if (new Set(ids).size !== ids.length) return false;
+    return ids.every((id) => !entry.index.has(id));
+  }
+
+  /** After this store's merge-insert (or append) committed `version`: apply it, or forget the entry. */
   afterUpsert(collection: string, generation: number, version: number, rows: StoredDocument[]): void {
     const entry = this.next(collection, generation, version);
     if (!entry) return;

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { parseWhere } from "../../src/filter.js";
@@ -231,6 +231,28 @@ describe("automatic compaction", () => {
 });
 
 describe("compaction policy", () => {
+  it("compacts at once, without waiting for idle, when small fragments are overdue", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const compacting = new LanceStore({
+      dbPath: path.join(d, "db"),
+      logger: silentLogger,
+      compactEvery: 8,
+      compactIdleMs: 3_600_000,
+    });
+    try {
+      // 32 x 4 = 128 small fragments make it overdue; the check at write 128 starts the compaction.
+      for (let i = 0; i < 130; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0))]);
+      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThan(10), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      expect((await compacting.stats("c")).documents).toBe(130);
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+
   it("waits for small fragments that are many relative to the rows", () => {
     expect(compactionDue({ rows: 10, smallFragments: 31 })).toBe(false);
     expect(compactionDue({ rows: 10, smallFragments: 32 })).toBe(true);
@@ -242,15 +264,18 @@ describe("compaction policy", () => {
   it("compacts by itself once due, and removes the versions it replaced", async () => {
     const { dir: d, cleanup: c } = tempDir();
     const dbPath = path.join(d, "db");
-    let compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 8 });
+    let compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 8, compactIdleMs: 0 });
     try {
       for (let i = 0; i < 40; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
-      // close() waits for the background compaction started by the 32nd write.
+      // Due at 32 small fragments and idle (0 ms here: between two writes): compacted in the background.
+      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThanOrEqual(9), {
+        timeout: 20_000,
+        interval: 50,
+      });
       await compacting.close();
       compacting = new LanceStore({ dbPath, logger: silentLogger });
       const stats = await compacting.stats("c");
       expect(stats.documents).toBe(40);
-      expect(stats.fragments).toBeLessThanOrEqual(9);
       const versions = readdirSync(path.join(dbPath, "c.lance", "_versions"));
       expect(versions.length).toBeLessThanOrEqual(12);
       const all = await compacting.fetch(
