@@ -11,6 +11,7 @@ import { CHECK_EVERY, cleanupCutoff, compactionDue, IDLE_MS, OVERDUE_FACTOR } fr
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
+import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, VectorIndexer } from "./vector-index.js";
 import type {
   CollectionInfo,
   DeleteResult,
@@ -40,6 +41,8 @@ export interface LanceStoreOptions {
   compactIdleMs?: number;
   /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
   vectorCacheBytes?: number;
+  /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
+  vectorIndexMinRows?: number;
 }
 
 /**
@@ -72,10 +75,12 @@ export class LanceStore implements VectorStore {
   private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
   private readonly vectors: VectorCache | undefined;
+  private readonly indexer: VectorIndexer;
 
   constructor(private readonly options: LanceStoreOptions) {
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
     this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
+    this.indexer = new VectorIndexer(options.logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
   }
 
   private db(): Promise<lancedb.Connection> {
@@ -322,6 +327,7 @@ export class LanceStore implements VectorStore {
           const before = await state.table.version();
           const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
           await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
+          this.indexer.maybeBuild(collection, state.table);
           this.options.logger.debug(
             `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
           );
@@ -561,6 +567,11 @@ export class LanceStore implements VectorStore {
     return infos.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Settles when a background vector-index build for the collection (if any) has (for benchmarks). */
+  vectorIndexSettled(collection: string): Promise<void> {
+    return this.indexer.settled(collection);
+  }
+
   async close(): Promise<void> {
     // A compaction in flight finishes (it is one commit); closing under it would fail it midway.
     for (const timer of this.idleTimers.values()) clearTimeout(timer);
@@ -623,6 +634,9 @@ async function searchTable(
     .column("vector")
     .distanceType("cosine")
     .select(["id", "text", "metadata", "_distance", ...(options.withVectors ? ["vector"] : [])])
+    // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
+    .nprobes(ANN_NPROBES)
+    .ef(ANN_EF)
     .limit(options.limit);
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;

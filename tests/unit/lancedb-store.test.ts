@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
-import { parseWhere } from "../../src/filter.js";
+import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
 import { compactionDue } from "../../src/store/compaction.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
@@ -285,6 +285,36 @@ describe("compaction policy", () => {
       expect(all).toHaveLength(40);
     } finally {
       await compacting.close();
+      c();
+    }
+  });
+});
+
+describe("vector index", () => {
+  it("is built in the background above the row threshold, and rows added after it are found at once", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    // No vector cache: every search goes through LanceDB and its index.
+    const indexed = new LanceStore({
+      dbPath,
+      logger: silentLogger,
+      vectorCacheBytes: 0,
+      vectorIndexMinRows: 300,
+    });
+    try {
+      const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, unit(1, i / 10, (i % 7) - 3), { i }));
+      await indexed.upsert("c", model, rows);
+      await indexed.compact("c");
+      await indexed.vectorIndexSettled("c");
+      expect(readdirSync(path.join(dbPath, "c.lance", "_indices")).length).toBeGreaterThan(0);
+      const fresh = unit(-5, 1, 9);
+      await indexed.upsert("c", model, [doc("new", fresh, { i: -1 })]);
+      expect((await indexed.search("c", fresh, { limit: 1 }))[0]?.id).toBe("new");
+      const where = parseWhere({ i: -1 }) as Filter;
+      expect((await indexed.search("c", fresh, { limit: 3, where })).map((h) => h.id)).toEqual(["new"]);
+      expect((await indexed.search("c", unit(1, 0.5, 2), { limit: 1 }))[0]?.id).toBe("r5");
+    } finally {
+      await indexed.close();
       c();
     }
   });
