@@ -3,6 +3,7 @@ import {
   createScanner,
   type ScanFunction,
   SIMD_LANES,
+  SIMD_LANES_I8,
   topK,
   WASM_PAGE,
   type WasmMemory,
@@ -34,6 +35,13 @@ interface Loaded {
   index: Map<string, number>;
   memory: WasmMemory;
   scan: ScanFunction;
+  /** The same rows quantised to int8 (one scale per row), scanned first; see pick. */
+  stride8: number;
+  memory8: WasmMemory;
+  scan8: ScanFunction;
+  scales: Float32Array;
+  /** The largest row scale ever written (it bounds the quantisation error; never lowered). */
+  maxScale: number;
 }
 
 /** The collection at this version is larger than the memory left for caching: LanceDB searches it. */
@@ -92,24 +100,9 @@ export class VectorCache {
    * written next are cached as they go (and known to be new, see absent) instead of reloaded.
    */
   track(collection: string, generation: number, version: number, dim: number): void {
-    const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
     const capacity = 1024;
-    if (dim === 0 || this.bytes() + layoutBytes(capacity, stride) > this.budgetBytes) return;
-    const { memory, scan } = createScanner(layoutBytes(capacity, stride));
-    this.entries.set(collection, {
-      kind: "loaded",
-      generation,
-      version,
-      dim,
-      stride,
-      count: 0,
-      capacity,
-      ids: [],
-      rowIds: new BigUint64Array(capacity),
-      index: new Map(),
-      memory,
-      scan,
-    });
+    if (dim === 0 || this.bytes() + rowBytes(dim) * capacity > this.budgetBytes) return;
+    this.entries.set(collection, emptyEntry(generation, version, dim, capacity));
   }
 
   /**
@@ -233,29 +226,13 @@ export class VectorCache {
     const rows = await table.countRows();
     const schema = await table.schema();
     const dim = vectorDimensions(schema);
-    const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
     const available = this.budgetBytes - this.bytes();
-    if (dim === 0 || layoutBytes(rows, stride) > available) {
+    if (dim === 0 || rowBytes(dim) * rows > available) {
       const tooBig: TooBig = { kind: "too-big", generation, version };
       this.entries.set(collection, tooBig);
       return tooBig;
     }
-    const capacity = Math.max(rows, 16);
-    const { memory, scan } = createScanner(layoutBytes(capacity, stride));
-    const entry: Loaded = {
-      kind: "loaded",
-      generation,
-      version,
-      dim,
-      stride,
-      count: 0,
-      capacity,
-      ids: [],
-      rowIds: new BigUint64Array(capacity),
-      index: new Map(),
-      memory,
-      scan,
-    };
+    const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
     // Streamed batch by batch, so the rows never sit in memory twice.
     for await (const batch of table.query().select(["id", "vector"]).withRowId()) {
       const ids = batch.getChild("id");
@@ -298,26 +275,69 @@ export class VectorCache {
   private reserve(entry: Loaded, rows: number): boolean {
     if (rows <= entry.capacity) return true;
     const capacity = Math.max(rows, Math.ceil(entry.capacity * 1.5));
-    const extra = layoutBytes(capacity, entry.stride) - layoutBytes(entry.capacity, entry.stride);
+    const extra = rowBytes(entry.dim) * (capacity - entry.capacity);
     if (this.bytes() + extra > this.budgetBytes) return false;
-    const pages =
-      Math.ceil(layoutBytes(capacity, entry.stride) / WASM_PAGE) - entry.memory.buffer.byteLength / WASM_PAGE;
-    if (pages > 0) entry.memory.grow(pages);
+    growTo(entry.memory, layoutBytes(capacity, entry.stride));
+    growTo(entry.memory8, layoutBytes8(capacity, entry.stride8));
     const rowIds = new BigUint64Array(capacity);
     rowIds.set(entry.rowIds);
     entry.rowIds = rowIds;
+    const scales = new Float32Array(capacity);
+    scales.set(entry.scales);
+    entry.scales = scales;
     entry.capacity = capacity;
     return true;
   }
 }
 
-/** Rows first (from byte 0), then the query, then one score per row. */
+function emptyEntry(generation: number, version: number, dim: number, capacity: number): Loaded {
+  const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
+  const stride8 = Math.ceil(dim / SIMD_LANES_I8) * SIMD_LANES_I8;
+  const { memory, scan } = createScanner(layoutBytes(capacity, stride));
+  const { memory: memory8, scan8 } = createScanner(layoutBytes8(capacity, stride8));
+  return {
+    kind: "loaded",
+    generation,
+    version,
+    dim,
+    stride,
+    count: 0,
+    capacity,
+    ids: [],
+    rowIds: new BigUint64Array(capacity),
+    index: new Map(),
+    memory,
+    scan,
+    stride8,
+    memory8,
+    scan8,
+    scales: new Float32Array(capacity),
+    maxScale: 0,
+  };
+}
+
+/** Memory per cached row, about: float32 and int8 copies, a score, a scale, a row id (ids apart). */
+function rowBytes(dim: number): number {
+  return dim * 5 + 16;
+}
+
+function growTo(memory: WasmMemory, bytes: number): void {
+  const pages = Math.ceil(bytes / WASM_PAGE) - memory.buffer.byteLength / WASM_PAGE;
+  if (pages > 0) memory.grow(pages);
+}
+
+/** float32 rows first (from byte 0), then the query, then one score per row. */
 function layoutBytes(capacity: number, stride: number): number {
   return (capacity * stride + stride + capacity) * 4;
 }
 
+/** int8 rows first (from byte 0), then the int16 query (16-byte aligned), then one score per row. */
+function layoutBytes8(capacity: number, stride8: number): number {
+  return capacity * stride8 + stride8 * 2 + capacity * 4;
+}
+
 function entryBytes(entry: Loaded): number {
-  return entry.memory.buffer.byteLength;
+  return entry.memory.buffer.byteLength + entry.memory8.buffer.byteLength + entry.scales.byteLength;
 }
 
 /** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
@@ -326,8 +346,18 @@ function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
   let sum = 0;
   for (let i = 0; i < entry.dim; i++) sum += (vector[i] as number) ** 2;
   const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-  for (let i = 0; i < entry.dim; i++) row[i] = (vector[i] as number) * scale;
+  let max = 0;
+  for (let i = 0; i < entry.dim; i++) {
+    row[i] = (vector[i] as number) * scale;
+    max = Math.max(max, Math.abs(row[i] as number));
+  }
   row.fill(0, entry.dim);
+  const row8 = new Int8Array(entry.memory8.buffer, at * entry.stride8, entry.stride8);
+  const step = max / 127;
+  for (let i = 0; i < entry.dim; i++) row8[i] = step > 0 ? Math.round((row[i] as number) / step) : 0;
+  row8.fill(0, entry.dim);
+  entry.scales[at] = step;
+  entry.maxScale = Math.max(entry.maxScale, step);
 }
 
 /** Moves the last row into the removed one's place. */
@@ -340,6 +370,9 @@ function removeRow(entry: Loaded, id: string): void {
     const lastId = entry.ids[last] as string;
     const floats = new Float32Array(entry.memory.buffer, 0, entry.capacity * entry.stride);
     floats.copyWithin(at * entry.stride, last * entry.stride, (last + 1) * entry.stride);
+    const bytes = new Int8Array(entry.memory8.buffer, 0, entry.capacity * entry.stride8);
+    bytes.copyWithin(at * entry.stride8, last * entry.stride8, (last + 1) * entry.stride8);
+    entry.scales[at] = entry.scales[last] as number;
     entry.ids[at] = lastId;
     entry.rowIds[at] = entry.rowIds[last] as bigint;
     entry.index.set(lastId, at);
@@ -348,12 +381,26 @@ function removeRow(entry: Loaded, id: string): void {
   entry.count = last;
 }
 
+/** Below this many rows the float32 scan alone is fast enough (and simplest). */
+const QUANTISED_FROM_ROWS = 4096;
+/** The int16 query's range: keeps scan8's int32 sums from overflowing up to 4096 dimensions. */
+const QUERY_LEVELS = 4095;
+
 /** The k nearest rows by cosine distance, or undefined for a zero query (LanceDB decides those). */
 function pick(entry: Loaded, query: Float32Array, k: number): CachedPick[] | undefined {
   let sum = 0;
   for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
   if (!(sum > 0) || entry.count === 0) return entry.count === 0 ? [] : undefined;
   const norm = Math.sqrt(sum);
+  const quantised =
+    entry.count >= QUANTISED_FROM_ROWS && k * 8 <= entry.count
+      ? pickQuantised(entry, query, norm, k)
+      : undefined;
+  return quantised ?? pickExact(entry, query, norm, k);
+}
+
+/** The float32 scan of every row. */
+function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number): CachedPick[] {
   const queryAt = entry.capacity * entry.stride * 4;
   const scoresAt = queryAt + entry.stride * 4;
   const q = new Float32Array(entry.memory.buffer, queryAt, entry.stride);
@@ -366,6 +413,74 @@ function pick(entry: Loaded, query: Float32Array, k: number): CachedPick[] | und
     id: entry.ids[at] as string,
     rowId: entry.rowIds[at] as bigint,
     distance: 1 - (scores[at] as number) / norm,
+  }));
+}
+
+/**
+ * Exact top k from the int8 copy, a quarter of the bytes: scan8 gives every row an approximate
+ * score with a proven error bound; the best candidates are re-scored exactly from the float32
+ * rows, and so is every other row whose approximate score plus the bound could still reach the
+ * k-th exact score. The answer is the exact top k, as from pickExact. Undefined when too many rows
+ * are that close (then the float32 scan is cheaper).
+ *
+ * Bound: a row r (unit length) is s_r (c + d) with int8 codes c and |d_i| <= 1/2, the normalised
+ * query s_q (e + f) likewise with int16 codes e; |r.q - s_r s_q c.e| <= s_r s_q (|c.f| + |d.e| + |d.f|)
+ * <= s_q sqrt(dim)/2 + s_r s_q (dim/2 + |e|_1/2), using |c|_1 <= sqrt(dim) (1/s_r + sqrt(dim)/2).
+ */
+function pickQuantised(
+  entry: Loaded,
+  query: Float32Array,
+  norm: number,
+  k: number,
+): CachedPick[] | undefined {
+  const { dim, count, stride, stride8 } = entry;
+  const unit = new Float64Array(dim);
+  let max = 0;
+  for (let i = 0; i < dim; i++) {
+    unit[i] = (query[i] as number) / norm;
+    max = Math.max(max, Math.abs(unit[i] as number));
+  }
+  const step = max / QUERY_LEVELS;
+  const queryAt = entry.capacity * stride8;
+  const outAt = queryAt + stride8 * 2;
+  const q16 = new Int16Array(entry.memory8.buffer, queryAt, stride8);
+  let l1 = 0;
+  for (let i = 0; i < dim; i++) {
+    q16[i] = Math.round((unit[i] as number) / step);
+    l1 += Math.abs(q16[i] as number);
+  }
+  q16.fill(0, dim);
+  entry.scan8(queryAt, 0, count, stride8, outAt);
+  const approx = new Float32Array(entry.memory8.buffer, outAt, count);
+  const scales = entry.scales;
+  for (let i = 0; i < count; i++) approx[i] = (approx[i] as number) * (scales[i] as number) * step;
+  // 1e-5 more for float32 rounding in the scores themselves.
+  const bound = (step * Math.sqrt(dim)) / 2 + entry.maxScale * step * (dim / 2 + l1 / 2) + 1e-5;
+
+  const rows = new Float32Array(entry.memory.buffer, 0, count * stride);
+  const exact = (at: number) => {
+    let score = 0;
+    const base = at * stride;
+    for (let i = 0; i < dim; i++) score += (rows[base + i] as number) * (unit[i] as number);
+    return { at, score };
+  };
+  const top = topK(approx, count, Math.min(count, Math.max(4 * k, 64)));
+  let scored = Array.from(top, exact).sort((a, b) => b.score - a.score);
+  const threshold = (scored[k - 1] as { score: number }).score;
+  if ((approx[top[top.length - 1] as number] as number) + bound >= threshold) {
+    const seen = new Set(top);
+    const more: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if ((approx[i] as number) + bound < threshold || seen.has(i)) continue;
+      more.push(i);
+      if (more.length > count / 8) return undefined;
+    }
+    scored = scored.concat(more.map(exact)).sort((a, b) => b.score - a.score);
+  }
+  return scored.slice(0, k).map(({ at, score }) => ({
+    id: entry.ids[at] as string,
+    rowId: entry.rowIds[at] as bigint,
+    distance: 1 - score,
   }));
 }
 

@@ -80,6 +80,25 @@ describe("vector cache", () => {
     for (const result of search.mock.results) expect(await result.value).toBeDefined();
   });
 
+  it("answers exactly from the int8 copy too (collections of 4096 rows and more)", async () => {
+    await cached.upsert("c", model, docs(0, 5000));
+    await expectSameAsFlat("c", 12, 10);
+    await expectSameAsFlat("c", 2, 50);
+  });
+
+  it("stays exact when thousands of rows tie (the int8 bound cannot separate them)", async () => {
+    const same = vector();
+    const rows = docs(0, 5000).map((row, i) => (i < 4000 ? { ...row, vector: same } : row));
+    await cached.upsert("c", model, rows);
+    for (const q of [same, vector()]) {
+      const got = await cached.search("c", q, { limit: 10 });
+      const want = await flat.search("c", q, { limit: 10 });
+      got.forEach((hit, at) => {
+        expect(Math.abs(hit.distance - (want[at] as Hit).distance)).toBeLessThan(1e-5);
+      });
+    }
+  });
+
   it("returns stored vectors when asked", async () => {
     const rows = docs(0, 50);
     await cached.upsert("c", model, rows);
