@@ -234,10 +234,15 @@ export class LanceStore implements VectorStore {
           `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
         );
       }
+      const before = this.vectors ? await state.table.version() : undefined;
       const columns = await this.ensureColumns(collection, state.table, kinds);
       const records = rowsToArrow(tableSchema(model, columns), rows, (row) => scalarColumns(row, columns));
       // Rows the cache proves new are appended: a merge-insert joins against every stored id.
       const version = this.vectors ? await state.table.version() : undefined;
+      if (before !== undefined && version !== undefined && version !== before) {
+        // New metadata columns: a commit that changes no vector.
+        this.vectors?.afterSchemaChange(collection, state.generation, before, version);
+      }
       const ids = rows.map((row) => row.id);
       if (version !== undefined && this.vectors?.absent(collection, state.generation, version, ids)) {
         const added = await state.table.add(records);

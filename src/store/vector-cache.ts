@@ -139,6 +139,21 @@ export class VectorCache {
     entry.version = version;
   }
 
+  /** After this store added columns (under its write lock), moving the table from `before` to `after`. */
+  afterSchemaChange(collection: string, generation: number, before: number, after: number): void {
+    const entry = this.entries.get(collection);
+    if (
+      entry?.kind === "loaded" &&
+      entry.generation === generation &&
+      entry.version === before &&
+      after === before + 1
+    ) {
+      entry.version = after;
+      return;
+    }
+    this.drop(collection);
+  }
+
   /** After this store's delete committed `version`; `ids` are the rows it removed, when known. */
   afterDelete(collection: string, generation: number, version: number, ids: string[] | undefined): void {
     const current = this.entries.get(collection);
