@@ -1003,7 +1003,7 @@ async function main(): Promise<void> {
       const single = store?.extra?.single as
         | { rows: number; seconds: number; rowsPerSecond: number; p50: number; p95: number; max: number }
         | undefined;
-      if (single) {
+      if (single && single.rows > 0) {
         out("");
         out(
           `One document per call into this ${rows.toLocaleString("en-US")}-row collection: ${single.rows} upserts in ${single.seconds.toFixed(1)} s = ${fmt.rate(single.rowsPerSecond)} rows/s; per call p50 ${fmt.ms(single.p50)} ms, p95 ${fmt.ms(single.p95)} ms, max ${fmt.ms(single.max)} ms. Fragments after the batched ingest: ${String(store?.extra?.fragmentsBeforeCompaction)}. Live data after compact() (table stats): ${fmt.mb(store?.extra?.liveBytes as number)} MB; the du above also counts old versions still on disk.`,
