@@ -197,6 +197,22 @@ describe("vector cache", () => {
     await expectSameAsFlat();
   });
 
+  it("past its budget keeps the ids of a collection it created, to append new rows still", async () => {
+    await cached.close();
+    // Room for the first 1,536 rows of 37 dimensions, not for 2,304.
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 400_000 });
+    const absent = vi.spyOn(VectorCache.prototype, "absent");
+    for (let i = 0; i < 3; i++) await cached.upsert("c", model, docs(i * 1000, 1000));
+    expect(absent.mock.results.map((r) => r.value)).toEqual([true, true, true]);
+    // An existing id among new ones: merged, not appended.
+    await cached.upsert("c", model, [doc("r5"), doc("r3000")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(false);
+    await cached.upsert("c", model, [doc("r3001")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(true);
+    expect((await cached.getCollection("c"))?.count).toBe(3002);
+    await expectSameAsFlat();
+  });
+
   it("filtered searches give LanceDB's answers", async () => {
     await cached.upsert("c", model, docs(0, 200));
     const where = parseWhere({ even: true });
