@@ -11,7 +11,7 @@ import { CHECK_EVERY, cleanupCutoff, compactionDue, IDLE_MS, OVERDUE_FACTOR } fr
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
-import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, VectorIndexer } from "./vector-index.js";
+import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./vector-index.js";
 import type {
   CollectionInfo,
   DeleteResult,
@@ -642,6 +642,7 @@ async function searchTable(
     // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
     .nprobes(ANN_NPROBES)
     .ef(ANN_EF)
+    .refineFactor(ANN_REFINE)
     .limit(options.limit);
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;

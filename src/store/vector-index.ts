@@ -21,6 +21,11 @@ const ROWS_PER_PARTITION = 250_000;
 export const ANN_NPROBES = 16;
 /** ef 128: recall@10 0.988 at 1M (0.972 with 64) for under 1 ms more. */
 export const ANN_EF = 128;
+/**
+ * Re-rank 2k candidates with the full vectors. At 1M (bench/RESULTS.md, run E) ef 128 gave recall
+ * 0.984 at 12.7 ms p50 and 0.992 with refine 2 at 14.7 ms; one build measured 0.934 without it.
+ */
+export const ANN_REFINE = 2;
 
 export function vectorIndexConfig(rows: number): lancedb.Index {
   return lancedb.Index.hnswSq({
