@@ -1,0 +1,112 @@
+/**
+ * 1M rows through our store in batches of 1,000 (ingest rate, with the cache keeping ids past its
+ * budget), then compact() and the automatic vector index, then LanceDB's search-time settings
+ * (ef, refine factor) on that index and store.search itself, recall@10 against an exact scan.
+ *
+ *   npx tsx bench/ann-sweep.ts            (N=200000 for a smaller table; ~8 min at 1M on 2 cores)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import type * as lancedb from "@lancedb/lancedb";
+import { silentLogger } from "../src/logger.js";
+import { LanceStore } from "../src/store/lancedb-store.js";
+import { exactTopK } from "./lib/peers.js";
+import { generateDataset, generateQueries } from "./lib/vectors.js";
+
+const N = Number(process.env.N ?? 1_000_000);
+const D = 384;
+const Q = 50;
+const la = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+const dataset = generateDataset(N, D, 42);
+const data = dataset.data;
+const queries = generateQueries(dataset, Q + 10, 42);
+const truth = Array.from(
+  { length: Q + 10 },
+  (_, q) => exactTopK(data, N, D, queries.subarray(q * D, (q + 1) * D), 10).ids,
+);
+const dir = mkdtempSync(path.join(tmpdir(), "ingest1m-"));
+const store = new LanceStore({ dbPath: dir, logger: silentLogger });
+const model = { model: "bench/synthetic", dtype: "fp32", dimensions: D };
+console.log(`load average at start ${la()}`);
+let started = performance.now();
+let last = started;
+for (let start = 0; start < N; start += 1000) {
+  await store.upsert(
+    "bench",
+    model,
+    Array.from({ length: 1000 }, (_, i) => ({
+      id: String(start + i),
+      text: `document ${start + i}`,
+      metadata: {},
+      vector: data.subarray((start + i) * D, (start + i + 1) * D),
+    })),
+  );
+  if ((start + 1000) % 200_000 === 0) {
+    const now = performance.now();
+    console.log(`${start + 1000} rows: last 200k at ${(200_000 / ((now - last) / 1000)).toFixed(0)} rows/s`);
+    last = now;
+  }
+}
+const seconds = (performance.now() - started) / 1000;
+console.log(
+  `ingest ${N} rows in ${seconds.toFixed(1)} s = ${(N / seconds).toFixed(0)} rows/s; load average ${la()}`,
+);
+started = performance.now();
+await store.compact("bench");
+console.log(`compact ${((performance.now() - started) / 1000).toFixed(1)} s`);
+started = performance.now();
+await store.vectorIndexSettled("bench");
+console.log(`index ${((performance.now() - started) / 1000).toFixed(1)} s; load ${la()}`);
+const table = (store as unknown as { tables: Map<string, { table: lancedb.Table }> }).tables.get("bench")
+  ?.table as lancedb.Table;
+for (const [ef, refine] of [
+  [128, 0],
+  [256, 0],
+  [128, 2],
+  [64, 4],
+  [128, 4],
+] as const) {
+  const times: number[] = [];
+  let hit = 0;
+  for (let q = 0; q < Q + 10; q++) {
+    let query = table
+      .vectorSearch(queries.subarray(q * D, (q + 1) * D))
+      .column("vector")
+      .distanceType("cosine")
+      .select(["id", "text", "metadata", "_distance"])
+      .nprobes(16)
+      .ef(ef)
+      .limit(10);
+    if (refine) query = query.refineFactor(refine);
+    const s = performance.now();
+    const rows = (await query.toArray()) as Array<{ id: string }>;
+    if (q >= 10) {
+      times.push(performance.now() - s);
+      const t = new Set(Array.from(truth[q] as Int32Array));
+      hit += rows.filter((r) => t.has(Number(r.id))).length;
+    }
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `ef ${ef} refine ${refine}: p50 ${times[Q >> 1]?.toFixed(2)} ms p95 ${times[Math.floor(Q * 0.95)]?.toFixed(2)} recall ${(hit / (Q * 10)).toFixed(3)} load ${la()}`,
+  );
+}
+const times: number[] = [];
+let hit = 0;
+for (let q = 0; q < Q + 10; q++) {
+  const s = performance.now();
+  const rows = await store.search("bench", queries.subarray(q * D, (q + 1) * D), { limit: 10 });
+  if (q >= 10) {
+    times.push(performance.now() - s);
+    const t = new Set(Array.from(truth[q] as Int32Array));
+    hit += rows.filter((r) => t.has(Number(r.id))).length;
+  }
+}
+times.sort((a, b) => a - b);
+console.log(`store.search: p50 ${times[Q >> 1]?.toFixed(2)} ms recall ${(hit / (Q * 10)).toFixed(3)}`);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
