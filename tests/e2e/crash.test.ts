@@ -12,6 +12,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { IDLE_MS } from "../../src/store/compaction.js";
 import { tempDir } from "../support/harness.js";
 import { CLI, TINY_BERT } from "../support/stdio.js";
 
@@ -351,7 +352,8 @@ describe("kill -9 of a server in the middle of a large add_documents", () => {
     const { dbPath, cache } = workspace();
     const collection = "compacting";
     const acknowledged: Doc[] = [];
-    // The store compacts a collection in the background after every 50 writes a process makes to it.
+    // 50 one-row writes leave 50 small fragments: due (32), so the store compacts the collection in
+    // the background once it has had no writes for IDLE_MS.
     const fiftyWrites = async (server: Killable, run: number) => {
       for (let i = 0; i < 50; i += 1) {
         const doc = {
@@ -372,12 +374,13 @@ describe("kill -9 of a server in the middle of a large add_documents", () => {
       return restarted;
     };
 
-    // kill -9 just as a compaction starts (in the background, as the 50th write is answered)...
+    // kill -9 just as a compaction starts (in the background, IDLE_MS after the 50th write)...
     let server = await start(dbPath, cache, { logLevel: "debug" });
     await fiftyWrites(server, 0);
+    await sleep(IDLE_MS);
     await server.kill();
     report.push(
-      `kill as the 50th write is answered (compaction ${compactions(server) > 0 ? "had finished" : "unfinished"})`,
+      `kill ${IDLE_MS} ms after the 50th write (compaction ${compactions(server) > 0 ? "had finished" : "unfinished"})`,
     );
     server = await restartAndCheck("kill as a compaction starts");
     // ...and after one has finished, timing it (the store logs it at debug level).
@@ -388,7 +391,7 @@ describe("kill -9 of a server in the middle of a large add_documents", () => {
     await server.kill();
     server = await restartAndCheck("kill after a finished compaction");
     // STRESS_KILLS=1: more kill points, spread over the compaction's measured duration.
-    const delays = MORE_KILLS ? [0.25, 0.5, 0.75, 1].map((f) => Math.round(f * took)) : [];
+    const delays = MORE_KILLS ? [0.25, 0.5, 0.75, 1].map((f) => IDLE_MS + Math.round(f * took)) : [];
     for (const [n, delay] of delays.entries()) {
       await fiftyWrites(server, n + 2);
       await sleep(delay);
