@@ -332,7 +332,10 @@ export class LanceStore implements VectorStore {
           const before = await state.table.version();
           const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
           await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
-          this.indexer.maybeBuild(collection, state.table);
+          // The index's commit changes no row: the cache follows it instead of reloading.
+          this.indexer.maybeBuild(collection, state.table, (before, after) =>
+            this.vectors?.afterSchemaChange(collection, state.generation, before, after),
+          );
           this.options.logger.debug(
             `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
           );

@@ -162,7 +162,10 @@ export class VectorCache {
     entry.version = version;
   }
 
-  /** After this store added columns (under its write lock), moving the table from `before` to `after`. */
+  /**
+   * After a commit by this store that changed no row (columns added, a vector index), moving the
+   * table from `before` to `after`: followed only when nothing else committed in between.
+   */
   afterSchemaChange(collection: string, generation: number, before: number, after: number): void {
     const entry = this.entries.get(collection);
     if (

@@ -49,10 +49,17 @@ export class VectorIndexer {
     private readonly minRows = ANN_MIN_ROWS,
   ) {}
 
-  /** Starts a build when the table has enough rows and no vector index; returns at once. */
-  maybeBuild(collection: string, table: lancedb.Table): void {
+  /**
+   * Starts a build when the table has enough rows and no vector index; returns at once. `built`
+   * hears the versions before and after, so a cache can follow a commit that changed no row.
+   */
+  maybeBuild(
+    collection: string,
+    table: lancedb.Table,
+    built?: (before: number, after: number) => void,
+  ): void {
     if (this.builds.has(collection)) return;
-    const build = this.build(collection, table)
+    const build = this.build(collection, table, built)
       .catch((error: unknown) => {
         this.logger.warn(`vector index for "${collection}" not built (retried later): ${String(error)}`);
       })
@@ -65,10 +72,15 @@ export class VectorIndexer {
     await this.builds.get(collection);
   }
 
-  private async build(collection: string, table: lancedb.Table): Promise<void> {
+  private async build(
+    collection: string,
+    table: lancedb.Table,
+    built?: (before: number, after: number) => void,
+  ): Promise<void> {
     const rows = await table.countRows();
     if (rows < this.minRows || (await hasVectorIndex(table))) return;
     const started = Date.now();
+    const before = await table.version();
     this.logger.info(`building a vector index for "${collection}" (${rows} rows) in the background`);
     try {
       await table.createIndex("vector", { config: vectorIndexConfig(rows), replace: false });
@@ -76,6 +88,7 @@ export class VectorIndexer {
       // Another process built it first: that is the index we wanted.
       if (!/already exists/i.test(String(error))) throw error;
     }
+    built?.(before, await table.version());
     this.logger.info(
       `vector index for "${collection}" built in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );

@@ -157,6 +157,17 @@ describe("vector cache", () => {
     expect(loads).not.toHaveBeenCalled();
   });
 
+  it("follows the vector index's commit without reloading", async () => {
+    await cached.close();
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorIndexMinRows: 300 });
+    const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
+    await cached.upsert("c", model, docs(0, 400));
+    await cached.compact("c");
+    await cached.vectorIndexSettled("c");
+    await expectSameAsFlat();
+    expect(loads).not.toHaveBeenCalled();
+  });
+
   it("forgets a dropped collection and follows a rebuilt one", async () => {
     await cached.upsert("c", model, docs(0, 100));
     await expectSameAsFlat();
