@@ -16,6 +16,12 @@ export interface TransformersOptions {
   hubUrl?: string;
   /** Called with download/read progress of the model's files. */
   onEvent?: (event: LoadEvent) => void;
+  /**
+   * Whether ONNX Runtime's worker threads spin while they wait for work; unset keeps its default
+   * (spinning). Off, they sleep instead: 1.8-3.8x the throughput on a 2-vCPU machine that other
+   * processes kept busy (bench/RESULTS.md), since a spinning thread holds a core that work needs.
+   */
+  spinning?: boolean;
 }
 
 /** What transformers.js passes to `progress_callback`. */
@@ -157,6 +163,13 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
       dtype: options.dtype as "fp32",
       device: "cpu",
       local_files_only: options.offline || options.local,
+      ...(options.spinning === undefined
+        ? {}
+        : {
+            session_options: {
+              extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
+            },
+          }),
       progress_callback: (info: unknown) => {
         const event = info as TransformersProgress;
         if (event.status === "progress" && event.file && event.total) {

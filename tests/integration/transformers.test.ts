@@ -59,6 +59,32 @@ describe("TransformersEmbedder on the tiny BERT fixture (real transformers.js + 
   });
 });
 
+describe("ONNX Runtime thread spinning (--ort-spinning)", () => {
+  it("gives the same vectors with spinning off as with the runtime's default", async () => {
+    const cache = tempDir("vmm-cache-");
+    const open = (spinning?: boolean) =>
+      TransformersEmbedder.create({
+        model: TINY_BERT,
+        dtype: "fp32",
+        local: true,
+        cacheDir: cache.dir,
+        offline: true,
+        ...(spinning === undefined ? {} : { spinning }),
+      });
+    const [byDefault, sleeping] = await Promise.all([open(), open(false)]);
+    try {
+      const texts = ["hi", "the quick brown fox jumps over the lazy dog"];
+      const [a, b] = await Promise.all([byDefault.embedDocuments(texts), sleeping.embedDocuments(texts)]);
+      for (let i = 0; i < texts.length; i++) {
+        expect(cosine(a[i] as Float32Array, b[i] as Float32Array)).toBeCloseTo(1, 6);
+      }
+    } finally {
+      await Promise.all([byDefault.dispose(), sleeping.dispose()]);
+      cache.cleanup();
+    }
+  });
+});
+
 describe("model loading failures", () => {
   it("names the missing files of a local directory", async () => {
     const { dir, cleanup } = tempDir();
