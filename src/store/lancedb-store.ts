@@ -92,7 +92,7 @@ export class LanceStore implements VectorStore {
       this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
       throw new MemoryError(
         "storage_unavailable",
-        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. Check that it is a writable directory on a disk with free space (--db-path / VECTOR_MEMORY_DB_PATH), then retry.`,
+        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
       );
     }
   }
@@ -638,11 +638,29 @@ async function readAll(table: lancedb.Table): Promise<StoredText[]> {
 
 const MAX_CONFLICT_RETRIES = 8;
 
-/** An operating-system level failure of the database directory, as LanceDB (Rust) reports it. */
+/** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
+const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
+/** EROFS, EACCES. */
+const NOT_WRITABLE = /Read-only file system|Permission denied|os error (?:30|13)\b/i;
+
+/** An operating-system level failure of the database directory (from LanceDB or from Node's fs). */
 function isStorageError(error: unknown): boolean {
-  return /os error \d+|Failed to connect to namespace|Unable to create|No space left|Read-only file system|Permission denied/i.test(
-    String(error),
+  const message = String(error);
+  return (
+    DISK_FULL.test(message) ||
+    NOT_WRITABLE.test(message) ||
+    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
   );
+}
+
+/** What to do about a storage error, by its cause: the agent relays this to the user. */
+function storageAdvice(error: unknown): string {
+  const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (DISK_FULL.test(String(error)))
+    return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
+  if (NOT_WRITABLE.test(String(error)))
+    return `The directory is not writable (read-only, or no permission): make it writable for this server's user (or use another directory with ${where}), then retry.`;
+  return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
 }
 
 function isCommitConflict(error: unknown): boolean {
