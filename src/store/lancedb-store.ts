@@ -227,7 +227,7 @@ export class LanceStore implements VectorStore {
       return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
     };
     const result = await this.exclusive(collection, () =>
-      this.withTable(collection, write, async () => write(await this.create(collection, model, kinds))),
+      this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
     );
     this.noteWrite(collection);
     return result;
@@ -288,26 +288,35 @@ export class LanceStore implements VectorStore {
     );
   }
 
+  /**
+   * Creates the collection holding its first rows, in one commit: a call that fails (a full disk)
+   * leaves no empty collection behind. If another process created it first, `write` adds to theirs.
+   */
   private async create(
     collection: string,
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
-  ): Promise<TableState> {
+    rows: StoredDocument[],
+    write: (state: TableState) => Promise<{ inserted: number; updated: number }>,
+  ): Promise<{ inserted: number; updated: number }> {
     const db = await this.db();
     let table: lancedb.Table;
     try {
-      table = await db.createEmptyTable(collection, tableSchema(model, kinds), { mode: "create" });
+      table = await db.createTable(
+        collection,
+        rows.map((row) => toRecord(row, kinds)),
+        { schema: tableSchema(model, kinds), mode: "create" },
+      );
     } catch (error) {
-      // Another process created it first: use theirs (the model check follows in the caller).
+      // Another process created it first: add to theirs (the model check follows in `write`).
       if (!/already exists/i.test(String(error))) throw error;
       const existing = await this.open(collection);
       if (!existing) throw error;
-      return existing;
+      return write(existing);
     }
-    const state = { table, model, generation: 0 };
-    this.tables.set(collection, state);
+    this.tables.set(collection, { table, model, generation: 0 });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    return state;
+    return { inserted: rows.length, updated: 0 };
   }
 
   /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
