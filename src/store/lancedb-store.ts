@@ -363,15 +363,24 @@ export class LanceStore implements VectorStore {
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
-      await this.ensureTextIndex(state);
-      let search = state.table
-        .query()
-        .fullTextSearch(query, { columns: ["text"] })
-        .select(["id", "text", "metadata", "vector", "_score"])
-        .limit(options.limit);
-      if (options.where)
-        search = search.where(compileFilter(options.where, columnKinds(await state.table.schema())));
-      const rows = (await search.toArray()) as Array<RawRow & { vector: Iterable<number>; _score: number }>;
+      const indexed = await this.ensureTextIndex(state).then(
+        () => true,
+        (error: unknown) => {
+          // A full or read-only disk cannot take the index: scan instead (unstemmed, slower), so
+          // keyword and hybrid search keep working there. The next search tries the index again.
+          if (!isStorageError(error)) throw error;
+          this.options.logger.warn(
+            `full-text index on "${collection}" not written, keyword search scans instead: ${String(error).split(/\s+Caused by:/)[0]}`,
+          );
+          return false;
+        },
+      );
+      const where = options.where
+        ? compileFilter(options.where, columnKinds(await state.table.schema()))
+        : undefined;
+      const rows = indexed
+        ? await fullTextSearch(state.table, query, where, ["id", "text", "metadata", "vector"], options.limit)
+        : await fullTextScan(state.table, query, where, options.limit);
       return rows.map((row) => ({
         id: row.id,
         text: row.text,
@@ -562,6 +571,49 @@ interface RawRow {
   id: string;
   text: string;
   metadata: string;
+}
+
+type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
+
+async function fullTextSearch(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  columns: string[],
+  limit: number,
+): Promise<ScoredRow[]> {
+  let search = table
+    .query()
+    .fullTextSearch(query, { columns: ["text"] })
+    .select([...columns, "_score"])
+    .limit(limit);
+  if (where) search = search.where(where);
+  return (await search.toArray()) as ScoredRow[];
+}
+
+/**
+ * Full-text search without an index. LanceDB (0.37) then scores every row but cuts to the limit
+ * before ranking, so: score them all (ids only), rank here, then read the best rows.
+ */
+async function fullTextScan(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  limit: number,
+): Promise<ScoredRow[]> {
+  const scored = await fullTextSearch(table, query, where, ["id"], Math.max(1, await table.countRows()));
+  const best = scored.sort((a, b) => b._score - a._score).slice(0, limit);
+  if (best.length === 0) return [];
+  const rows = (await table
+    .query()
+    .where(idInList(best.map((row) => row.id)))
+    .select(["id", "text", "metadata", "vector"])
+    .toArray()) as ScoredRow[];
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return best.flatMap((row) => {
+    const found = byId.get(row.id);
+    return found ? [{ ...found, _score: row._score }] : [];
+  });
 }
 
 async function searchTable(
