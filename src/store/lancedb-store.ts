@@ -92,7 +92,7 @@ export class LanceStore implements VectorStore {
       this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
       throw new MemoryError(
         "storage_unavailable",
-        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. Check that it is a writable directory on a disk with free space (--db-path / VECTOR_MEMORY_DB_PATH), then retry.`,
+        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
       );
     }
   }
@@ -227,7 +227,7 @@ export class LanceStore implements VectorStore {
       return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
     };
     const result = await this.exclusive(collection, () =>
-      this.withTable(collection, write, async () => write(await this.create(collection, model, kinds))),
+      this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
     );
     this.noteWrite(collection);
     return result;
@@ -288,26 +288,35 @@ export class LanceStore implements VectorStore {
     );
   }
 
+  /**
+   * Creates the collection holding its first rows, in one commit: a call that fails (a full disk)
+   * leaves no empty collection behind. If another process created it first, `write` adds to theirs.
+   */
   private async create(
     collection: string,
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
-  ): Promise<TableState> {
+    rows: StoredDocument[],
+    write: (state: TableState) => Promise<{ inserted: number; updated: number }>,
+  ): Promise<{ inserted: number; updated: number }> {
     const db = await this.db();
     let table: lancedb.Table;
     try {
-      table = await db.createEmptyTable(collection, tableSchema(model, kinds), { mode: "create" });
+      table = await db.createTable(
+        collection,
+        rows.map((row) => toRecord(row, kinds)),
+        { schema: tableSchema(model, kinds), mode: "create" },
+      );
     } catch (error) {
-      // Another process created it first: use theirs (the model check follows in the caller).
+      // Another process created it first: add to theirs (the model check follows in `write`).
       if (!/already exists/i.test(String(error))) throw error;
       const existing = await this.open(collection);
       if (!existing) throw error;
-      return existing;
+      return write(existing);
     }
-    const state = { table, model, generation: 0 };
-    this.tables.set(collection, state);
+    this.tables.set(collection, { table, model, generation: 0 });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    return state;
+    return { inserted: rows.length, updated: 0 };
   }
 
   /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
@@ -354,15 +363,24 @@ export class LanceStore implements VectorStore {
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
-      await this.ensureTextIndex(state);
-      let search = state.table
-        .query()
-        .fullTextSearch(query, { columns: ["text"] })
-        .select(["id", "text", "metadata", "vector", "_score"])
-        .limit(options.limit);
-      if (options.where)
-        search = search.where(compileFilter(options.where, columnKinds(await state.table.schema())));
-      const rows = (await search.toArray()) as Array<RawRow & { vector: Iterable<number>; _score: number }>;
+      const indexed = await this.ensureTextIndex(state).then(
+        () => true,
+        (error: unknown) => {
+          // A full or read-only disk cannot take the index: scan instead (unstemmed, slower), so
+          // keyword and hybrid search keep working there. The next search tries the index again.
+          if (!isStorageError(error)) throw error;
+          this.options.logger.warn(
+            `full-text index on "${collection}" not written, keyword search scans instead: ${String(error).split(/\s+Caused by:/)[0]}`,
+          );
+          return false;
+        },
+      );
+      const where = options.where
+        ? compileFilter(options.where, columnKinds(await state.table.schema()))
+        : undefined;
+      const rows = indexed
+        ? await fullTextSearch(state.table, query, where, ["id", "text", "metadata", "vector"], options.limit)
+        : await fullTextScan(state.table, query, where, options.limit);
       return rows.map((row) => ({
         id: row.id,
         text: row.text,
@@ -555,6 +573,49 @@ interface RawRow {
   metadata: string;
 }
 
+type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
+
+async function fullTextSearch(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  columns: string[],
+  limit: number,
+): Promise<ScoredRow[]> {
+  let search = table
+    .query()
+    .fullTextSearch(query, { columns: ["text"] })
+    .select([...columns, "_score"])
+    .limit(limit);
+  if (where) search = search.where(where);
+  return (await search.toArray()) as ScoredRow[];
+}
+
+/**
+ * Full-text search without an index. LanceDB (0.37) then scores every row but cuts to the limit
+ * before ranking, so: score them all (ids only), rank here, then read the best rows.
+ */
+async function fullTextScan(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  limit: number,
+): Promise<ScoredRow[]> {
+  const scored = await fullTextSearch(table, query, where, ["id"], Math.max(1, await table.countRows()));
+  const best = scored.sort((a, b) => b._score - a._score).slice(0, limit);
+  if (best.length === 0) return [];
+  const rows = (await table
+    .query()
+    .where(idInList(best.map((row) => row.id)))
+    .select(["id", "text", "metadata", "vector"])
+    .toArray()) as ScoredRow[];
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return best.flatMap((row) => {
+    const found = byId.get(row.id);
+    return found ? [{ ...found, _score: row._score }] : [];
+  });
+}
+
 async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
@@ -638,11 +699,29 @@ async function readAll(table: lancedb.Table): Promise<StoredText[]> {
 
 const MAX_CONFLICT_RETRIES = 8;
 
-/** An operating-system level failure of the database directory, as LanceDB (Rust) reports it. */
+/** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
+const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
+/** EROFS, EACCES. */
+const NOT_WRITABLE = /Read-only file system|Permission denied|os error (?:30|13)\b/i;
+
+/** An operating-system level failure of the database directory (from LanceDB or from Node's fs). */
 function isStorageError(error: unknown): boolean {
-  return /os error \d+|Failed to connect to namespace|Unable to create|No space left|Read-only file system|Permission denied/i.test(
-    String(error),
+  const message = String(error);
+  return (
+    DISK_FULL.test(message) ||
+    NOT_WRITABLE.test(message) ||
+    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
   );
+}
+
+/** What to do about a storage error, by its cause: the agent relays this to the user. */
+function storageAdvice(error: unknown): string {
+  const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (DISK_FULL.test(String(error)))
+    return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
+  if (NOT_WRITABLE.test(String(error)))
+    return `The directory is not writable (read-only, or no permission): make it writable for this server's user (or use another directory with ${where}), then retry.`;
+  return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
 }
 
 function isCommitConflict(error: unknown): boolean {
