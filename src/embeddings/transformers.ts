@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type Embedder, ModelUnavailableError } from "./embedder.js";
+import { type Embedder, ModelUnavailableError, type TokenWindow } from "./embedder.js";
 import { knownModel } from "./known-models.js";
 import { onnxFileFor } from "./model-spec.js";
 import type { LoadEvent } from "./registry.js";
@@ -57,6 +57,12 @@ interface Pipeline {
   run: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
   /** transformers.js's own pooling and normalisation, for hidden states that are not float32. */
   poolInTransformers: (hidden: TensorLike, mask: TensorLike, pooling: Pooling) => TensorLike;
+  /** Token ids of `text`, without special tokens. */
+  encode: (text: string) => number[];
+  /** Special tokens the tokenizer adds around every text (e.g. [CLS] and [SEP]). */
+  specialTokens: number;
+  /** The longest input the model takes, in tokens, specials included. */
+  modelMaxTokens: number;
   dispose: () => Promise<void>;
 }
 
@@ -83,6 +89,16 @@ export class TransformersEmbedder implements Embedder {
     private readonly pipeline: Pipeline,
     private readonly recipe: Recipe,
   ) {}
+
+  /** The model's limit less its special tokens and the document prefix; beyond it the tokenizer truncates. */
+  async tokenWindow(): Promise<TokenWindow> {
+    const { encode, specialTokens, modelMaxTokens } = this.pipeline;
+    const prefix = this.recipe.documentPrefix ? encode(this.recipe.documentPrefix).length : 0;
+    return {
+      maxTokens: Math.max(1, modelMaxTokens - specialTokens - prefix),
+      countTokens: (text) => encode(text).length,
+    };
+  }
 
   static async create(options: TransformersOptions): Promise<TransformersEmbedder> {
     if (options.local) checkLocalDirectory(options.model, options.dtype);
@@ -178,9 +194,15 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
       },
     });
     const parts = extractor as unknown as {
-      tokenizer: (texts: string[], options: { padding: true; truncation: true }) => ModelInputs;
-      model: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
+      tokenizer: ((texts: string[], options: { padding: true; truncation: true }) => ModelInputs) & {
+        encode: (text: string, options: { add_special_tokens: boolean }) => number[];
+        model_max_length?: unknown;
+      };
+      model: ((inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>) & {
+        config?: { max_position_embeddings?: unknown };
+      };
     };
+    const encode = (text: string) => parts.tokenizer.encode(text, { add_special_tokens: false });
     return {
       // What the feature-extraction pipeline does: pad to the batch's longest, cut at the model's limit.
       tokenize: (texts) => parts.tokenizer(texts, { padding: true, truncation: true }),
@@ -192,11 +214,31 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
             : hidden.slice(null, 0);
         return pooled.normalize(2, -1);
       },
+      encode,
+      specialTokens: parts.tokenizer.encode("", { add_special_tokens: true }).length,
+      modelMaxTokens: modelMaxTokens(
+        parts.tokenizer.model_max_length,
+        parts.model.config?.max_position_embeddings,
+      ),
       dispose: () => extractor.dispose(),
     };
   } catch (error) {
     throw new ModelUnavailableError(explainLoadFailure(options, error));
   }
+}
+
+/** Models whose files state no limit: BERT's 512, the common size, is the assumption. */
+const DEFAULT_MAX_TOKENS = 512;
+
+/**
+ * The smaller of the tokenizer's model_max_length and the model's position embeddings. Tokenizers
+ * without a limit report a huge sentinel (1e30), which is ignored.
+ */
+function modelMaxTokens(...limits: unknown[]): number {
+  const stated = limits.filter(
+    (n): n is number => typeof n === "number" && Number.isInteger(n) && n > 0 && n < 1_000_000,
+  );
+  return stated.length > 0 ? Math.min(...stated) : DEFAULT_MAX_TOKENS;
 }
 
 function explainLoadFailure(options: TransformersOptions, error: unknown): string {
