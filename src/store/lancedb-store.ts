@@ -10,6 +10,7 @@ import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import type {
   CollectionInfo,
+  CollectionStats,
   DeleteResult,
   DeleteSelector,
   FetchedDocument,
@@ -18,8 +19,8 @@ import type {
   Metadata,
   MetadataValue,
   SearchOptions,
+  StoredChunk,
   StoredDocument,
-  StoredText,
   VectorStore,
 } from "./vector-store.js";
 
@@ -51,11 +52,15 @@ interface TableState {
   generation: number;
   /** Settles once the full-text index on `text` exists. */
   textIndex?: Promise<void> | undefined;
+  /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
+  chunked?: boolean;
 }
 
 /**
  * One LanceDB table per collection: `id`, `text`, `vector`, `metadata` (the JSON the caller gave,
  * returned exactly), plus one typed column `m_<key>` per metadata key so filters run in the database.
+ * A row is one chunk of a document: rows with the same `id` are its chunks, told apart by `chunk`
+ * (and placed by `chunk_start`); (id, chunk) is the row's identity.
  */
 export class LanceStore implements VectorStore {
   private connection: Promise<lancedb.Connection> | undefined;
@@ -193,7 +198,7 @@ export class LanceStore implements VectorStore {
   getCollection(name: string): Promise<CollectionInfo | undefined> {
     return this.withTable<CollectionInfo | undefined>(
       name,
-      async (state) => ({ name, count: await state.table.countRows(), model: state.model }),
+      async (state) => ({ name, count: await this.countDocuments(state), model: state.model }),
       async () => undefined,
     );
   }
@@ -217,14 +222,17 @@ export class LanceStore implements VectorStore {
           `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
         );
       }
+      await this.ensureChunkColumns(state);
       const columns = await this.ensureColumns(collection, state.table, kinds);
       const records = rows.map((row) => toRecord(row, columns));
-      const result = await state.table
-        .mergeInsert("id")
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute(records);
-      return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
+      const { existing, stale } = await storedChunksOf(state.table, rows);
+      let merge = state.table.mergeInsert(["id", "chunk"]).whenMatchedUpdateAll().whenNotMatchedInsertAll();
+      // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
+      // unmatched rows makes the merge a full outer join over the table.
+      if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
+      await merge.execute(records);
+      const ids = new Set(rows.map((row) => row.id));
+      return { inserted: ids.size - existing, updated: existing };
     };
     const result = await this.exclusive(collection, () =>
       this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
@@ -233,14 +241,13 @@ export class LanceStore implements VectorStore {
     return result;
   }
 
-  /** Storage figures for a collection: rows, fragments (and how many are small), bytes on disk. */
-  stats(
-    collection: string,
-  ): Promise<{ documents: number; fragments: number; smallFragments: number; bytes: number }> {
+  /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */
+  stats(collection: string): Promise<CollectionStats> {
     return this.withExisting(collection, async (state) => {
       const stats = await state.table.stats();
       return {
-        documents: stats.numRows,
+        documents: await this.countDocuments(state),
+        chunks: stats.numRows,
         fragments: stats.fragmentStats.numFragments,
         smallFragments: stats.fragmentStats.numSmallFragments,
         bytes: stats.totalBytes,
@@ -316,7 +323,8 @@ export class LanceStore implements VectorStore {
     }
     this.tables.set(collection, { table, model, generation: 0 });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    return { inserted: rows.length, updated: 0 };
+    // Documents, not rows: a long text is several rows (chunks) with one id.
+    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
   }
 
   /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
@@ -358,7 +366,9 @@ export class LanceStore implements VectorStore {
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
-    return this.withExisting(collection, (state) => searchTable(state.table, vector, options));
+    return this.withExisting(collection, async (state) =>
+      searchTable(state.table, vector, options, await this.positionColumns(state)),
+    );
   }
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
@@ -378,13 +388,21 @@ export class LanceStore implements VectorStore {
       const where = options.where
         ? compileFilter(options.where, columnKinds(await state.table.schema()))
         : undefined;
+      const positions = await this.positionColumns(state);
       const rows = indexed
-        ? await fullTextSearch(state.table, query, where, ["id", "text", "metadata", "vector"], options.limit)
-        : await fullTextScan(state.table, query, where, options.limit);
+        ? await fullTextSearch(
+            state.table,
+            query,
+            where,
+            ["id", "text", "metadata", "vector", ...positions],
+            options.limit,
+          )
+        : await fullTextScan(state.table, query, where, options.limit, positions);
       return rows.map((row) => ({
         id: row.id,
         text: row.text,
         metadata: JSON.parse(row.metadata) as Metadata,
+        ...positionOf(row),
         keywordScore: row._score,
         vector: Float32Array.from(row.vector),
       }));
@@ -433,28 +451,33 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       let query = state.table.query().select(["id"]);
       if (where) query = query.where(compileFilter(where, columnKinds(await state.table.schema())));
-      return ((await query.toArray()) as Array<{ id: string }>).map((row) => row.id);
+      // A document split into chunks has one row per chunk.
+      return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
     });
   }
 
   fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedDocument[]> {
     return this.withExisting(collection, async (state) => {
       const found: FetchedDocument[] = [];
-      const columns = ["id", "text", "metadata", ...(options.vectors ? ["vector"] : [])];
+      const columns = [
+        "id",
+        "text",
+        "metadata",
+        ...(await this.positionColumns(state)),
+        ...(options.vectors ? ["vector"] : []),
+      ];
       // Chunked so a long id list never becomes one enormous SQL predicate.
       for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
         const chunk = ids.slice(start, start + FETCH_CHUNK);
-        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<{
-          id: string;
-          text: string;
-          metadata: string;
-          vector?: Iterable<number>;
-        }>;
+        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<
+          RawRow & { vector?: Iterable<number> }
+        >;
         for (const row of rows) {
           found.push({
             id: row.id,
             text: row.text,
             metadata: JSON.parse(row.metadata) as Metadata,
+            ...positionOf(row),
             ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
           });
         }
@@ -463,21 +486,19 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  scan(collection: string): Promise<StoredText[]> {
+  scan(collection: string): Promise<StoredChunk[]> {
     return this.withExisting(collection, (state) => readAll(state.table));
   }
 
   async rebuildCollection(
     collection: string,
     model: ModelRecord,
-    embed: (documents: StoredText[]) => Promise<Float32Array[]>,
+    rebuild: (rows: StoredChunk[]) => Promise<StoredDocument[]>,
   ): Promise<number> {
     return this.exclusive(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
-        const documents = await readAll(current.table);
-        const vectors = await embed(documents);
-        const rows = documents.map((doc, i) => ({ ...doc, vector: vectors[i] as Float32Array }));
+        const rows = await rebuild(await readAll(current.table));
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
         const db = await this.db();
@@ -492,10 +513,11 @@ export class LanceStore implements VectorStore {
         this.tables.set(collection, { table, model, generation });
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
         await this.dropGenerations(collection, older);
+        const documents = new Set(rows.map((row) => row.id)).size;
         this.options.logger.info(
-          `re-embedded collection "${collection}" (${rows.length} documents) with ${describeModel(model)}`,
+          `re-embedded collection "${collection}" (${documents} documents, ${rows.length} chunks) with ${describeModel(model)}`,
         );
-        return rows.length;
+        return documents;
       }),
     );
   }
@@ -535,6 +557,34 @@ export class LanceStore implements VectorStore {
     if (connection) (await connection).close();
   }
 
+  /** Documents, not rows: each document has exactly one chunk 0. */
+  private async countDocuments(state: TableState): Promise<number> {
+    return (await this.positionColumns(state)).length > 0
+      ? state.table.countRows("chunk = 0")
+      : state.table.countRows();
+  }
+
+  /** The chunk position columns to select: none in a table made before chunking (all its rows are whole documents). */
+  private async positionColumns(state: TableState): Promise<string[]> {
+    state.chunked ||= (await state.table.schema()).fields.some((field) => field.name === "chunk");
+    return state.chunked ? [...POSITION_COLUMNS] : [];
+  }
+
+  /**
+   * A table made before chunking gets the position columns on its first write, filled with chunk 0
+   * at 0 (every existing row is a whole document), in one commit of its own.
+   */
+  private async ensureChunkColumns(state: TableState): Promise<void> {
+    if ((await this.positionColumns(state)).length > 0) return;
+    try {
+      await state.table.addColumns(POSITION_COLUMNS.map((name) => ({ name, valueSql: "CAST(0 AS INT)" })));
+    } catch (error) {
+      // Another process added them first.
+      if (!/already exists/i.test(String(error))) throw error;
+    }
+    state.chunked = true;
+  }
+
   private forget(collection: string): void {
     const state = this.tables.get(collection);
     state?.table.close();
@@ -571,6 +621,9 @@ interface RawRow {
   id: string;
   text: string;
   metadata: string;
+  /** Absent in tables made before chunking. */
+  chunk?: number;
+  chunk_start?: number;
 }
 
 type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
@@ -600,18 +653,26 @@ async function fullTextScan(
   query: string,
   where: string | undefined,
   limit: number,
+  positionColumns: string[],
 ): Promise<ScoredRow[]> {
-  const scored = await fullTextSearch(table, query, where, ["id"], Math.max(1, await table.countRows()));
+  const scored = await fullTextSearch(
+    table,
+    query,
+    where,
+    ["id", ...positionColumns.slice(0, 1)],
+    Math.max(1, await table.countRows()),
+  );
   const best = scored.sort((a, b) => b._score - a._score).slice(0, limit);
   if (best.length === 0) return [];
   const rows = (await table
     .query()
-    .where(idInList(best.map((row) => row.id)))
-    .select(["id", "text", "metadata", "vector"])
+    .where(idInList([...new Set(best.map((row) => row.id))]))
+    .select(["id", "text", "metadata", "vector", ...positionColumns])
     .toArray()) as ScoredRow[];
-  const byId = new Map(rows.map((row) => [row.id, row]));
+  // Rows are chunks: (id, chunk) tells them apart.
+  const byKey = new Map(rows.map((row) => [chunkKey(row.id, row.chunk ?? 0), row]));
   return best.flatMap((row) => {
-    const found = byId.get(row.id);
+    const found = byKey.get(chunkKey(row.id, row.chunk ?? 0));
     return found ? [{ ...found, _score: row._score }] : [];
   });
 }
@@ -620,12 +681,20 @@ async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
   options: SearchOptions,
+  positionColumns: string[],
 ): Promise<Hit[]> {
   let query = table
     .vectorSearch(vector)
     .column("vector")
     .distanceType("cosine")
-    .select(["id", "text", "metadata", "_distance", ...(options.withVectors ? ["vector"] : [])])
+    .select([
+      "id",
+      "text",
+      "metadata",
+      "_distance",
+      ...positionColumns,
+      ...(options.withVectors ? ["vector"] : []),
+    ])
     .limit(options.limit);
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
@@ -633,6 +702,7 @@ async function searchTable(
     id: row.id,
     text: row.text,
     metadata: JSON.parse(row.metadata) as Metadata,
+    ...positionOf(row),
     distance: row._distance,
     ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
   }));
@@ -643,13 +713,15 @@ async function deleteFromTable(table: lancedb.Table, selector: DeleteSelector): 
     const requested = [...new Set(selector.ids)];
     if (requested.length === 0) return { deleted: 0, notFound: [] };
     const predicate = idInList(requested);
-    const present = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
-    const found = new Set(present.map((row) => row.id));
-    const result = await table.delete(predicate);
-    return { deleted: result.numDeletedRows, notFound: requested.filter((id) => !found.has(id)) };
+    const found = await idsWhere(table, predicate);
+    await table.delete(predicate);
+    return { deleted: found.size, notFound: requested.filter((id) => !found.has(id)) };
   }
-  const result = await table.delete(compileFilter(selector.where, columnKinds(await table.schema())));
-  return { deleted: result.numDeletedRows, notFound: [] };
+  // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
+  const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
+  const found = await idsWhere(table, predicate);
+  if (found.size > 0) await table.delete(predicate);
+  return { deleted: found.size, notFound: [] };
 }
 
 /** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */
@@ -677,24 +749,31 @@ function liveGeneration(collection: string, names: string[]): number | undefined
 }
 
 function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>): Schema {
-  const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
+  const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
   const fields = [
     new Field("id", new Utf8(), false),
     new Field("text", new Utf8(), false),
     new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
     new Field("metadata", new Utf8(), false),
+    new Field("chunk", new Int32(), false),
+    new Field("chunk_start", new Int32(), false),
     ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
   ];
   return new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
 }
 
-async function readAll(table: lancedb.Table): Promise<StoredText[]> {
-  const rows = (await table.query().select(["id", "text", "metadata"]).toArray()) as Array<{
-    id: string;
-    text: string;
-    metadata: string;
-  }>;
-  return rows.map((row) => ({ id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata }));
+async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
+  const chunked = (await table.schema()).fields.some((field) => field.name === "chunk");
+  const rows = (await table
+    .query()
+    .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
+    .toArray()) as RawRow[];
+  return rows.map((row) => ({
+    id: row.id,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Metadata,
+    ...positionOf(row),
+  }));
 }
 
 const MAX_CONFLICT_RETRIES = 8;
@@ -845,6 +924,8 @@ function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record
     text: row.text,
     vector: Array.from(row.vector),
     metadata: JSON.stringify(row.metadata),
+    chunk: row.chunk ?? 0,
+    chunk_start: row.start ?? 0,
   };
   for (const key of columns.keys()) {
     // Own keys only: a document without `constructor` must not get Object.prototype's one.
@@ -854,4 +935,48 @@ function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record
       typeof value === "boolean" ? Number(value) : typeof value === "number" ? value + 0 : (value ?? null);
   }
   return record;
+}
+
+// Chunks: a document longer than the model's window is stored as several rows with its id.
+
+/** Where each row sits in its document; tables made before chunking lack them (chunk 0 at 0). */
+const POSITION_COLUMNS = ["chunk", "chunk_start"] as const;
+
+function positionOf(row: RawRow): { chunk: number; start: number } {
+  return { chunk: row.chunk ?? 0, start: row.chunk_start ?? 0 };
+}
+
+async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<string>> {
+  const rows = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * What an upsert of `rows` finds already stored: how many of their documents exist, and which of
+ * them have chunks the new rows do not replace (the new version has fewer chunks).
+ */
+async function storedChunksOf(
+  table: lancedb.Table,
+  rows: StoredDocument[],
+): Promise<{ existing: number; stale: string[] }> {
+  const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
+  const ids = [...new Set(rows.map((row) => row.id))];
+  const existing = new Set<string>();
+  const stale = new Set<string>();
+  for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
+    const stored = (await table
+      .query()
+      .where(idInList(ids.slice(start, start + FETCH_CHUNK)))
+      .select(["id", "chunk"])
+      .toArray()) as Array<{ id: string; chunk: number }>;
+    for (const row of stored) {
+      existing.add(row.id);
+      if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
+    }
+  }
+  return { existing: existing.size, stale: [...stale] };
+}
+
+function chunkKey(id: string, chunk: number): string {
+  return JSON.stringify([id, chunk]);
 }
