@@ -16,6 +16,8 @@ export class HashEmbedder implements Embedder {
   constructor(
     name: string,
     readonly dimensions = 64,
+    /** Words one embedding covers; longer texts are stored as chunks. */
+    readonly window = HASH_WINDOW,
   ) {
     this.id = `${name}@fp32`;
   }
@@ -30,7 +32,7 @@ export class HashEmbedder implements Embedder {
   }
 
   async tokenWindow(): Promise<TokenWindow> {
-    return { maxTokens: HASH_WINDOW, countTokens: countWords };
+    return { maxTokens: this.window, countTokens: countWords };
   }
 
   async dispose(): Promise<void> {}
