@@ -75,6 +75,8 @@ interface Recipe {
   pooling: Pooling;
   queryPrefix: string;
   documentPrefix: string;
+  /** The sequence length the model was trained for, when known: often below what its files allow. */
+  maxTokens?: number | undefined;
 }
 
 /**
@@ -90,12 +92,16 @@ export class TransformersEmbedder implements Embedder {
     private readonly recipe: Recipe,
   ) {}
 
-  /** The model's limit less its special tokens and the document prefix; beyond it the tokenizer truncates. */
+  /**
+   * The model's limit (its files', or the shorter length it was trained for, e.g. 256 for MiniLM)
+   * less its special tokens and the document prefix; beyond it the tokenizer truncates.
+   */
   async tokenWindow(): Promise<TokenWindow> {
     const { encode, specialTokens, modelMaxTokens } = this.pipeline;
+    const limit = Math.min(modelMaxTokens, this.recipe.maxTokens ?? modelMaxTokens);
     const prefix = this.recipe.documentPrefix ? encode(this.recipe.documentPrefix).length : 0;
     return {
-      maxTokens: Math.max(1, modelMaxTokens - specialTokens - prefix),
+      maxTokens: Math.max(1, limit - specialTokens - prefix),
       countTokens: (text) => encode(text).length,
     };
   }
@@ -107,6 +113,7 @@ export class TransformersEmbedder implements Embedder {
       pooling: known?.pooling ?? "mean",
       queryPrefix: known?.queryPrefix ?? "",
       documentPrefix: known?.documentPrefix ?? "",
+      maxTokens: known?.maxTokens,
     };
     const pipeline = await loadPipeline(options);
     const [probe] = await embedBatch(pipeline, ["dimension probe"], recipe.pooling);

@@ -50,6 +50,16 @@ describe("TransformersEmbedder on the tiny BERT fixture (real transformers.js + 
     expect(cosine(batch[0] as Float32Array, batch[1] as Float32Array)).toBeLessThan(0.999);
   });
 
+  it("measures texts with its tokenizer against the model's limit less [CLS] and [SEP]", async () => {
+    const window = await embedder.tokenWindow();
+    // The fixture's tokenizer_config and config both say 512.
+    expect(window.maxTokens).toBe(510);
+    expect(window.countTokens("")).toBe(0);
+    const short = window.countTokens("the quick brown fox");
+    expect(short).toBeGreaterThanOrEqual(4);
+    expect(window.countTokens("the quick brown fox ".repeat(200))).toBe(short * 200);
+  });
+
   it("embeds more texts than one internal batch, in order", async () => {
     const texts = Array.from({ length: 70 }, (_, i) => `sentence number ${i} about topic ${i % 7}`);
     const all = await embedder.embedDocuments(texts);
