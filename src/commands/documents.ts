@@ -102,6 +102,7 @@ export const statsCommand: Command = async (args, config, app, io) => {
   const rows = stats.map((s) => ({
     name: s.name,
     documents: s.documents,
+    chunks: s.chunks,
     model: s.model.model,
     dimensions: s.model.dimensions,
     fragments: s.fragments,
@@ -116,10 +117,11 @@ export const statsCommand: Command = async (args, config, app, io) => {
         rows.length === 0
           ? "No collections yet.\n"
           : table(
-              ["collection", "documents", "model", "dims", "fragments", "size"],
+              ["collection", "documents", "chunks", "model", "dims", "fragments", "size"],
               rows.map((r) => [
                 r.name,
                 String(r.documents),
+                String(r.chunks),
                 r.model,
                 String(r.dimensions),
                 String(r.fragments),
