@@ -284,7 +284,11 @@ export class VectorMemory {
       options.mode === "semantic"
         ? []
         : await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter });
-    const exhausted = semanticHits.length < pool && keywordHits.length < pool;
+    // Semantic hits come best first: once the last one is below min_score, reading deeper finds nothing.
+    const lastScore = 1 - (semanticHits.at(-1)?.distance ?? 2);
+    const exhausted =
+      (semanticHits.length < pool && keywordHits.length < pool) ||
+      (options.mode === "semantic" && options.minScore !== undefined && lastScore < options.minScore);
     const semantic = semanticHits.map(
       (hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }),
     );
