@@ -1,7 +1,10 @@
+import path from "node:path";
+import * as lancedb from "@lancedb/lancedb";
+import { Field, FixedSizeList, Float32, Schema, Utf8 } from "apache-arrow";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ModelSpec } from "../../src/embeddings/model-spec.js";
 import { createUseLiteEmbedder } from "../../src/embeddings/use-lite.js";
-import { type Harness, type HarnessOptions, startHarness } from "../support/harness.js";
+import { type Harness, type HarnessOptions, startHarness, tempDir } from "../support/harness.js";
 import { HASH_WINDOW, HashEmbedder } from "../support/hash-embedder.js";
 
 interface AddOut {
@@ -262,5 +265,55 @@ describe("long documents with a real model", () => {
     expect(found.results[0]?.id).toBe("recipe");
     expect(found.results[0]?.text).toContain("heat shield");
     expect(found.results[0]?.chunk).toBeGreaterThan(0);
+  });
+});
+
+describe("collections made before chunking", () => {
+  it("read as whole documents, and split a long text the next time it is written", async () => {
+    const { dir, cleanup } = tempDir();
+    let h: Harness | undefined;
+    try {
+      // The table layout before chunking: no chunk columns; a long text stored whole as one row.
+      const dbPath = path.join(dir, "db");
+      const db = await lancedb.connect(dbPath);
+      const model = { model: "test/hash-64", dtype: "fp32", dimensions: 64 };
+      const schema = new Schema(
+        [
+          new Field("id", new Utf8(), false),
+          new Field("text", new Utf8(), false),
+          new Field("vector", new FixedSizeList(64, new Field("item", new Float32(), true)), false),
+          new Field("metadata", new Utf8(), false),
+        ],
+        new Map([["vector_memory.model", JSON.stringify(model)]]),
+      );
+      const table = await db.createEmptyTable("notes", schema);
+      const embedder = new HashEmbedder("test/hash-64");
+      const long = longText();
+      const [vector] = await embedder.embedDocuments([long]);
+      await table.add([{ id: "old", text: long, vector: Array.from(vector ?? []), metadata: '{"v":1}' }]);
+      table.close();
+      db.close();
+
+      h = await startHarness({ dbPath });
+      expect((await get(h, ["old"])).documents).toEqual([
+        { id: "old", text: long, metadata: { v: 1 }, chunks: 1 },
+      ]);
+      const found = await search(h, { query: "kumquat", mode: "hybrid" });
+      expect(found.results[0]).toMatchObject({ id: "old", chunk: 0, start: 0, end: long.length });
+
+      await h.ok("add_documents", { collection: "notes", documents: [{ id: "new", text: "a short note" }] });
+      expect(await h.app.memory.stats("notes")).toMatchObject({ documents: 2, chunks: 2 });
+      await h.ok("update_documents", {
+        collection: "notes",
+        documents: [{ id: "old", text: `${long} More.` }],
+      });
+      const updated = (await get(h, ["old"])).documents[0];
+      expect(updated?.text).toBe(`${long} More.`);
+      expect(updated?.chunks).toBeGreaterThan(1);
+      expect((await search(h, { query: "kumquat", mode: "keyword" })).results[0]?.chunk).toBeGreaterThan(0);
+    } finally {
+      await h?.close();
+      cleanup();
+    }
   });
 });
