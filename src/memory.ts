@@ -81,6 +81,15 @@ export interface SearchResult {
   fusedScore?: number;
 }
 
+export interface SearchResponse {
+  results: SearchResult[];
+  /**
+   * The query is longer than the model's window: its meaning was read from the window's worth of it
+   * (keyword search used all of it). Only queries are ever cut; stored texts are split instead.
+   */
+  queryTruncated: boolean;
+}
+
 interface Candidate extends SearchResult {
   vector?: Float32Array | undefined;
   relevance?: number;
@@ -235,7 +244,7 @@ export class VectorMemory {
     };
   }
 
-  async search(collection: string, query: string, options: SearchOptions): Promise<SearchResult[]> {
+  async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {
     const where = options.where ? parseWhere(options.where) : undefined;
     const info = await this.deps.store.getCollection(collection);
     if (!info) throw await this.unknownCollection(collection);
@@ -245,6 +254,8 @@ export class VectorMemory {
       new ProgressReporter(options.onProgress, 1),
     );
     const vector = await embedder.embedQuery(query);
+    const window = await embedder.tokenWindow();
+    const queryTruncated = window.countTokens(query) > window.maxTokens;
     const diversity = options.diversity ?? 0;
     const byDocument = (options.groupBy ?? "document") === "document";
     // Fusion and diversity re-ranking need a deeper pool than the final page.
@@ -255,7 +266,7 @@ export class VectorMemory {
       // A document's chunks can fill the pool; read deeper until there are enough distinct documents.
       const results = byDocument ? bestChunkPerDocument(ranked) : ranked;
       if (results.length >= options.limit || exhausted || pool >= MAX_SEARCH_POOL) {
-        return this.finishSearch(results, options.limit, diversity);
+        return { results: this.finishSearch(results, options.limit, diversity), queryTruncated };
       }
       pool = Math.min(pool * 4, MAX_SEARCH_POOL);
     }

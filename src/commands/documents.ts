@@ -14,7 +14,7 @@ export const searchCommand: Command = async (args, config, app, io) => {
   const mode = (config.commandFlags.mode ?? "hybrid") as SearchMode;
   if (!["hybrid", "semantic", "keyword"].includes(mode))
     throw new UsageError("--mode is hybrid, semantic or keyword");
-  const results = await app.memory.search(collection, query, {
+  const { results } = await app.memory.search(collection, query, {
     limit:
       parseIntFlag("n-results", config.commandFlags.nResults, 1, LIMITS.nResultsMax) ??
       LIMITS.nResultsDefault,

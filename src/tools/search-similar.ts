@@ -109,6 +109,11 @@ const outputSchema = z.object({
     )
     .describe("Matches, best first."),
   truncated: z.boolean().describe("True if any text was cut to fit max_chars."),
+  query_truncated: z
+    .boolean()
+    .describe(
+      "True if the query is longer than the embedding model's window: only its first part was used for meaning (keyword search used all of it). Use a shorter query.",
+    ),
 });
 
 export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
@@ -125,7 +130,7 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
     },
     (args, extra) =>
       runTool(deps.logger, "search_similar", async () => {
-        const found = await deps.memory.search(args.collection, args.query, {
+        const { results: found, queryTruncated } = await deps.memory.search(args.collection, args.query, {
           limit: args.n_results,
           mode: args.mode,
           where: args.where,
@@ -146,7 +151,19 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
           results.length === 0
             ? `No documents in "${args.collection}" matched${args.where ? " the where filter" : ""}${args.min_score !== undefined ? ` with score ≥ ${args.min_score}` : ""}.`
             : `${results.length} result(s) from "${args.collection}" (${args.mode}):\n${lines.join("\n")}${cut}`;
-        return toolResult({ collection: args.collection, mode: args.mode, results, truncated }, text);
+        const long = queryTruncated
+          ? "\nThe query is longer than the model's window; only its first part was used for meaning. Use a shorter query."
+          : "";
+        return toolResult(
+          {
+            collection: args.collection,
+            mode: args.mode,
+            results,
+            truncated,
+            query_truncated: queryTruncated,
+          },
+          text + long,
+        );
       }),
   );
 }

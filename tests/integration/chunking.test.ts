@@ -14,6 +14,7 @@ interface AddOut {
   replaced: number;
 }
 interface SearchOut {
+  query_truncated: boolean;
   results: Array<{
     id: string;
     text: string;
@@ -122,6 +123,15 @@ describe("long documents are stored as chunks", () => {
       expect(new Set(longChunks.map((r) => r.chunk)).size, mode).toBe(longChunks.length);
       for (const r of longChunks) expect(long.slice(r.start, r.end), mode).toBe(r.text);
     }
+    // Only a query can be longer than the window, and then the result says so.
+    expect(found).toMatchObject({ query_truncated: false });
+    const longQuery = await h.call("search_similar", {
+      collection: "notes",
+      query: `kumquat ${"word ".repeat(HASH_WINDOW)}`,
+    });
+    expect(longQuery.structuredContent).toMatchObject({ query_truncated: true });
+    expect(JSON.stringify(longQuery.content)).toContain("Use a shorter query");
+
     // The deep passage is found by keyword too, through its own chunk.
     const keyword = await search(h, { query: "kumquat", mode: "keyword" });
     expect(keyword.results.map((r) => r.id)).toEqual(["long"]);
