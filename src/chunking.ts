@@ -43,6 +43,8 @@ export function chunkText(text: string, options: ChunkingOptions): TextChunk[] {
   split(text, 0, text.length, 0, options, pieces);
   const overlapTokens = Math.floor(maxTokens * (options.overlap ?? DEFAULT_OVERLAP));
   const chunks: TextChunk[] = [];
+  /** The last piece of the previous chunk: each chunk must take at least one piece past it. */
+  let previousLast = -1;
   for (let first = 0; first < pieces.length; ) {
     let last = first;
     let tokens = (pieces[first] as Piece).tokens;
@@ -54,14 +56,25 @@ export function chunkText(text: string, options: ChunkingOptions): TextChunk[] {
     // Counted apart, pieces may sum to less than counted together (a tokenizer can merge across a
     // cut): check the joined text, and give pieces back until it fits.
     while (last > first && countTokens(text.slice(start, (pieces[last] as Piece).end)) > maxTokens) last -= 1;
+    if (last <= previousLast) {
+      // The overlap left no room for new text: start this chunk after the previous one instead.
+      first = previousLast + 1;
+      continue;
+    }
     const end = (pieces[last] as Piece).end;
     chunks.push({ text: text.slice(start, end), start, end });
     if (last === pieces.length - 1) break;
-    // The next chunk starts with the last pieces of this one that fit in the overlap, and always
-    // later than this one did, so the loop advances.
+    previousLast = last;
+    // The next chunk starts with the last pieces of this one that fit in the overlap, leaving room
+    // for the piece after them, and always later than this one did.
+    const following = (pieces[last + 1] as Piece).tokens;
     let next = last + 1;
     let repeated = 0;
-    while (next - 1 > first && repeated + (pieces[next - 1] as Piece).tokens <= overlapTokens) {
+    while (
+      next - 1 > first &&
+      repeated + (pieces[next - 1] as Piece).tokens <= overlapTokens &&
+      repeated + (pieces[next - 1] as Piece).tokens + following <= maxTokens
+    ) {
       next -= 1;
       repeated += (pieces[next] as Piece).tokens;
     }
