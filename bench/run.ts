@@ -35,6 +35,12 @@ const BENCHMARKS: readonly Benchmark[] = [
     about: "embedding texts/s, ours vs the raw runtime, use-lite and MiniLM-shaped (~4 min)",
   },
   {
+    name: "store",
+    script: "bench/store-bench.ts",
+    about: "store ingest, search, one-document writes and disk vs peers (~10-20 min; knobs in the file)",
+    needs: { file: "bench/peers/node_modules", fix: "npm ci --prefix bench/peers" },
+  },
+  {
     name: "http-load",
     script: "bench/http-load.ts",
     about: "HTTP transport under 8 concurrent clients for 60 s, checked for lost writes",

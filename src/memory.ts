@@ -9,18 +9,19 @@ import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
 import { describeModel } from "./store/lancedb-store.js";
-import type {
-  CollectionInfo,
-  CollectionStats,
-  DeleteResult,
-  FetchedDocument,
-  Hit,
-  Metadata,
-  MetadataValue,
-  StoredChunk,
-  StoredDocument,
-  StoredText,
-  VectorStore,
+import {
+  type CollectionInfo,
+  type CollectionStats,
+  chunkKey,
+  type DeleteResult,
+  type FetchedDocument,
+  type Hit,
+  type Metadata,
+  type MetadataValue,
+  type StoredChunk,
+  type StoredDocument,
+  type StoredText,
+  type VectorStore,
 } from "./store/vector-store.js";
 
 export interface NewDocument {
@@ -325,10 +326,10 @@ export class VectorMemory {
       // Chunks, not documents, are fused: one document's chunks are separate entries.
       const byKey = new Map<string, Candidate>();
       for (const c of [...semantic, ...keyword]) {
-        const seen = byKey.get(chunkKey(c));
-        byKey.set(chunkKey(c), seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
+        const seen = byKey.get(keyOf(c));
+        byKey.set(keyOf(c), seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
       }
-      ranked = reciprocalRankFusion([semantic.map(chunkKey), keyword.map(chunkKey)]).map(({ id, score }) => ({
+      ranked = reciprocalRankFusion([semantic.map(keyOf), keyword.map(keyOf)]).map(({ id, score }) => ({
         ...(byKey.get(id) as Candidate),
         fusedScore: score,
       }));
@@ -690,8 +691,8 @@ function toResult(hit: Hit, matchedBy: MatchKind[]): SearchResult {
   };
 }
 
-function chunkKey(c: { id: string; chunk: number }): string {
-  return JSON.stringify([c.id, c.chunk]);
+function keyOf(c: { id: string; chunk: number }): string {
+  return chunkKey(c.id, c.chunk);
 }
 
 /** Ranked chunks to ranked documents: each document once, at its best chunk's place. */

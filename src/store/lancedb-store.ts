@@ -6,8 +6,12 @@ import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
+import { rowsToArrow } from "./arrow-batch.js";
+import { CHECK_EVERY, cleanupCutoff, compactionDue, IDLE_MS, OVERDUE_FACTOR } from "./compaction.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
+import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
+import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, VectorIndexer } from "./vector-index.js";
 import type {
   CollectionInfo,
   CollectionStats,
@@ -23,6 +27,7 @@ import type {
   StoredDocument,
   VectorStore,
 } from "./vector-store.js";
+import { chunkKey } from "./vector-store.js";
 
 /** Schema-metadata key under which each table records the model its vectors came from. */
 const MODEL_KEY = "vector_memory.model";
@@ -32,18 +37,23 @@ const FETCH_CHUNK = 500;
 export interface LanceStoreOptions {
   dbPath: string;
   logger: Logger;
-  /** Compact a collection after this many writes to it (default COMPACT_EVERY). */
+  /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when overdue. */
   compactEvery?: number;
+  /** A due compaction waits for this many ms without writes (default IDLE_MS). */
+  compactIdleMs?: number;
+  /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
+  vectorCacheBytes?: number;
+  /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
+  vectorIndexMinRows?: number;
 }
 
 /**
  * Every write is a LanceDB commit and a new small fragment; agents write one memory at a time, so
- * without compaction search slows down steadily (measured: 300 one-row adds took vector search
- * from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically.
+ * without compaction LanceDB's search slows down steadily (measured: 300 one-row adds took vector
+ * search from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically,
+ * when due by the policy in compaction.ts.
  */
-export const COMPACT_EVERY = 50;
-/** Old versions are removed only when older than this, so a reader in another process never loses files. */
-export const CLEANUP_GRACE_MS = 2 * 60_000;
+export const COMPACT_EVERY = CHECK_EVERY;
 
 interface TableState {
   table: lancedb.Table;
@@ -68,8 +78,16 @@ export class LanceStore implements VectorStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly writesSinceCompaction = new Map<string, number>();
   private readonly compactions = new Map<string, Promise<void>>();
+  private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
+  private readonly vectors: VectorCache | undefined;
+  private readonly indexer: VectorIndexer;
 
-  constructor(private readonly options: LanceStoreOptions) {}
+  constructor(private readonly options: LanceStoreOptions) {
+    const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
+    this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
+    this.indexer = new VectorIndexer(options.logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
+  }
 
   private db(): Promise<lancedb.Connection> {
     // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
@@ -222,17 +240,30 @@ export class LanceStore implements VectorStore {
           `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
         );
       }
+      const before = this.vectors ? await state.table.version() : undefined;
       await this.ensureChunkColumns(state);
       const columns = await this.ensureColumns(collection, state.table, kinds);
-      const records = rows.map((row) => toRecord(row, columns));
+      const records = rowsToArrow(tableSchema(model, columns), rows, (row) => scalarColumns(row, columns));
+      const version = this.vectors ? await state.table.version() : undefined;
+      if (before !== undefined && version !== undefined && version !== before) {
+        // New metadata columns: a commit that changes no vector.
+        this.vectors?.afterSchemaChange(collection, state.generation, before, version);
+      }
+      const ids = [...new Set(rows.map((row) => row.id))];
+      // Documents the cache proves new are appended: a merge-insert joins against every stored id.
+      if (version !== undefined && this.vectors?.absent(collection, state.generation, version, ids)) {
+        const added = await state.table.add(records);
+        this.vectors.afterUpsert(collection, state.generation, added.version, rows);
+        return { inserted: ids.length, updated: 0 };
+      }
       const { existing, stale } = await storedChunksOf(state.table, rows);
       let merge = state.table.mergeInsert(["id", "chunk"]).whenMatchedUpdateAll().whenNotMatchedInsertAll();
       // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
       // unmatched rows makes the merge a full outer join over the table.
       if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
-      await merge.execute(records);
-      const ids = new Set(rows.map((row) => row.id));
-      return { inserted: ids.size - existing, updated: existing };
+      const result = await merge.execute(records);
+      this.vectors?.afterUpsert(collection, state.generation, result.version, rows);
+      return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.exclusive(collection, () =>
       this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
@@ -255,16 +286,32 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  /** Counts a write; every `compactEvery` writes, compacts the collection in the background. */
+  /**
+   * Counts a write. Once the collection has been idle for `compactIdleMs`, compacts it in the
+   * background if due; every `compactEvery` writes, compacts it at once if overdue.
+   */
   private noteWrite(collection: string): void {
+    clearTimeout(this.idleTimers.get(collection));
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(collection);
+      this.startCompaction(collection, 1);
+    }, this.options.compactIdleMs ?? IDLE_MS);
+    // A pending compaction never keeps the process alive.
+    timer.unref();
+    this.idleTimers.set(collection, timer);
     const writes = (this.writesSinceCompaction.get(collection) ?? 0) + 1;
     if (writes < (this.options.compactEvery ?? COMPACT_EVERY)) {
       this.writesSinceCompaction.set(collection, writes);
       return;
     }
     this.writesSinceCompaction.set(collection, 0);
+    this.startCompaction(collection, OVERDUE_FACTOR);
+  }
+
+  /** Compacts in the background if the fragments are `factor` times due (compactionDue). */
+  private startCompaction(collection: string, factor: number): void {
     if (this.compactions.has(collection)) return;
-    const run = this.compact(collection)
+    const run = this.compact(collection, { onlyIfDue: factor })
       .catch((error: unknown) =>
         this.options.logger.warn(`compaction of "${collection}" failed (retried later): ${String(error)}`),
       )
@@ -273,19 +320,26 @@ export class LanceStore implements VectorStore {
   }
 
   /**
-   * Merges small fragments, folds new rows into the indexes and removes old versions past the
-   * grace period. Runs under the collection's write lock: this process's writes wait for it
-   * (a few hundred ms at most), and LanceDB's commit protocol orders it against other processes.
+   * Merges small fragments, folds new rows into the indexes and removes the versions older than
+   * this compaction (see cleanupCutoff). Runs under the collection's write lock: this process's
+   * writes wait for it, and LanceDB's commit protocol orders it against other processes.
+   * `onlyIfDue`: only when the fragments are that many times due (compactionDue).
    */
-  async compact(collection: string): Promise<void> {
+  async compact(collection: string, { onlyIfDue }: { onlyIfDue?: number } = {}): Promise<void> {
     await this.exclusive(collection, () =>
       this.withTable(
         collection,
         async (state) => {
+          if (onlyIfDue !== undefined) {
+            const { numRows, fragmentStats } = await state.table.stats();
+            const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
+            if (!compactionDue(stats, onlyIfDue)) return;
+          }
           const started = Date.now();
-          const stats = await state.table.optimize({
-            cleanupOlderThan: new Date(Date.now() - CLEANUP_GRACE_MS),
-          });
+          const before = await state.table.version();
+          const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+          await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
+          this.indexer.maybeBuild(collection, state.table);
           this.options.logger.debug(
             `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
           );
@@ -322,6 +376,7 @@ export class LanceStore implements VectorStore {
       return write(existing);
     }
     this.tables.set(collection, { table, model, generation: 0 });
+    this.vectors?.track(collection, 0, await table.version(), model.dimensions, rows);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
@@ -366,9 +421,14 @@ export class LanceStore implements VectorStore {
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
-    return this.withExisting(collection, async (state) =>
-      searchTable(state.table, vector, options, await this.positionColumns(state)),
-    );
+    return this.withExisting(collection, async (state) => {
+      const positions = await this.positionColumns(state);
+      // Filtered searches stay in LanceDB: it prefilters on its typed columns.
+      const cached = options.where
+        ? undefined
+        : await this.vectors?.search(collection, state.generation, state.table, vector, options, positions);
+      return cached ?? searchTable(state.table, vector, options, positions);
+    });
   }
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
@@ -425,7 +485,11 @@ export class LanceStore implements VectorStore {
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
     const result = await this.exclusive(collection, () =>
-      this.withExisting(collection, (state) => deleteFromTable(state.table, selector)),
+      this.withExisting(collection, async (state) => {
+        const { version, removed, ...result } = await deleteFromTable(state.table, selector);
+        this.vectors?.afterDelete(collection, state.generation, version, removed);
+        return result;
+      }),
     );
     if (result.deleted > 0) this.noteWrite(collection);
     return result;
@@ -547,11 +611,19 @@ export class LanceStore implements VectorStore {
     return infos.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Settles when a background vector-index build for the collection (if any) has (for benchmarks). */
+  vectorIndexSettled(collection: string): Promise<void> {
+    return this.indexer.settled(collection);
+  }
+
   async close(): Promise<void> {
     // A compaction in flight finishes (it is one commit); closing under it would fail it midway.
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
+    this.idleTimers.clear();
     await Promise.all(this.compactions.values());
     for (const { table } of this.tables.values()) table.close();
     this.tables.clear();
+    this.vectors?.clear();
     const connection = this.connection;
     this.connection = undefined;
     if (connection) (await connection).close();
@@ -589,6 +661,7 @@ export class LanceStore implements VectorStore {
     const state = this.tables.get(collection);
     state?.table.close();
     this.tables.delete(collection);
+    this.vectors?.drop(collection);
   }
 }
 
@@ -695,6 +768,9 @@ async function searchTable(
       ...positionColumns,
       ...(options.withVectors ? ["vector"] : []),
     ])
+    // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
+    .nprobes(ANN_NPROBES)
+    .ef(ANN_EF)
     .limit(options.limit);
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
@@ -708,20 +784,31 @@ async function searchTable(
   }));
 }
 
-async function deleteFromTable(table: lancedb.Table, selector: DeleteSelector): Promise<DeleteResult> {
+/** The result, the version the delete committed, and the removed ids when the selector named them. */
+async function deleteFromTable(
+  table: lancedb.Table,
+  selector: DeleteSelector,
+): Promise<DeleteResult & { version: number; removed?: string[] }> {
   if ("ids" in selector) {
     const requested = [...new Set(selector.ids)];
-    if (requested.length === 0) return { deleted: 0, notFound: [] };
+    if (requested.length === 0)
+      return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
     const predicate = idInList(requested);
     const found = await idsWhere(table, predicate);
-    await table.delete(predicate);
-    return { deleted: found.size, notFound: requested.filter((id) => !found.has(id)) };
+    const result = await table.delete(predicate);
+    return {
+      deleted: found.size,
+      notFound: requested.filter((id) => !found.has(id)),
+      version: result.version,
+      removed: [...found],
+    };
   }
   // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
   const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
   const found = await idsWhere(table, predicate);
-  if (found.size > 0) await table.delete(predicate);
-  return { deleted: found.size, notFound: [] };
+  if (found.size === 0) return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
+  const result = await table.delete(predicate);
+  return { deleted: found.size, notFound: [], version: result.version, removed: [...found] };
 }
 
 /** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */
@@ -917,12 +1004,18 @@ function columnKinds(schema: Schema): Map<string, ColumnKind> {
   return kinds;
 }
 
-/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
 function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record<string, unknown> {
+  return { ...scalarColumns(row, columns), vector: Array.from(row.vector) };
+}
+
+/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
+function scalarColumns(
+  row: Omit<StoredDocument, "vector">,
+  columns: Map<string, ColumnKind>,
+): Record<string, unknown> {
   const record: Record<string, unknown> = {
     id: row.id,
     text: row.text,
-    vector: Array.from(row.vector),
     metadata: JSON.stringify(row.metadata),
     chunk: row.chunk ?? 0,
     chunk_start: row.start ?? 0,
@@ -975,8 +1068,4 @@ async function storedChunksOf(
     }
   }
   return { existing: existing.size, stale: [...stale] };
-}
-
-function chunkKey(id: string, chunk: number): string {
-  return JSON.stringify([id, chunk]);
 }

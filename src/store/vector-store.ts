@@ -132,3 +132,8 @@ export interface VectorStore {
   ): Promise<number>;
   close(): Promise<void>;
 }
+
+/** One string per row: a document's id and which of its chunks the row holds. */
+export function chunkKey(id: string, chunk: number): string {
+  return JSON.stringify([id, chunk]);
+}

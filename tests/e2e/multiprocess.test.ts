@@ -334,20 +334,20 @@ describe(`${WRITERS} server processes on one database`, () => {
     expect(calls.failures, "no call may fail").toEqual([]);
     expect(visibilityChecks).toBeGreaterThan(ROUNDS);
 
-    // With 2.5 writes per round, every process passes the store's compaction threshold (50 writes
-    // to a collection) when ROUNDS >= 20, so a background compaction raced the others' writes.
-    // It may still be running: wait for each process to log it. A compaction that loses a commit
-    // race is logged as a warning and retried later, by design: reported, not a failure.
+    // With 2.5 writes per round, the collection passes the store's compaction threshold (32 small
+    // fragments) when ROUNDS >= 20, so a background compaction raced the others' writes. Whichever
+    // process finds it due first compacts; the others then find nothing due. It may still be
+    // running: wait for one process to log it. A compaction that loses a commit race is logged as
+    // a warning and retried later, by design: reported, not a failure.
     const compactionFailed = /compaction of "shared" failed/;
     const compacted = () =>
       servers.map((s, w) => {
         const log = s.stderr().slice(logFrom[w]);
         return log.includes('compacted "shared"') || compactionFailed.test(log);
       });
-    for (let waited = 0; ROUNDS >= 20 && !compacted().every(Boolean) && waited < 15_000; waited += 100)
+    for (let waited = 0; ROUNDS >= 20 && !compacted().some(Boolean) && waited < 15_000; waited += 100)
       await sleep(100);
-    if (ROUNDS >= 20)
-      expect(compacted(), "each process compacted the collection").toEqual(servers.map(() => true));
+    if (ROUNDS >= 20) expect(compacted(), "a process compacted the collection").toContain(true);
     for (const [w, server] of servers.entries()) {
       expect(server.transportErrors).toEqual([]);
       const logged = problems(server, logFrom[w]);

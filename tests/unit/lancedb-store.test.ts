@@ -1,10 +1,11 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
-import { parseWhere } from "../../src/filter.js";
+import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
+import { compactionDue } from "../../src/store/compaction.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import type { StoredDocument } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
@@ -229,6 +230,96 @@ describe("automatic compaction", () => {
       expect((await compacting.search("c", unit(1, 7, 0), { limit: 1 }))[0]?.id).toBe("r7");
     } finally {
       await compacting.close();
+      c();
+    }
+  });
+});
+
+describe("compaction policy", () => {
+  it("compacts at once, without waiting for idle, when small fragments are overdue", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const compacting = new LanceStore({
+      dbPath: path.join(d, "db"),
+      logger: silentLogger,
+      compactEvery: 8,
+      compactIdleMs: 3_600_000,
+    });
+    try {
+      // 32 x 4 = 128 small fragments make it overdue; the check at write 128 starts the compaction.
+      for (let i = 0; i < 130; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0))]);
+      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThan(10), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      expect((await compacting.stats("c")).documents).toBe(130);
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+
+  it("waits for small fragments that are many relative to the rows", () => {
+    expect(compactionDue({ rows: 10, smallFragments: 31 })).toBe(false);
+    expect(compactionDue({ rows: 10, smallFragments: 32 })).toBe(true);
+    expect(compactionDue({ rows: 100_000, smallFragments: 49 })).toBe(false);
+    expect(compactionDue({ rows: 100_000, smallFragments: 50 })).toBe(true);
+    expect(compactionDue({ rows: 1_000_000, smallFragments: 499 })).toBe(false);
+  });
+
+  it("compacts by itself once due, and removes the versions it replaced", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    let compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 8, compactIdleMs: 0 });
+    try {
+      for (let i = 0; i < 40; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
+      // Due at 32 small fragments and idle (0 ms here: between two writes): compacted in the background.
+      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThanOrEqual(9), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      await compacting.close();
+      compacting = new LanceStore({ dbPath, logger: silentLogger });
+      const stats = await compacting.stats("c");
+      expect(stats.documents).toBe(40);
+      const versions = readdirSync(path.join(dbPath, "c.lance", "_versions"));
+      expect(versions.length).toBeLessThanOrEqual(12);
+      const all = await compacting.fetch(
+        "c",
+        Array.from({ length: 40 }, (_, i) => `r${i}`),
+      );
+      expect(all).toHaveLength(40);
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+});
+
+describe("vector index", () => {
+  it("is built in the background above the row threshold, and rows added after it are found at once", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    // No vector cache: every search goes through LanceDB and its index.
+    const indexed = new LanceStore({
+      dbPath,
+      logger: silentLogger,
+      vectorCacheBytes: 0,
+      vectorIndexMinRows: 300,
+    });
+    try {
+      const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, unit(1, i / 10, (i % 7) - 3), { i }));
+      await indexed.upsert("c", model, rows);
+      await indexed.compact("c");
+      await indexed.vectorIndexSettled("c");
+      expect(readdirSync(path.join(dbPath, "c.lance", "_indices")).length).toBeGreaterThan(0);
+      const fresh = unit(-5, 1, 9);
+      await indexed.upsert("c", model, [doc("new", fresh, { i: -1 })]);
+      expect((await indexed.search("c", fresh, { limit: 1 }))[0]?.id).toBe("new");
+      const where = parseWhere({ i: -1 }) as Filter;
+      expect((await indexed.search("c", fresh, { limit: 3, where })).map((h) => h.id)).toEqual(["new"]);
+      expect((await indexed.search("c", unit(1, 0.5, 2), { limit: 1 }))[0]?.id).toBe("r5");
+    } finally {
+      await indexed.close();
       c();
     }
   });

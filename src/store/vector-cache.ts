@@ -1,0 +1,666 @@
+import type * as lancedb from "@lancedb/lancedb";
+import {
+  createScanner,
+  type ScanFunction,
+  SIMD_LANES,
+  SIMD_LANES_I8,
+  topK,
+  WASM_PAGE,
+  type WasmMemory,
+} from "./simd-scan.js";
+import { idInList } from "./sql.js";
+import { chunkKey, type Hit, type Metadata, type StoredDocument } from "./vector-store.js";
+
+/**
+ * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
+ * 384 floats. A collection that does not fit is searched by LanceDB (its vector index, if built).
+ */
+export const DEFAULT_VECTOR_CACHE_BYTES = 1024 * 1024 * 1024;
+
+/** Marks a row whose LanceDB row id is not known (written since the last load): fetched by id. */
+const UNKNOWN_ROW = 0xffff_ffff_ffff_ffffn;
+
+interface Loaded {
+  kind: "loaded";
+  generation: number;
+  /** The table version these rows are; searches compare it with the table's latest. */
+  version: number;
+  dim: number;
+  /** Floats per row in memory: dim rounded up to the kernel's 16 lanes, zero padded. */
+  stride: number;
+  count: number;
+  capacity: number;
+  /** Per slot: the document id and the chunk of it the row holds (a long text is several rows). */
+  ids: string[];
+  chunks: number[];
+  rowIds: BigUint64Array;
+  /** Slot of each row, by chunkKey(id, chunk). */
+  index: Map<string, number>;
+  /** How many chunks each document has (chunks 0..n-1: an upsert always replaces all of them). */
+  chunkCounts: Map<string, number>;
+  memory: WasmMemory;
+  scan: ScanFunction;
+  /** The same rows quantised to int8 (one scale per row), scanned first; see pick. */
+  stride8: number;
+  memory8: WasmMemory;
+  scan8: ScanFunction;
+  scales: Float32Array;
+  /** The largest row scale ever written (it bounds the quantisation error; never lowered). */
+  maxScale: number;
+}
+
+/** The collection at this version is larger than the memory left for caching: LanceDB searches it. */
+interface TooBig {
+  kind: "too-big";
+  generation: number;
+  version: number;
+}
+
+/**
+ * A collection this store created and then wrote past the memory budget: only its ids, so that
+ * batched ingest can still append new rows instead of merging them (a merge-insert joins against
+ * every stored id: 19k rows/s at 1M where an append does 60k). About 60 bytes per id, not counted
+ * in the budget. Lost (not reloaded) when another process writes.
+ */
+interface IdsOnly {
+  kind: "ids";
+  generation: number;
+  version: number;
+  ids: Set<string>;
+}
+
+type Entry = Loaded | TooBig | IdsOnly;
+
+export interface CachedPick {
+  id: string;
+  chunk: number;
+  rowId: bigint;
+  distance: number;
+}
+
+/**
+ * Each collection's vectors in memory, L2-normalised, for exact cosine search with the SIMD kernel.
+ * LanceDB stays the source of truth: an entry is the table at one version. A search first asks
+ * LanceDB for the latest version (opened with readConsistencyInterval 0, so other processes'
+ * commits are seen; ~0.07 ms); on any difference it reloads. Writes by this store are applied in
+ * place when their commit is the very next version after the entry's; otherwise the entry is
+ * dropped and reloaded on the next search.
+ */
+export class VectorCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
+
+  constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
+
+  /**
+   * Exact top-k of an unfiltered cosine search with rows' text and metadata from LanceDB, or
+   * undefined when the cache cannot answer (too big, zero query, a row vanished meanwhile): the
+   * caller then searches LanceDB itself.
+   */
+  async search(
+    collection: string,
+    generation: number,
+    table: lancedb.Table,
+    query: Float32Array,
+    options: { limit: number; withVectors?: boolean | undefined },
+    /** The table's chunk-position columns (none in a table made before chunking). */
+    positionColumns: readonly string[],
+  ): Promise<Hit[] | undefined> {
+    const entry = await this.current(collection, generation, table);
+    if (entry.kind !== "loaded") return undefined;
+    const picks = pick(entry, query, options.limit);
+    if (!picks) return undefined;
+    const hits = await details(table, picks, options.withVectors === true, positionColumns);
+    // A row missing now was deleted after the version check: this entry is stale.
+    if (!hits) this.drop(collection);
+    return hits;
+  }
+
+  /**
+   * Starts an entry for a table this store just created at `version` holding `rows`, so that the
+   * rows written next are cached as they go (and known to be new, see absent) instead of reloaded.
+   */
+  track(
+    collection: string,
+    generation: number,
+    version: number,
+    dim: number,
+    rows: readonly StoredDocument[],
+  ): void {
+    const capacity = Math.max(1024, rows.length);
+    if (dim === 0 || this.bytes() + rowBytes(dim) * capacity > this.budgetBytes) return;
+    this.entries.set(collection, emptyEntry(generation, version - 1, dim, capacity));
+    this.afterUpsert(collection, generation, version, rows);
+  }
+
+  /**
+   * True when the cache proves that none of these ids is in the table at `version` (the latest,
+   * read under the write lock) and they are distinct: they can be appended rather than merged.
+   */
+  absent(collection: string, generation: number, version: number, ids: readonly string[]): boolean {
+    const entry = this.entries.get(collection);
+    if (!entry || entry.kind === "too-big" || entry.generation !== generation || entry.version !== version)
+      return false;
+    if (new Set(ids).size !== ids.length) return false;
+    const known = entry.kind === "loaded" ? entry.chunkCounts : entry.ids;
+    return ids.every((id) => !known.has(id));
+  }
+
+  /**
+   * After this store's merge-insert (or append) committed `version`: apply it, or forget the entry.
+   * `rows` hold every chunk of each document they name: its chunks beyond them are gone.
+   */
+  afterUpsert(
+    collection: string,
+    generation: number,
+    version: number,
+    rows: readonly StoredDocument[],
+  ): void {
+    const idsOnly = this.nextIds(collection, generation, version);
+    if (idsOnly) {
+      for (const row of rows) idsOnly.ids.add(row.id);
+      idsOnly.version = version;
+      return;
+    }
+    const entry = this.next(collection, generation, version);
+    if (!entry) return;
+    const counts = new Map<string, number>();
+    for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
+    for (const [id, count] of counts) {
+      // A shorter new version of a document: its chunks past the new count were deleted.
+      for (let chunk = count; chunk < (entry.chunkCounts.get(id) ?? 0); chunk++) removeRow(entry, id, chunk);
+      entry.chunkCounts.set(id, count);
+    }
+    for (const row of rows) {
+      const chunk = row.chunk ?? 0;
+      let at = entry.index.get(chunkKey(row.id, chunk));
+      if (at === undefined) {
+        if (!this.reserve(entry, entry.count + 1)) {
+          // Past the budget: keep only the ids (the vectors go; LanceDB searches this collection).
+          const ids = new Set(entry.chunkCounts.keys());
+          this.entries.set(collection, { kind: "ids", generation, version, ids });
+          return;
+        }
+        at = entry.count++;
+        entry.ids[at] = row.id;
+        entry.chunks[at] = chunk;
+        entry.index.set(chunkKey(row.id, chunk), at);
+      }
+      // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
+      entry.rowIds[at] = UNKNOWN_ROW;
+      writeRow(entry, at, row.vector);
+    }
+    entry.version = version;
+  }
+
+  /** After this store added columns (under its write lock), moving the table from `before` to `after`. */
+  afterSchemaChange(collection: string, generation: number, before: number, after: number): void {
+    const entry = this.entries.get(collection);
+    if (
+      entry &&
+      entry.kind !== "too-big" &&
+      entry.generation === generation &&
+      entry.version === before &&
+      after === before + 1
+    ) {
+      entry.version = after;
+      return;
+    }
+    this.drop(collection);
+  }
+
+  /** After this store's delete committed `version`; `ids` are the rows it removed, when known. */
+  afterDelete(collection: string, generation: number, version: number, ids: string[] | undefined): void {
+    const current = this.entries.get(collection);
+    if (current?.version === version) return; // nothing was committed
+    const idsOnly = ids ? this.nextIds(collection, generation, version) : undefined;
+    if (idsOnly && ids) {
+      for (const id of ids) idsOnly.ids.delete(id);
+      idsOnly.version = version;
+      return;
+    }
+    const entry = ids ? this.next(collection, generation, version) : undefined;
+    if (!entry || !ids) {
+      this.drop(collection);
+      return;
+    }
+    for (const id of ids) {
+      for (let chunk = 0; chunk < (entry.chunkCounts.get(id) ?? 0); chunk++) removeRow(entry, id, chunk);
+      entry.chunkCounts.delete(id);
+    }
+    entry.version = version;
+  }
+
+  /**
+   * After a compaction by this store, under its write lock, which moved rows but changed none:
+   * keep the vectors and re-read only the row ids (a scan of the `id` column).
+   */
+  async afterCompaction(
+    collection: string,
+    generation: number,
+    versionBefore: number,
+    table: lancedb.Table,
+  ): Promise<void> {
+    const entry = this.entries.get(collection);
+    if (entry?.kind === "ids" && entry.generation === generation && entry.version === versionBefore) {
+      const version = await table.version();
+      if (this.entries.get(collection) === entry && entry.version === versionBefore) entry.version = version;
+      else this.drop(collection);
+      return;
+    }
+    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== versionBefore) {
+      this.drop(collection);
+      return;
+    }
+    // The version first: rows read after it are at least as new, and an older label only causes a reload.
+    const version = await table.version();
+    let seen = 0;
+    const rowIds = new BigUint64Array(entry.capacity).fill(UNKNOWN_ROW);
+    const columns = hasChunks(await table.schema()) ? ["id", "chunk"] : ["id"];
+    for await (const batch of table.query().select(columns).withRowId()) {
+      const ids = batch.getChild("id");
+      const chunks = batch.getChild("chunk");
+      const rows = batch.getChild("_rowid");
+      for (let i = 0; i < batch.numRows; i++) {
+        const at = entry.index.get(chunkKey(ids?.get(i) as string, (chunks?.get(i) as number | null) ?? 0));
+        if (at === undefined) {
+          this.drop(collection);
+          return;
+        }
+        rowIds[at] = rows?.get(i) as bigint;
+        seen++;
+      }
+    }
+    if (seen !== entry.count || this.entries.get(collection) !== entry) {
+      this.drop(collection);
+      return;
+    }
+    entry.rowIds = rowIds;
+    entry.version = version;
+  }
+
+  drop(collection: string): void {
+    this.entries.delete(collection);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Bytes of vectors held now, all collections (for stats and tests). */
+  bytes(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) if (entry.kind === "loaded") total += entryBytes(entry);
+    return total;
+  }
+
+  /** The entry for the table's latest version, loading it when missing or stale. */
+  private async current(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
+    const version = await table.version();
+    const entry = this.entries.get(collection);
+    if (entry && entry.generation === generation && entry.version === version) return entry;
+    let load = this.loading.get(collection);
+    if (!load) {
+      load = this.load(collection, generation, table).finally(() => this.loading.delete(collection));
+      this.loading.set(collection, load);
+    }
+    return load;
+  }
+
+  private async load(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
+    this.entries.delete(collection);
+    const version = await table.version();
+    const rows = await table.countRows();
+    const schema = await table.schema();
+    const dim = vectorDimensions(schema);
+    const available = this.budgetBytes - this.bytes();
+    if (dim === 0 || rowBytes(dim) * rows > available) {
+      const tooBig: TooBig = { kind: "too-big", generation, version };
+      this.entries.set(collection, tooBig);
+      return tooBig;
+    }
+    const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
+    // Streamed batch by batch, so the rows never sit in memory twice.
+    const columns = hasChunks(schema) ? ["id", "chunk", "vector"] : ["id", "vector"];
+    for await (const batch of table.query().select(columns).withRowId()) {
+      const ids = batch.getChild("id");
+      const chunks = batch.getChild("chunk");
+      const rowIds = batch.getChild("_rowid");
+      const vectors = batch.getChild("vector");
+      const data = vectors?.data[0];
+      const child = data?.children[0];
+      const values = child?.values as Float32Array | undefined;
+      if (!ids || !rowIds || !data || !child || !values) throw new Error("bug: unexpected batch shape");
+      if (!this.reserve(entry, entry.count + batch.numRows) || entryBytes(entry) > available) {
+        const tooBig: TooBig = { kind: "too-big", generation, version };
+        this.entries.set(collection, tooBig);
+        return tooBig;
+      }
+      for (let i = 0; i < batch.numRows; i++) {
+        const at = entry.count++;
+        const id = ids.get(i) as string;
+        const chunk = (chunks?.get(i) as number | null) ?? 0;
+        entry.ids[at] = id;
+        entry.chunks[at] = chunk;
+        entry.index.set(chunkKey(id, chunk), at);
+        entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
+        entry.rowIds[at] = rowIds.get(i) as bigint;
+        const start = child.offset + (data.offset + i) * dim;
+        writeRow(entry, at, values.subarray(start, start + dim));
+      }
+    }
+    this.entries.set(collection, entry);
+    return entry;
+  }
+
+  /** The ids-only entry if `version` is the commit right after it (nothing is dropped here). */
+  private nextIds(collection: string, generation: number, version: number): IdsOnly | undefined {
+    const entry = this.entries.get(collection);
+    return entry?.kind === "ids" && entry.generation === generation && entry.version === version - 1
+      ? entry
+      : undefined;
+  }
+
+  /** The loaded entry if `version` is the commit right after it; otherwise the entry is dropped. */
+  private next(collection: string, generation: number, version: number): Loaded | undefined {
+    const entry = this.entries.get(collection);
+    if (entry?.kind === "loaded" && entry.generation === generation && entry.version === version - 1) {
+      return entry;
+    }
+    this.drop(collection);
+    return undefined;
+  }
+
+  /** Grows the entry's memory to hold `rows` rows; false when that would pass the budget. */
+  private reserve(entry: Loaded, rows: number): boolean {
+    if (rows <= entry.capacity) return true;
+    const capacity = Math.max(rows, Math.ceil(entry.capacity * 1.5));
+    const extra = rowBytes(entry.dim) * (capacity - entry.capacity);
+    if (this.bytes() + extra > this.budgetBytes) return false;
+    growTo(entry.memory, layoutBytes(capacity, entry.stride));
+    growTo(entry.memory8, layoutBytes8(capacity, entry.stride8));
+    const rowIds = new BigUint64Array(capacity);
+    rowIds.set(entry.rowIds);
+    entry.rowIds = rowIds;
+    const scales = new Float32Array(capacity);
+    scales.set(entry.scales);
+    entry.scales = scales;
+    entry.capacity = capacity;
+    return true;
+  }
+}
+
+function emptyEntry(generation: number, version: number, dim: number, capacity: number): Loaded {
+  const stride = Math.ceil(dim / SIMD_LANES) * SIMD_LANES;
+  const stride8 = Math.ceil(dim / SIMD_LANES_I8) * SIMD_LANES_I8;
+  const { memory, scan } = createScanner(layoutBytes(capacity, stride));
+  const { memory: memory8, scan8 } = createScanner(layoutBytes8(capacity, stride8));
+  return {
+    kind: "loaded",
+    generation,
+    version,
+    dim,
+    stride,
+    count: 0,
+    capacity,
+    ids: [],
+    chunks: [],
+    rowIds: new BigUint64Array(capacity),
+    index: new Map(),
+    chunkCounts: new Map(),
+    memory,
+    scan,
+    stride8,
+    memory8,
+    scan8,
+    scales: new Float32Array(capacity),
+    maxScale: 0,
+  };
+}
+
+/** Memory per cached row, about: float32 and int8 copies, a score, a scale, a row id (ids apart). */
+function rowBytes(dim: number): number {
+  return dim * 5 + 16;
+}
+
+function growTo(memory: WasmMemory, bytes: number): void {
+  const pages = Math.ceil(bytes / WASM_PAGE) - memory.buffer.byteLength / WASM_PAGE;
+  if (pages > 0) memory.grow(pages);
+}
+
+/** float32 rows first (from byte 0), then the query, then one score per row. */
+function layoutBytes(capacity: number, stride: number): number {
+  return (capacity * stride + stride + capacity) * 4;
+}
+
+/** int8 rows first (from byte 0), then the int16 query (16-byte aligned), then one score per row. */
+function layoutBytes8(capacity: number, stride8: number): number {
+  return capacity * stride8 + stride8 * 2 + capacity * 4;
+}
+
+function entryBytes(entry: Loaded): number {
+  return entry.memory.buffer.byteLength + entry.memory8.buffer.byteLength + entry.scales.byteLength;
+}
+
+/** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
+function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
+  const row = new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.stride);
+  let sum = 0;
+  for (let i = 0; i < entry.dim; i++) sum += (vector[i] as number) ** 2;
+  const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  let max = 0;
+  for (let i = 0; i < entry.dim; i++) {
+    row[i] = (vector[i] as number) * scale;
+    max = Math.max(max, Math.abs(row[i] as number));
+  }
+  row.fill(0, entry.dim);
+  const row8 = new Int8Array(entry.memory8.buffer, at * entry.stride8, entry.stride8);
+  const step = max / 127;
+  for (let i = 0; i < entry.dim; i++) row8[i] = step > 0 ? Math.round((row[i] as number) / step) : 0;
+  row8.fill(0, entry.dim);
+  entry.scales[at] = step;
+  entry.maxScale = Math.max(entry.maxScale, step);
+}
+
+/** Moves the last row into the removed one's place. */
+function removeRow(entry: Loaded, id: string, chunk: number): void {
+  const at = entry.index.get(chunkKey(id, chunk));
+  if (at === undefined) return;
+  const last = entry.count - 1;
+  entry.index.delete(chunkKey(id, chunk));
+  if (at !== last) {
+    const lastId = entry.ids[last] as string;
+    const lastChunk = entry.chunks[last] as number;
+    const floats = new Float32Array(entry.memory.buffer, 0, entry.capacity * entry.stride);
+    floats.copyWithin(at * entry.stride, last * entry.stride, (last + 1) * entry.stride);
+    const bytes = new Int8Array(entry.memory8.buffer, 0, entry.capacity * entry.stride8);
+    bytes.copyWithin(at * entry.stride8, last * entry.stride8, (last + 1) * entry.stride8);
+    entry.scales[at] = entry.scales[last] as number;
+    entry.ids[at] = lastId;
+    entry.chunks[at] = lastChunk;
+    entry.rowIds[at] = entry.rowIds[last] as bigint;
+    entry.index.set(chunkKey(lastId, lastChunk), at);
+  }
+  entry.ids.length = last;
+  entry.chunks.length = last;
+  entry.count = last;
+}
+
+/** Below this many rows the float32 scan alone is fast enough (and simplest). */
+const QUANTISED_FROM_ROWS = 4096;
+/** The int16 query's range: keeps scan8's int32 sums from overflowing up to 4096 dimensions. */
+const QUERY_LEVELS = 4095;
+
+/** The k nearest rows by cosine distance, or undefined for a zero query (LanceDB decides those). */
+function pick(entry: Loaded, query: Float32Array, k: number): CachedPick[] | undefined {
+  let sum = 0;
+  for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
+  if (!(sum > 0) || entry.count === 0) return entry.count === 0 ? [] : undefined;
+  const norm = Math.sqrt(sum);
+  const quantised =
+    entry.count >= QUANTISED_FROM_ROWS && k * 8 <= entry.count
+      ? pickQuantised(entry, query, norm, k)
+      : undefined;
+  return quantised ?? pickExact(entry, query, norm, k);
+}
+
+/** The float32 scan of every row. */
+function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number): CachedPick[] {
+  const queryAt = entry.capacity * entry.stride * 4;
+  const scoresAt = queryAt + entry.stride * 4;
+  const q = new Float32Array(entry.memory.buffer, queryAt, entry.stride);
+  q.set(query.subarray(0, entry.dim));
+  q.fill(0, entry.dim);
+  entry.scan(queryAt, 0, entry.count, entry.stride * 4, scoresAt);
+  const scores = new Float32Array(entry.memory.buffer, scoresAt, entry.count);
+  // Ids are read now, synchronously: a write applied while details are fetched may move rows.
+  return Array.from(topK(scores, entry.count, k), (at) => ({
+    id: entry.ids[at] as string,
+    chunk: entry.chunks[at] as number,
+    rowId: entry.rowIds[at] as bigint,
+    distance: 1 - (scores[at] as number) / norm,
+  }));
+}
+
+/**
+ * Exact top k from the int8 copy, a quarter of the bytes: scan8 gives every row an approximate
+ * score with a proven error bound; the best candidates are re-scored exactly from the float32
+ * rows, and so is every other row whose approximate score plus the bound could still reach the
+ * k-th exact score. The answer is the exact top k, as from pickExact. Undefined when too many rows
+ * are that close (then the float32 scan is cheaper).
+ *
+ * Bound: a row r (unit length) is s_r (c + d) with int8 codes c and |d_i| <= 1/2, the normalised
+ * query s_q (e + f) likewise with int16 codes e; |r.q - s_r s_q c.e| <= s_r s_q (|c.f| + |d.e| + |d.f|)
+ * <= s_q sqrt(dim)/2 + s_r s_q (dim/2 + |e|_1/2), using |c|_1 <= sqrt(dim) (1/s_r + sqrt(dim)/2).
+ */
+function pickQuantised(
+  entry: Loaded,
+  query: Float32Array,
+  norm: number,
+  k: number,
+): CachedPick[] | undefined {
+  const { dim, count, stride, stride8 } = entry;
+  const unit = new Float64Array(dim);
+  let max = 0;
+  for (let i = 0; i < dim; i++) {
+    unit[i] = (query[i] as number) / norm;
+    max = Math.max(max, Math.abs(unit[i] as number));
+  }
+  const step = max / QUERY_LEVELS;
+  const queryAt = entry.capacity * stride8;
+  const outAt = queryAt + stride8 * 2;
+  const q16 = new Int16Array(entry.memory8.buffer, queryAt, stride8);
+  let l1 = 0;
+  for (let i = 0; i < dim; i++) {
+    q16[i] = Math.round((unit[i] as number) / step);
+    l1 += Math.abs(q16[i] as number);
+  }
+  q16.fill(0, dim);
+  entry.scan8(queryAt, 0, count, stride8, outAt);
+  const approx = new Float32Array(entry.memory8.buffer, outAt, count);
+  const scales = entry.scales;
+  for (let i = 0; i < count; i++) approx[i] = (approx[i] as number) * (scales[i] as number) * step;
+  // 1e-5 more for float32 rounding in the scores themselves.
+  const bound = (step * Math.sqrt(dim)) / 2 + entry.maxScale * step * (dim / 2 + l1 / 2) + 1e-5;
+
+  const rows = new Float32Array(entry.memory.buffer, 0, count * stride);
+  const exact = (at: number) => {
+    let score = 0;
+    const base = at * stride;
+    for (let i = 0; i < dim; i++) score += (rows[base + i] as number) * (unit[i] as number);
+    return { at, score };
+  };
+  const top = topK(approx, count, Math.min(count, Math.max(4 * k, 64)));
+  let scored = Array.from(top, exact).sort((a, b) => b.score - a.score);
+  const threshold = (scored[k - 1] as { score: number }).score;
+  if ((approx[top[top.length - 1] as number] as number) + bound >= threshold) {
+    const seen = new Set(top);
+    const more: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if ((approx[i] as number) + bound < threshold || seen.has(i)) continue;
+      more.push(i);
+      if (more.length > count / 8) return undefined;
+    }
+    scored = scored.concat(more.map(exact)).sort((a, b) => b.score - a.score);
+  }
+  return scored.slice(0, k).map(({ at, score }) => ({
+    id: entry.ids[at] as string,
+    chunk: entry.chunks[at] as number,
+    rowId: entry.rowIds[at] as bigint,
+    distance: 1 - score,
+  }));
+}
+
+interface DetailRow {
+  id: string;
+  text: string;
+  metadata: string;
+  chunk?: number;
+  chunk_start?: number;
+  vector?: Iterable<number>;
+}
+
+/**
+ * The picked rows' text and metadata (and vectors), by LanceDB row id where known, by id otherwise.
+ * Undefined when a row is gone: the cache was stale.
+ */
+async function details(
+  table: lancedb.Table,
+  picks: CachedPick[],
+  withVectors: boolean,
+  positionColumns: readonly string[],
+): Promise<Hit[] | undefined> {
+  if (picks.length === 0) return [];
+  const columns = ["id", "text", "metadata", ...positionColumns, ...(withVectors ? ["vector"] : [])];
+  const byKey = new Map<string, DetailRow>();
+  const keep = (rows: DetailRow[]) => {
+    for (const row of rows) byKey.set(chunkKey(row.id, row.chunk ?? 0), row);
+  };
+  const keyOf = (p: CachedPick) => chunkKey(p.id, p.chunk);
+  const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW);
+  if (known.length > 0) {
+    try {
+      keep(
+        (await table
+          .takeRowIds(known.map((p) => p.rowId))
+          .select(columns)
+          .toArray()) as DetailRow[],
+      );
+    } catch {
+      // Row ids from a version whose files were compacted away: look those rows up by id below.
+    }
+  }
+  // A row whose known row id no longer holds it was deleted or rewritten since: stale.
+  if (known.some((p) => !byKey.has(keyOf(p)))) return undefined;
+  const unknown = [...new Set(picks.filter((p) => !byKey.has(keyOf(p))).map((p) => p.id))];
+  if (unknown.length > 0) {
+    // Every chunk of those documents comes back; the picked ones are matched by key.
+    keep((await table.query().where(idInList(unknown)).select(columns).toArray()) as DetailRow[]);
+  }
+  const hits: Hit[] = [];
+  for (const p of picks) {
+    const row = byKey.get(keyOf(p));
+    if (!row) return undefined;
+    hits.push({
+      id: row.id,
+      text: row.text,
+      metadata: JSON.parse(row.metadata) as Metadata,
+      chunk: row.chunk ?? 0,
+      start: row.chunk_start ?? 0,
+      distance: p.distance,
+      ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
+    });
+  }
+  return hits;
+}
+
+/** Whether the table has the chunk column (tables made before chunking do not: one row per id). */
+function hasChunks(schema: { fields: Array<{ name: string }> }): boolean {
+  return schema.fields.some((f) => f.name === "chunk");
+}
+
+function vectorDimensions(schema: { fields: Array<{ name: string; type: unknown }> }): number {
+  const field = schema.fields.find((f) => f.name === "vector");
+  const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
+  return typeof listSize === "number" ? listSize : 0;
+}

@@ -1,0 +1,78 @@
+import * as lancedb from "@lancedb/lancedb";
+import type { Logger } from "../logger.js";
+
+/**
+ * A vector index (IVF_HNSW_SQ) for large collections, built in the background.
+ *
+ * Measured here (bench/RESULTS.md, "Store performance", 2 shared cores): the exact SIMD scan of
+ * the vector cache costs about 10 ms per 100k rows of 384 floats, so past ~200k rows it no
+ * longer answers within 20 ms; LanceDB's IVF_HNSW_SQ (m 16, ef_construction 100, one partition
+ * per 250k rows) answered in 2-3 ms at recall@10 0.97-0.99 at 1M, but took 28-80 s to build at
+ * 100k and 257 s at 1M. So it is built above ANN_MIN_ROWS, without holding the collection's write
+ * lock (LanceDB's commit protocol orders it against writes), and compaction (optimize) folds new
+ * rows into it. Rows not yet indexed are still found: LanceDB searches them exhaustively.
+ *
+ * Which searches use it: filtered ones, and unfiltered ones on collections too large for the
+ * vector cache's memory budget; the rest stay exact on the cache.
+ */
+export const ANN_MIN_ROWS = 200_000;
+const ROWS_PER_PARTITION = 250_000;
+/** Probes every partition up to 4M rows (one per 250k). */
+export const ANN_NPROBES = 16;
+/** ef 128: recall@10 0.988 at 1M (0.972 with 64) for under 1 ms more. */
+export const ANN_EF = 128;
+
+export function vectorIndexConfig(rows: number): lancedb.Index {
+  return lancedb.Index.hnswSq({
+    distanceType: "cosine",
+    numPartitions: Math.max(1, Math.round(rows / ROWS_PER_PARTITION)),
+    m: 16,
+    efConstruction: 100,
+  });
+}
+
+export async function hasVectorIndex(table: lancedb.Table): Promise<boolean> {
+  return (await table.listIndices()).some((index) => index.columns.includes("vector"));
+}
+
+/** One background build per collection at a time; failures are logged and retried at the next call. */
+export class VectorIndexer {
+  private readonly builds = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly minRows = ANN_MIN_ROWS,
+  ) {}
+
+  /** Starts a build when the table has enough rows and no vector index; returns at once. */
+  maybeBuild(collection: string, table: lancedb.Table): void {
+    if (this.builds.has(collection)) return;
+    const build = this.build(collection, table)
+      .catch((error: unknown) => {
+        this.logger.warn(`vector index for "${collection}" not built (retried later): ${String(error)}`);
+      })
+      .finally(() => this.builds.delete(collection));
+    this.builds.set(collection, build);
+  }
+
+  /** Settles when the build in flight for this collection (if any) has. */
+  async settled(collection: string): Promise<void> {
+    await this.builds.get(collection);
+  }
+
+  private async build(collection: string, table: lancedb.Table): Promise<void> {
+    const rows = await table.countRows();
+    if (rows < this.minRows || (await hasVectorIndex(table))) return;
+    const started = Date.now();
+    this.logger.info(`building a vector index for "${collection}" (${rows} rows) in the background`);
+    try {
+      await table.createIndex("vector", { config: vectorIndexConfig(rows), replace: false });
+    } catch (error) {
+      // Another process built it first: that is the index we wanted.
+      if (!/already exists/i.test(String(error))) throw error;
+    }
+    this.logger.info(
+      `vector index for "${collection}" built in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+  }
+}

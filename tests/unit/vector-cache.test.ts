@@ -1,0 +1,268 @@
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ModelRecord } from "../../src/embeddings/embedder.js";
+import { type Filter, parseWhere } from "../../src/filter.js";
+import { silentLogger } from "../../src/logger.js";
+import { LanceStore } from "../../src/store/lancedb-store.js";
+import { topK } from "../../src/store/simd-scan.js";
+import { VectorCache } from "../../src/store/vector-cache.js";
+import type { Hit, StoredDocument } from "../../src/store/vector-store.js";
+import { tempDir } from "../support/harness.js";
+
+// 37 dimensions: not a multiple of the kernel's 16 lanes, so the padding is exercised too.
+const DIM = 37;
+const model: ModelRecord = { model: "random", dtype: "fp32", dimensions: DIM };
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const next = random(7);
+/** Not normalised: lengths vary, as cosine must not care. */
+const vector = () => Float32Array.from({ length: DIM }, () => (next() - 0.5) * (1 + next() * 3));
+const doc = (id: string, n = Number(id.slice(1))): StoredDocument => ({
+  id,
+  text: `text of ${id}`,
+  vector: vector(),
+  metadata: { n, even: n % 2 === 0 },
+});
+const docs = (from: number, count: number, prefix = "r") =>
+  Array.from({ length: count }, (_, i) => doc(`${prefix}${from + i}`, from + i));
+
+let dir: string;
+let dbPath: string;
+let cleanup: () => void;
+let cached: LanceStore;
+/** The same directory without a cache: every search is LanceDB's flat search. */
+let flat: LanceStore;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  dbPath = path.join(dir, "db");
+  cached = new LanceStore({ dbPath, logger: silentLogger });
+  flat = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 0 });
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cached.close();
+  await flat.close();
+  cleanup();
+});
+
+/** Both stores answer the same queries with the same ids, distances within 1e-5. */
+async function expectSameAsFlat(collection = "c", queries = 8, limit = 10): Promise<void> {
+  for (let i = 0; i < queries; i++) {
+    const q = vector();
+    const got = await cached.search(collection, q, { limit });
+    const want = await flat.search(collection, q, { limit });
+    expect(got.map((h) => [h.id, h.chunk, h.start])).toEqual(want.map((h) => [h.id, h.chunk, h.start]));
+    got.forEach((hit: Hit, at) => {
+      expect(Math.abs(hit.distance - (want[at] as Hit).distance)).toBeLessThan(1e-5);
+      expect(hit.text).toBe(want[at]?.text);
+      expect(hit.metadata).toEqual(want[at]?.metadata);
+    });
+  }
+}
+
+describe("vector cache", () => {
+  it("answers exactly as LanceDB's flat search on random data, from the cache", async () => {
+    const search = vi.spyOn(VectorCache.prototype, "search");
+    await cached.upsert("c", model, docs(0, 600));
+    await expectSameAsFlat("c", 10, 10);
+    await expectSameAsFlat("c", 2, 700); // more than there are rows
+    expect(search).toHaveBeenCalled();
+    for (const result of search.mock.results) expect(await result.value).toBeDefined();
+  });
+
+  it("answers exactly from the int8 copy too (collections of 4096 rows and more)", async () => {
+    await cached.upsert("c", model, docs(0, 5000));
+    await expectSameAsFlat("c", 12, 10);
+    await expectSameAsFlat("c", 2, 50);
+  });
+
+  it("stays exact when thousands of rows tie (the int8 bound cannot separate them)", async () => {
+    const same = vector();
+    const rows = docs(0, 5000).map((row, i) => (i < 4000 ? { ...row, vector: same } : row));
+    await cached.upsert("c", model, rows);
+    for (const q of [same, vector()]) {
+      const got = await cached.search("c", q, { limit: 10 });
+      const want = await flat.search("c", q, { limit: 10 });
+      got.forEach((hit, at) => {
+        expect(Math.abs(hit.distance - (want[at] as Hit).distance)).toBeLessThan(1e-5);
+      });
+    }
+  });
+
+  it("returns stored vectors when asked", async () => {
+    const rows = docs(0, 50);
+    await cached.upsert("c", model, rows);
+    const [hit] = await cached.search("c", rows[3]?.vector as Float32Array, { limit: 1, withVectors: true });
+    expect(hit?.id).toBe("r3");
+    expect(Array.from(hit?.vector ?? [])).toEqual(Array.from(rows[3]?.vector ?? []));
+  });
+
+  it("stays consistent through its own upserts, updates and deletes, applied without reloading", async () => {
+    const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
+    // Written without a cache, so the cached store loads it on its first search.
+    await flat.upsert("c", model, docs(0, 300));
+    await expectSameAsFlat();
+    await cached.upsert("c", model, docs(300, 5)); // new rows
+    await cached.upsert("c", model, [doc("r1"), doc("r7"), doc("r301")]); // updates
+    await expectSameAsFlat();
+    await cached.delete("c", { ids: ["r2", "r304", "missing"] });
+    await expectSameAsFlat();
+    expect(loads).toHaveBeenCalledTimes(1);
+    // A delete by filter too: the store reads which documents match before it deletes them.
+    await cached.delete("c", { where: parseWhere({ even: true }) as Filter });
+    await expectSameAsFlat();
+    expect(loads).toHaveBeenCalledTimes(1);
+    // A new metadata key adds a column first: a commit that changes no vector, followed as well.
+    await cached.upsert("c", model, [{ ...doc("r9"), metadata: { n: 9, extra: "new key" } }]);
+    await expectSameAsFlat();
+    expect(loads).toHaveBeenCalledTimes(1);
+    expect((await cached.search("c", vector(), { limit: 1000 })).length).toBe(
+      (await cached.getCollection("c"))?.count,
+    );
+  });
+
+  it("sees writes made by another store on the same directory (another process)", async () => {
+    await cached.upsert("c", model, docs(0, 200));
+    await expectSameAsFlat();
+    const other = new LanceStore({ dbPath, logger: silentLogger });
+    await other.upsert("c", model, [...docs(200, 10), doc("r5")]);
+    await expectSameAsFlat();
+    await other.delete("c", { ids: ["r6", "r201"] });
+    await expectSameAsFlat();
+    await other.compact("c");
+    await expectSameAsFlat();
+    await other.close();
+  });
+
+  it("caches a collection it creates as it writes, through its own compaction", async () => {
+    const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
+    for (let i = 0; i < 5; i++) await cached.upsert("c", model, docs(i * 40, 40));
+    await expectSameAsFlat();
+    await cached.upsert("c", model, [doc("r3")]);
+    await cached.compact("c");
+    await expectSameAsFlat();
+    await cached.upsert("c", model, docs(1000, 3));
+    await expectSameAsFlat();
+    // Cached from the creation on: never loaded.
+    expect(loads).not.toHaveBeenCalled();
+  });
+
+  it("keeps a document's chunks: a shorter new version and a delete leave none of the old ones", async () => {
+    /** A document stored as `count` chunks, as VectorMemory writes a long text. */
+    const chunked = (id: string, count: number): StoredDocument[] =>
+      Array.from({ length: count }, (_, chunk) => ({
+        id,
+        text: `chunk ${chunk} of ${id}`,
+        vector: vector(),
+        metadata: { n: count },
+        chunk,
+        start: chunk * 100,
+      }));
+    await cached.upsert("c", model, [...docs(0, 50), ...chunked("long", 4)]);
+    await expectSameAsFlat("c", 6, 60);
+    await cached.upsert("c", model, chunked("long", 2));
+    await expectSameAsFlat("c", 6, 60);
+    const all = await cached.search("c", vector(), { limit: 100 });
+    expect(
+      all
+        .filter((h) => h.id === "long")
+        .map((h) => h.chunk)
+        .sort(),
+    ).toEqual([0, 1]);
+    await cached.upsert("c", model, [...chunked("long", 3), ...chunked("other", 2)]);
+    await cached.delete("c", { ids: ["other", "r3"] });
+    await expectSameAsFlat("c", 6, 60);
+    await cached.delete("c", { where: parseWhere({ n: 3 }) as Filter });
+    await expectSameAsFlat("c", 6, 60);
+    expect((await cached.search("c", vector(), { limit: 100 })).some((h) => h.id === "long")).toBe(false);
+  });
+
+  it("forgets a dropped collection and follows a rebuilt one", async () => {
+    await cached.upsert("c", model, docs(0, 100));
+    await expectSameAsFlat();
+    await cached.dropCollection("c");
+    await cached.upsert("c", model, docs(500, 60));
+    await expectSameAsFlat();
+    expect(
+      (await cached.search("c", vector(), { limit: 100 })).every((h) => Number(h.id.slice(1)) >= 500),
+    ).toBe(true);
+    await cached.rebuildCollection("c", { ...model, model: "random-2" }, async (rows) =>
+      rows.map((row) => ({ ...row, vector: vector() })),
+    );
+    await flat.close();
+    flat = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 0 });
+    await expectSameAsFlat();
+  });
+
+  it("follows a collection another store dropped and re-created", async () => {
+    await cached.upsert("c", model, docs(0, 100));
+    await expectSameAsFlat();
+    const other = new LanceStore({ dbPath, logger: silentLogger });
+    await other.dropCollection("c");
+    await other.upsert("c", model, docs(700, 30));
+    await other.close();
+    const hits = await cached.search("c", vector(), { limit: 100 });
+    expect(hits.map((h) => h.id).sort()).toEqual(
+      docs(700, 30)
+        .map((d) => d.id)
+        .sort(),
+    );
+    await expectSameAsFlat();
+  });
+
+  it("leaves a collection larger than its memory budget to LanceDB, with the same answers", async () => {
+    await cached.close();
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 10_000 });
+    await cached.upsert("c", model, docs(0, 300));
+    await expectSameAsFlat();
+  });
+
+  it("past its budget keeps the ids of a collection it created, to append new rows still", async () => {
+    await cached.close();
+    // Room for the first 1,536 rows of 37 dimensions, not for 2,304.
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 400_000 });
+    const absent = vi.spyOn(VectorCache.prototype, "absent");
+    for (let i = 0; i < 3; i++) await cached.upsert("c", model, docs(i * 1000, 1000));
+    // The first call creates the collection with its rows; the next two are proven new.
+    expect(absent.mock.results.map((r) => r.value)).toEqual([true, true]);
+    // An existing id among new ones: merged, not appended.
+    await cached.upsert("c", model, [doc("r5"), doc("r3000")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(false);
+    await cached.upsert("c", model, [doc("r3001")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(true);
+    expect((await cached.getCollection("c"))?.count).toBe(3002);
+    await expectSameAsFlat();
+  });
+
+  it("filtered searches give LanceDB's answers", async () => {
+    await cached.upsert("c", model, docs(0, 200));
+    const where = parseWhere({ even: true });
+    const q = vector();
+    expect(await cached.search("c", q, { limit: 5, where })).toEqual(
+      await flat.search("c", q, { limit: 5, where }),
+    );
+  });
+});
+
+describe("topK", () => {
+  it("picks the largest scores, best first, whatever k and n", () => {
+    const scores = Float32Array.from({ length: 200 }, () => next());
+    for (const k of [1, 5, 10, 199, 200, 300]) {
+      const expected = Array.from(scores.keys())
+        .sort((a, b) => (scores[b] as number) - (scores[a] as number))
+        .slice(0, k);
+      expect(Array.from(topK(scores, scores.length, k))).toEqual(expected);
+    }
+    expect(Array.from(topK(scores, 0, 10))).toEqual([]);
+  });
+});
