@@ -16,7 +16,10 @@ export interface App {
 
 /** Wires the store, the embedders and the memory from a config. Opens nothing yet: everything is lazy. */
 export function createApp(
-  config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline"> & { hubUrl?: string },
+  config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline"> & {
+    hubUrl?: string;
+    ortSpinning?: boolean | undefined;
+  },
   logger: Logger,
   factory?: EmbedderFactory,
 ): App {
@@ -27,6 +30,7 @@ export function createApp(
         cacheDir: config.modelCache,
         offline: config.offline,
         ...(config.hubUrl ? { hubUrl: config.hubUrl } : {}),
+        spinning: config.ortSpinning,
       }),
     logger,
   );

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { chunkText, joinChunks, type TextChunk } from "./chunking.js";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
 import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
@@ -8,16 +9,19 @@ import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
 import { describeModel } from "./store/lancedb-store.js";
-import type {
-  CollectionInfo,
-  CollectionStats,
-  DeleteResult,
-  Hit,
-  Metadata,
-  MetadataValue,
-  StoredDocument,
-  StoredText,
-  VectorStore,
+import {
+  type CollectionInfo,
+  type CollectionStats,
+  chunkKey,
+  type DeleteResult,
+  type FetchedDocument,
+  type Hit,
+  type Metadata,
+  type MetadataValue,
+  type StoredChunk,
+  type StoredDocument,
+  type StoredText,
+  type VectorStore,
 } from "./store/vector-store.js";
 
 export interface NewDocument {
@@ -29,6 +33,8 @@ export interface NewDocument {
 export interface AddResult {
   collection: string;
   ids: string[];
+  /** Chunks each document was stored as, in the order of `ids`: more than 1 for a text longer than the model's window. */
+  chunks: number[];
   added: number;
   replaced: number;
   created: boolean;
@@ -36,6 +42,8 @@ export interface AddResult {
 }
 
 export type SearchMode = "semantic" | "keyword" | "hybrid";
+/** "document": each document once, by its best chunk; "chunk": every matching chunk. */
+export type GroupBy = "document" | "chunk";
 export type MatchKind = "semantic" | "keyword";
 
 export interface SearchOptions {
@@ -46,12 +54,21 @@ export interface SearchOptions {
   minScore?: number | undefined;
   /** 0-1: trade relevance for variety among the results (maximal marginal relevance). */
   diversity?: number | undefined;
+  /** Default "document". */
+  groupBy?: GroupBy | undefined;
   onProgress?: Progress | undefined;
 }
 
 export interface SearchResult {
+  /** The document's id (a chunk's document, for a document stored as several chunks). */
   id: string;
+  /** The matching chunk's text: the whole document when it was stored as one chunk. */
   text: string;
+  /** Which chunk of the document matched (0 for the first or only one). */
+  chunk: number;
+  /** Where the chunk's text sits in the document's text: [start, end). */
+  start: number;
+  end: number;
   /** Cosine similarity to the query, in every mode; 1 = same direction. */
   score: number;
   /** Cosine distance as Chroma reports it: 1 - score. */
@@ -63,6 +80,15 @@ export interface SearchResult {
   keywordScore?: number;
   /** Reciprocal-rank-fusion score, in hybrid mode. */
   fusedScore?: number;
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  /**
+   * The query is longer than the model's window: its meaning was read from the window's worth of it
+   * (keyword search used all of it). Only queries are ever cut; stored texts are split instead.
+   */
+  queryTruncated: boolean;
 }
 
 interface Candidate extends SearchResult {
@@ -83,8 +109,13 @@ export type GetRequest =
   | { ids: string[] }
   | { where?: Record<string, unknown> | undefined; limit: number; cursor?: string | undefined };
 
+export interface WholeDocument extends StoredText {
+  /** Chunks the document is stored as: more than 1 for a text longer than the model's window. */
+  chunks: number;
+}
+
 export interface GetResult {
-  documents: StoredText[];
+  documents: WholeDocument[];
   /** Requested ids that do not exist (ids requests only). */
   notFound: string[];
   /** Pass back as `cursor` for the next page; null when this page is the last. */
@@ -127,8 +158,13 @@ class ProgressReporter {
 
   constructor(
     private readonly sink: Progress | undefined,
-    private readonly total: number,
+    private total: number,
   ) {}
+
+  /** Once texts are split into chunks, the work is counted in chunks. */
+  setTotal(total: number): void {
+    this.total = total;
+  }
 
   report(progress: number, message: string): void {
     if (!this.sink || progress <= this.last) return;
@@ -145,8 +181,11 @@ export interface VectorMemoryDeps {
   logger: Logger;
 }
 
-/** Documents embedded per step of a large add: the unit of progress reporting and cancellation. */
+/** Texts (chunks) embedded per step of a large add: the unit of progress reporting and cancellation. */
 export const EMBED_STEP = 64;
+
+/** Rows a search reads at most while collecting enough distinct documents from their chunks. */
+const MAX_SEARCH_POOL = 2000;
 
 /**
  * The memory itself: text in, vectors through the collection's own model, rows into the store.
@@ -182,27 +221,23 @@ export class VectorMemory {
     const existing = await this.deps.store.getCollection(collection);
     const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
 
-    const texts = documents.map((doc) => doc.text);
-    const vectors: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += EMBED_STEP) {
-      throwIfCancelled(options.signal);
-      vectors.push(...(await embedder.embedDocuments(texts.slice(start, start + EMBED_STEP))));
-      progress.report(1 + vectors.length, `embedded ${vectors.length} of ${texts.length} documents`);
-    }
+    const rows = await this.embedChunked(
+      embedder,
+      documents.map((doc, i) => ({ id: ids[i] as string, text: doc.text, metadata: doc.metadata ?? {} })),
+      progress,
+      options.signal,
+    );
     throwIfCancelled(options.signal);
 
-    const rows = documents.map((doc, i) => ({
-      id: ids[i] as string,
-      text: doc.text,
-      vector: vectors[i] as Float32Array,
-      metadata: doc.metadata ?? {},
-    }));
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
     const { inserted, updated } = await this.deps.store.upsert(collection, record, rows);
     if (existing === undefined) this.collectionsChanged();
+    const chunks = new Map<string, number>();
+    for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
     return {
       collection,
       ids,
+      chunks: ids.map((id) => chunks.get(id) ?? 0),
       added: inserted,
       replaced: updated,
       created: existing === undefined,
@@ -210,7 +245,7 @@ export class VectorMemory {
     };
   }
 
-  async search(collection: string, query: string, options: SearchOptions): Promise<SearchResult[]> {
+  async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {
     const where = options.where ? parseWhere(options.where) : undefined;
     const info = await this.deps.store.getCollection(collection);
     if (!info) throw await this.unknownCollection(collection);
@@ -220,70 +255,106 @@ export class VectorMemory {
       new ProgressReporter(options.onProgress, 1),
     );
     const vector = await embedder.embedQuery(query);
+    const window = await embedder.tokenWindow();
+    const queryTruncated = window.countTokens(query) > window.maxTokens;
     const diversity = options.diversity ?? 0;
+    const byDocument = (options.groupBy ?? "document") === "document";
     // Fusion and diversity re-ranking need a deeper pool than the final page.
-    const pool =
+    let pool =
       options.mode === "semantic" && diversity === 0 ? options.limit : Math.max(options.limit * 4, 20);
-    const filter = where ? { where } : {};
+    for (;;) {
+      const { ranked, exhausted } = await this.rankChunks(collection, query, vector, pool, where, options);
+      // A document's chunks can fill the pool; read deeper until there are enough distinct documents.
+      const results = byDocument ? bestChunkPerDocument(ranked) : ranked;
+      if (results.length >= options.limit || exhausted || pool >= MAX_SEARCH_POOL) {
+        return { results: this.finishSearch(results, options.limit, diversity), queryTruncated };
+      }
+      pool = Math.min(pool * 4, MAX_SEARCH_POOL);
+    }
+  }
 
-    const semantic =
+  /** The `pool` best chunks by the mode's ranking, above minScore; `exhausted` when no search has more. */
+  private async rankChunks(
+    collection: string,
+    query: string,
+    vector: Float32Array,
+    pool: number,
+    where: ReturnType<typeof parseWhere>,
+    options: SearchOptions,
+  ): Promise<{ ranked: Candidate[]; exhausted: boolean }> {
+    const diversity = options.diversity ?? 0;
+    const filter = where ? { where } : {};
+    const semanticHits =
       options.mode === "keyword"
         ? []
-        : (
-            await this.deps.store.search(collection, vector, {
-              limit: pool,
-              withVectors: diversity > 0,
-              ...filter,
-            })
-          ).map((hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }));
-    const keyword =
+        : await this.deps.store.search(collection, vector, {
+            limit: pool,
+            withVectors: diversity > 0,
+            ...filter,
+          });
+    const keywordHits =
       options.mode === "semantic"
         ? []
-        : (await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter })).map(
-            (hit): Candidate => {
-              const score = dot(vector, hit.vector);
-              return {
-                id: hit.id,
-                text: hit.text,
-                metadata: hit.metadata,
-                score,
-                distance: 1 - score,
-                matchedBy: ["keyword"],
-                keywordScore: hit.keywordScore,
-                vector: hit.vector,
-              };
-            },
-          );
+        : await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter });
+    // Semantic hits come best first: once the last one is below min_score, reading deeper finds nothing.
+    const lastScore = 1 - (semanticHits.at(-1)?.distance ?? 2);
+    const exhausted =
+      (semanticHits.length < pool && keywordHits.length < pool) ||
+      (options.mode === "semantic" && options.minScore !== undefined && lastScore < options.minScore);
+    const semantic = semanticHits.map(
+      (hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }),
+    );
+    const keyword = keywordHits.map((hit): Candidate => {
+      const score = dot(vector, hit.vector);
+      return {
+        id: hit.id,
+        text: hit.text,
+        chunk: hit.chunk,
+        start: hit.start,
+        end: hit.start + hit.text.length,
+        metadata: hit.metadata,
+        score,
+        distance: 1 - score,
+        matchedBy: ["keyword"],
+        keywordScore: hit.keywordScore,
+        vector: hit.vector,
+      };
+    });
 
     let ranked: Candidate[];
     if (options.mode === "hybrid") {
-      const byId = new Map<string, Candidate>();
+      // Chunks, not documents, are fused: one document's chunks are separate entries.
+      const byKey = new Map<string, Candidate>();
       for (const c of [...semantic, ...keyword]) {
-        const seen = byId.get(c.id);
-        byId.set(c.id, seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
+        const seen = byKey.get(keyOf(c));
+        byKey.set(keyOf(c), seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
       }
-      ranked = reciprocalRankFusion([semantic.map((c) => c.id), keyword.map((c) => c.id)]).map(
-        ({ id, score }) => ({ ...(byId.get(id) as Candidate), fusedScore: score }),
-      );
+      ranked = reciprocalRankFusion([semantic.map(keyOf), keyword.map(keyOf)]).map(({ id, score }) => ({
+        ...(byKey.get(id) as Candidate),
+        fusedScore: score,
+      }));
     } else {
       ranked = options.mode === "keyword" ? keyword : semantic;
     }
     if (options.minScore !== undefined)
       ranked = ranked.filter((c) => c.score >= (options.minScore as number));
+    return { ranked, exhausted };
+  }
+
+  private finishSearch(ranked: Candidate[], limit: number, diversity: number): SearchResult[] {
+    let results = ranked;
     if (diversity > 0) {
       // MMR's relevance term is the cosine score in every mode, so diversity trades off against meaning.
       const withVectors = ranked.filter(
         (c): c is Candidate & { vector: Float32Array } => c.vector !== undefined,
       );
-      ranked = maximalMarginalRelevance(
+      results = maximalMarginalRelevance(
         withVectors.map((c) => ({ ...c, relevance: c.score })),
-        options.limit,
+        limit,
         diversity,
       );
     }
-    return ranked
-      .slice(0, options.limit)
-      .map(({ vector: _vector, relevance: _relevance, ...result }) => result);
+    return results.slice(0, limit).map(({ vector: _vector, relevance: _relevance, ...result }) => result);
   }
 
   async delete(
@@ -344,7 +415,7 @@ export class VectorMemory {
   async getDocuments(collection: string, request: GetRequest): Promise<GetResult> {
     if ("ids" in request) {
       const requested = [...new Set(request.ids)];
-      const byId = new Map((await this.deps.store.fetch(collection, requested)).map((doc) => [doc.id, doc]));
+      const byId = wholeDocuments(await this.deps.store.fetch(collection, requested));
       return {
         documents: requested.flatMap((id) => byId.get(id) ?? []),
         notFound: requested.filter((id) => !byId.has(id)),
@@ -358,7 +429,7 @@ export class VectorMemory {
     const ids = sortIds(await this.deps.store.listIds(collection, where));
     const rest = after === undefined ? ids : ids.filter((id) => id > after);
     const page = rest.slice(0, request.limit);
-    const byId = new Map((await this.deps.store.fetch(collection, page)).map((doc) => [doc.id, doc]));
+    const byId = wholeDocuments(await this.deps.store.fetch(collection, page));
     const last = page.at(-1);
     return {
       documents: page.flatMap((id) => byId.get(id) ?? []),
@@ -385,42 +456,30 @@ export class VectorMemory {
       updates.map((u) => u.id),
       { vectors: true },
     );
-    const existing = new Map(stored.map((doc) => [doc.id, doc]));
+    const existing = chunksById(stored);
     const rows: StoredDocument[] = [];
-    const changed: StoredDocument[] = [];
+    const changed: StoredText[] = [];
     for (const update of updates) {
-      const old = existing.get(update.id);
-      if (!old?.vector) continue;
-      const row = {
-        id: update.id,
-        text: update.text ?? old.text,
-        metadata: mergeMetadata(update.id, old.metadata, update.metadata),
-        vector: old.vector,
-      };
-      rows.push(row);
-      if (row.text !== old.text) changed.push(row);
+      const chunks = existing.get(update.id);
+      if (!chunks?.every((chunk) => chunk.vector)) continue;
+      const oldText = joinChunks(chunks);
+      const text = update.text ?? oldText;
+      const metadata = mergeMetadata(update.id, chunks[0]?.metadata ?? {}, update.metadata);
+      // Same text: every chunk keeps its vector and position and takes the new metadata.
+      if (text === oldText) rows.push(...chunks.map((chunk) => ({ ...chunk, metadata }) as StoredDocument));
+      else changed.push({ id: update.id, text, metadata });
     }
     if (changed.length > 0) {
       const progress = new ProgressReporter(options.onProgress, changed.length + 1);
       const { embedder } = await this.embedderFor(collection, info, progress);
-      for (let start = 0; start < changed.length; start += EMBED_STEP) {
-        throwIfCancelled(options.signal);
-        const batch = changed.slice(start, start + EMBED_STEP);
-        const vectors = await embedder.embedDocuments(batch.map((row) => row.text));
-        batch.forEach((row, i) => {
-          row.vector = vectors[i] as Float32Array;
-        });
-        progress.report(
-          1 + start + batch.length,
-          `embedded ${start + batch.length} of ${changed.length} changed texts`,
-        );
-      }
+      rows.push(...(await this.embedChunked(embedder, changed, progress, options.signal)));
     }
     throwIfCancelled(options.signal);
+    // Each document's new chunks replace all its old ones (a shorter text leaves none behind).
     await this.deps.store.upsert(collection, info.model, rows);
     return {
       collection,
-      updated: rows.map((row) => row.id),
+      updated: updates.map((u) => u.id).filter((id) => existing.has(id)),
       reembedded: changed.length,
       notFound: updates.filter((u) => !existing.has(u.id)).map((u) => u.id),
     };
@@ -463,17 +522,50 @@ export class VectorMemory {
     ) {
       return { collection, from: info.model, to, documents: info.count, changed: false };
     }
-    const documents = await this.deps.store.rebuildCollection(collection, to, async (docs) => {
-      const vectors: Float32Array[] = [];
-      for (let start = 0; start < docs.length; start += EMBED_STEP) {
-        const texts = docs.slice(start, start + EMBED_STEP).map((doc) => doc.text);
-        vectors.push(...(await embedder.embedDocuments(texts)));
-        progress.report(1 + vectors.length, `re-embedded ${vectors.length} of ${docs.length} documents`);
-      }
-      return vectors;
-    });
+    // Documents are put back together and chunked anew: the new model's window may differ.
+    const documents = await this.deps.store.rebuildCollection(collection, to, async (rows) =>
+      this.embedChunked(embedder, [...wholeDocuments(rows).values()], progress),
+    );
     this.collectionsChanged();
     return { collection, from: info.model, to, documents, changed: true };
+  }
+
+  /**
+   * Splits each document that is longer than the model's window into chunks (sized with the model's
+   * own tokenizer, so nothing is cut off unseen) and embeds every chunk. One row per chunk, all with
+   * the document's id and metadata.
+   */
+  private async embedChunked(
+    embedder: Embedder,
+    documents: StoredText[],
+    progress: ProgressReporter,
+    signal?: AbortSignal,
+  ): Promise<StoredDocument[]> {
+    const window = await embedder.tokenWindow();
+    const chunked = documents.map((doc): [StoredText, TextChunk[]] => [doc, chunkText(doc.text, window)]);
+    const pending = chunked.flatMap(([doc, chunks]) =>
+      chunks.map((chunk, n) => ({
+        id: doc.id,
+        text: chunk.text,
+        metadata: doc.metadata,
+        chunk: n,
+        start: chunk.start,
+      })),
+    );
+    progress.setTotal(pending.length + 1);
+    const rows: StoredDocument[] = [];
+    for (let start = 0; start < pending.length; start += EMBED_STEP) {
+      throwIfCancelled(signal);
+      const batch = pending.slice(start, start + EMBED_STEP);
+      const vectors = await embedder.embedDocuments(batch.map((row) => row.text));
+      batch.forEach((row, i) => {
+        rows.push({ ...row, vector: vectors[i] as Float32Array });
+      });
+      const what =
+        pending.length === documents.length ? "documents" : `chunks of ${documents.length} documents`;
+      progress.report(1 + rows.length, `embedded ${rows.length} of ${pending.length} ${what}`);
+    }
+    return rows;
   }
 
   private async unknownCollection(collection: string): Promise<MemoryError> {
@@ -589,9 +681,48 @@ function toResult(hit: Hit, matchedBy: MatchKind[]): SearchResult {
   return {
     id: hit.id,
     text: hit.text,
+    chunk: hit.chunk,
+    start: hit.start,
+    end: hit.start + hit.text.length,
     metadata: hit.metadata,
     distance: hit.distance,
     score: 1 - hit.distance,
     matchedBy,
   };
+}
+
+function keyOf(c: { id: string; chunk: number }): string {
+  return chunkKey(c.id, c.chunk);
+}
+
+/** Ranked chunks to ranked documents: each document once, at its best chunk's place. */
+function bestChunkPerDocument(ranked: Candidate[]): Candidate[] {
+  const seen = new Set<string>();
+  return ranked.filter((c) => !seen.has(c.id) && seen.add(c.id));
+}
+
+/** Rows grouped by document id, each document's chunks in order. */
+function chunksById<T extends StoredChunk>(rows: T[]): Map<string, T[]> {
+  const byId = new Map<string, T[]>();
+  for (const row of rows) {
+    const chunks = byId.get(row.id);
+    if (chunks) chunks.push(row);
+    else byId.set(row.id, [row]);
+  }
+  for (const chunks of byId.values()) chunks.sort((a, b) => a.chunk - b.chunk);
+  return byId;
+}
+
+/** Documents put back together from their chunks: the text exactly as it was given. */
+function wholeDocuments(rows: Array<StoredChunk | FetchedDocument>): Map<string, WholeDocument> {
+  const documents = new Map<string, WholeDocument>();
+  for (const [id, chunks] of chunksById(rows)) {
+    documents.set(id, {
+      id,
+      text: joinChunks(chunks),
+      metadata: chunks[0]?.metadata ?? {},
+      chunks: chunks.length,
+    });
+  }
+  return documents;
 }

@@ -14,7 +14,7 @@ export const searchCommand: Command = async (args, config, app, io) => {
   const mode = (config.commandFlags.mode ?? "hybrid") as SearchMode;
   if (!["hybrid", "semantic", "keyword"].includes(mode))
     throw new UsageError("--mode is hybrid, semantic or keyword");
-  const results = await app.memory.search(collection, query, {
+  const { results } = await app.memory.search(collection, query, {
     limit:
       parseIntFlag("n-results", config.commandFlags.nResults, 1, LIMITS.nResultsMax) ??
       LIMITS.nResultsDefault,
@@ -102,6 +102,7 @@ export const statsCommand: Command = async (args, config, app, io) => {
   const rows = stats.map((s) => ({
     name: s.name,
     documents: s.documents,
+    chunks: s.chunks,
     model: s.model.model,
     dimensions: s.model.dimensions,
     fragments: s.fragments,
@@ -116,10 +117,11 @@ export const statsCommand: Command = async (args, config, app, io) => {
         rows.length === 0
           ? "No collections yet.\n"
           : table(
-              ["collection", "documents", "model", "dims", "fragments", "size"],
+              ["collection", "documents", "chunks", "model", "dims", "fragments", "size"],
               rows.map((r) => [
                 r.name,
                 String(r.documents),
+                String(r.chunks),
                 r.model,
                 String(r.dimensions),
                 String(r.fragments),

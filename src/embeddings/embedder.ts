@@ -11,8 +11,20 @@ export interface Embedder {
   embedDocuments(texts: string[]): Promise<Float32Array[]>;
   /** Embeds a search query; models with query prefixes/instructions differ from documents here. */
   embedQuery(text: string): Promise<Float32Array>;
+  /**
+   * How much text one vector covers, measured with the model's own tokenizer, so that long texts
+   * are split into chunks the model reads whole instead of being cut at its limit. May load the model.
+   */
+  tokenWindow(): Promise<TokenWindow>;
   /** Releases native resources (sessions, backends). Safe to call more than once. */
   dispose(): Promise<void>;
+}
+
+export interface TokenWindow {
+  /** Tokens of document text one embedding reads whole: the model's limit less special tokens and prefixes. */
+  maxTokens: number;
+  /** Tokens `text` becomes as a document, without special tokens or prefixes. */
+  countTokens(text: string): number;
 }
 
 /** The identity a collection records, so it is always embedded and searched with its own model. */

@@ -7,6 +7,8 @@ export interface ProviderOptions {
   cacheDir: string;
   offline: boolean;
   hubUrl?: string;
+  /** ONNX Runtime thread spinning; undefined keeps its default. */
+  spinning?: boolean | undefined;
 }
 
 /** Picks the runtime for a model: bundled models run on TF.js, everything else on transformers.js. */
@@ -24,6 +26,7 @@ export function createEmbedderFactory(options: ProviderOptions): EmbedderFactory
       cacheDir: options.cacheDir,
       offline: options.offline,
       ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}),
+      ...(options.spinning === undefined ? {} : { spinning: options.spinning }),
       onEvent,
     });
   };

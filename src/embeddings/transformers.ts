@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type Embedder, ModelUnavailableError } from "./embedder.js";
+import { type Embedder, ModelUnavailableError, type TokenWindow } from "./embedder.js";
 import { knownModel } from "./known-models.js";
 import { onnxFileFor } from "./model-spec.js";
 import type { LoadEvent } from "./registry.js";
@@ -16,6 +16,12 @@ export interface TransformersOptions {
   hubUrl?: string;
   /** Called with download/read progress of the model's files. */
   onEvent?: (event: LoadEvent) => void;
+  /**
+   * Whether ONNX Runtime's worker threads spin while they wait for work; unset keeps its default
+   * (spinning). Off, they sleep instead: 1.8-3.8x the throughput on a 2-vCPU machine that other
+   * processes kept busy (bench/RESULTS.md), since a spinning thread holds a core that work needs.
+   */
+  spinning?: boolean;
 }
 
 /** What transformers.js passes to `progress_callback`. */
@@ -51,6 +57,12 @@ interface Pipeline {
   run: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
   /** transformers.js's own pooling and normalisation, for hidden states that are not float32. */
   poolInTransformers: (hidden: TensorLike, mask: TensorLike, pooling: Pooling) => TensorLike;
+  /** Token ids of `text`, without special tokens. */
+  encode: (text: string) => number[];
+  /** Special tokens the tokenizer adds around every text (e.g. [CLS] and [SEP]). */
+  specialTokens: number;
+  /** The longest input the model takes, in tokens, specials included. */
+  modelMaxTokens: number;
   dispose: () => Promise<void>;
 }
 
@@ -63,6 +75,8 @@ interface Recipe {
   pooling: Pooling;
   queryPrefix: string;
   documentPrefix: string;
+  /** The sequence length the model was trained for, when known: often below what its files allow. */
+  maxTokens?: number | undefined;
 }
 
 /**
@@ -78,6 +92,20 @@ export class TransformersEmbedder implements Embedder {
     private readonly recipe: Recipe,
   ) {}
 
+  /**
+   * The model's limit (its files', or the shorter length it was trained for, e.g. 256 for MiniLM)
+   * less its special tokens and the document prefix; beyond it the tokenizer truncates.
+   */
+  async tokenWindow(): Promise<TokenWindow> {
+    const { encode, specialTokens, modelMaxTokens } = this.pipeline;
+    const limit = Math.min(modelMaxTokens, this.recipe.maxTokens ?? modelMaxTokens);
+    const prefix = this.recipe.documentPrefix ? encode(this.recipe.documentPrefix).length : 0;
+    return {
+      maxTokens: Math.max(1, limit - specialTokens - prefix),
+      countTokens: (text) => encode(text).length,
+    };
+  }
+
   static async create(options: TransformersOptions): Promise<TransformersEmbedder> {
     if (options.local) checkLocalDirectory(options.model, options.dtype);
     const known = options.local ? undefined : knownModel(options.model);
@@ -85,6 +113,7 @@ export class TransformersEmbedder implements Embedder {
       pooling: known?.pooling ?? "mean",
       queryPrefix: known?.queryPrefix ?? "",
       documentPrefix: known?.documentPrefix ?? "",
+      maxTokens: known?.maxTokens,
     };
     const pipeline = await loadPipeline(options);
     const [probe] = await embedBatch(pipeline, ["dimension probe"], recipe.pooling);
@@ -157,6 +186,13 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
       dtype: options.dtype as "fp32",
       device: "cpu",
       local_files_only: options.offline || options.local,
+      ...(options.spinning === undefined
+        ? {}
+        : {
+            session_options: {
+              extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
+            },
+          }),
       progress_callback: (info: unknown) => {
         const event = info as TransformersProgress;
         if (event.status === "progress" && event.file && event.total) {
@@ -165,9 +201,15 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
       },
     });
     const parts = extractor as unknown as {
-      tokenizer: (texts: string[], options: { padding: true; truncation: true }) => ModelInputs;
-      model: (inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>;
+      tokenizer: ((texts: string[], options: { padding: true; truncation: true }) => ModelInputs) & {
+        encode: (text: string, options: { add_special_tokens: boolean }) => number[];
+        model_max_length?: unknown;
+      };
+      model: ((inputs: ModelInputs) => Promise<Record<string, TensorLike | undefined>>) & {
+        config?: { max_position_embeddings?: unknown };
+      };
     };
+    const encode = (text: string) => parts.tokenizer.encode(text, { add_special_tokens: false });
     return {
       // What the feature-extraction pipeline does: pad to the batch's longest, cut at the model's limit.
       tokenize: (texts) => parts.tokenizer(texts, { padding: true, truncation: true }),
@@ -179,11 +221,31 @@ async function loadPipeline(options: TransformersOptions): Promise<Pipeline> {
             : hidden.slice(null, 0);
         return pooled.normalize(2, -1);
       },
+      encode,
+      specialTokens: parts.tokenizer.encode("", { add_special_tokens: true }).length,
+      modelMaxTokens: modelMaxTokens(
+        parts.tokenizer.model_max_length,
+        parts.model.config?.max_position_embeddings,
+      ),
       dispose: () => extractor.dispose(),
     };
   } catch (error) {
     throw new ModelUnavailableError(explainLoadFailure(options, error));
   }
+}
+
+/** Models whose files state no limit: BERT's 512, the common size, is the assumption. */
+const DEFAULT_MAX_TOKENS = 512;
+
+/**
+ * The smaller of the tokenizer's model_max_length and the model's position embeddings. Tokenizers
+ * without a limit report a huge sentinel (1e30), which is ignored.
+ */
+function modelMaxTokens(...limits: unknown[]): number {
+  const stated = limits.filter(
+    (n): n is number => typeof n === "number" && Number.isInteger(n) && n > 0 && n < 1_000_000,
+  );
+  return stated.length > 0 ? Math.min(...stated) : DEFAULT_MAX_TOKENS;
 }
 
 function explainLoadFailure(options: TransformersOptions, error: unknown): string {

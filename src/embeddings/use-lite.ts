@@ -4,7 +4,7 @@ import path from "node:path";
 import { format } from "node:util";
 import type { GraphModel } from "@tensorflow/tfjs-converter";
 import type { io, Tensor } from "@tensorflow/tfjs-core";
-import { type Embedder, ModelUnavailableError } from "./embedder.js";
+import { type Embedder, ModelUnavailableError, type TokenWindow } from "./embedder.js";
 import { SentencePieceTokenizer, type VocabEntry } from "./sentencepiece.js";
 
 type Tf = typeof import("@tensorflow/tfjs-core");
@@ -77,6 +77,12 @@ class UseLiteEmbedder implements Embedder {
     const [vector] = await this.embedDocuments([text]);
     if (!vector) throw new Error("bug: no vector for the query");
     return vector;
+  }
+
+  /** The graph's own limit: ClipToMaxLength keeps 128 ids, and USE adds no special tokens. */
+  async tokenWindow(): Promise<TokenWindow> {
+    const { tokenizer } = await this.ready();
+    return { maxTokens: MAX_TOKENS, countTokens: (text) => tokenizer.encode(foldWhitespace(text)).length };
   }
 
   /** Frees the weights; the wasm backend stays, as TF.js shares it process-wide. A later embed reloads. */

@@ -14,6 +14,7 @@ import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./vector-index.js";
 import type {
   CollectionInfo,
+  CollectionStats,
   DeleteResult,
   DeleteSelector,
   FetchedDocument,
@@ -22,10 +23,11 @@ import type {
   Metadata,
   MetadataValue,
   SearchOptions,
+  StoredChunk,
   StoredDocument,
-  StoredText,
   VectorStore,
 } from "./vector-store.js";
+import { chunkKey } from "./vector-store.js";
 
 /** Schema-metadata key under which each table records the model its vectors came from. */
 const MODEL_KEY = "vector_memory.model";
@@ -60,11 +62,15 @@ interface TableState {
   generation: number;
   /** Settles once the full-text index on `text` exists. */
   textIndex?: Promise<void> | undefined;
+  /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
+  chunked?: boolean;
 }
 
 /**
  * One LanceDB table per collection: `id`, `text`, `vector`, `metadata` (the JSON the caller gave,
  * returned exactly), plus one typed column `m_<key>` per metadata key so filters run in the database.
+ * A row is one chunk of a document: rows with the same `id` are its chunks, told apart by `chunk`
+ * (and placed by `chunk_start`); (id, chunk) is the row's identity.
  */
 export class LanceStore implements VectorStore {
   private connection: Promise<lancedb.Connection> | undefined;
@@ -109,7 +115,7 @@ export class LanceStore implements VectorStore {
       this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
       throw new MemoryError(
         "storage_unavailable",
-        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. Check that it is a writable directory on a disk with free space (--db-path / VECTOR_MEMORY_DB_PATH), then retry.`,
+        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
       );
     }
   }
@@ -210,7 +216,7 @@ export class LanceStore implements VectorStore {
   getCollection(name: string): Promise<CollectionInfo | undefined> {
     return this.withTable<CollectionInfo | undefined>(
       name,
-      async (state) => ({ name, count: await state.table.countRows(), model: state.model }),
+      async (state) => ({ name, count: await this.countDocuments(state), model: state.model }),
       async () => undefined,
     );
   }
@@ -235,43 +241,44 @@ export class LanceStore implements VectorStore {
         );
       }
       const before = this.vectors ? await state.table.version() : undefined;
+      await this.ensureChunkColumns(state);
       const columns = await this.ensureColumns(collection, state.table, kinds);
       const records = rowsToArrow(tableSchema(model, columns), rows, (row) => scalarColumns(row, columns));
-      // Rows the cache proves new are appended: a merge-insert joins against every stored id.
       const version = this.vectors ? await state.table.version() : undefined;
       if (before !== undefined && version !== undefined && version !== before) {
         // New metadata columns: a commit that changes no vector.
         this.vectors?.afterSchemaChange(collection, state.generation, before, version);
       }
-      const ids = rows.map((row) => row.id);
+      const ids = [...new Set(rows.map((row) => row.id))];
+      // Documents the cache proves new are appended: a merge-insert joins against every stored id.
       if (version !== undefined && this.vectors?.absent(collection, state.generation, version, ids)) {
         const added = await state.table.add(records);
         this.vectors.afterUpsert(collection, state.generation, added.version, rows);
-        return { inserted: rows.length, updated: 0 };
+        return { inserted: ids.length, updated: 0 };
       }
-      const result = await state.table
-        .mergeInsert("id")
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute(records);
+      const { existing, stale } = await storedChunksOf(state.table, rows);
+      let merge = state.table.mergeInsert(["id", "chunk"]).whenMatchedUpdateAll().whenNotMatchedInsertAll();
+      // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
+      // unmatched rows makes the merge a full outer join over the table.
+      if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
+      const result = await merge.execute(records);
       this.vectors?.afterUpsert(collection, state.generation, result.version, rows);
-      return { inserted: result.numInsertedRows, updated: result.numUpdatedRows };
+      return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.exclusive(collection, () =>
-      this.withTable(collection, write, async () => write(await this.create(collection, model, kinds))),
+      this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
     );
     this.noteWrite(collection);
     return result;
   }
 
-  /** Storage figures for a collection: rows, fragments (and how many are small), bytes on disk. */
-  stats(
-    collection: string,
-  ): Promise<{ documents: number; fragments: number; smallFragments: number; bytes: number }> {
+  /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */
+  stats(collection: string): Promise<CollectionStats> {
     return this.withExisting(collection, async (state) => {
       const stats = await state.table.stats();
       return {
-        documents: stats.numRows,
+        documents: await this.countDocuments(state),
+        chunks: stats.numRows,
         fragments: stats.fragmentStats.numFragments,
         smallFragments: stats.fragmentStats.numSmallFragments,
         bytes: stats.totalBytes,
@@ -345,27 +352,37 @@ export class LanceStore implements VectorStore {
     );
   }
 
+  /**
+   * Creates the collection holding its first rows, in one commit: a call that fails (a full disk)
+   * leaves no empty collection behind. If another process created it first, `write` adds to theirs.
+   */
   private async create(
     collection: string,
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
-  ): Promise<TableState> {
+    rows: StoredDocument[],
+    write: (state: TableState) => Promise<{ inserted: number; updated: number }>,
+  ): Promise<{ inserted: number; updated: number }> {
     const db = await this.db();
     let table: lancedb.Table;
     try {
-      table = await db.createEmptyTable(collection, tableSchema(model, kinds), { mode: "create" });
+      table = await db.createTable(
+        collection,
+        rows.map((row) => toRecord(row, kinds)),
+        { schema: tableSchema(model, kinds), mode: "create" },
+      );
     } catch (error) {
-      // Another process created it first: use theirs (the model check follows in the caller).
+      // Another process created it first: add to theirs (the model check follows in `write`).
       if (!/already exists/i.test(String(error))) throw error;
       const existing = await this.open(collection);
       if (!existing) throw error;
-      return existing;
+      return write(existing);
     }
-    const state = { table, model, generation: 0 };
-    this.tables.set(collection, state);
-    this.vectors?.track(collection, 0, await table.version(), model.dimensions);
+    this.tables.set(collection, { table, model, generation: 0 });
+    this.vectors?.track(collection, 0, await table.version(), model.dimensions, rows);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    return state;
+    // Documents, not rows: a long text is several rows (chunks) with one id.
+    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
   }
 
   /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
@@ -408,29 +425,47 @@ export class LanceStore implements VectorStore {
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
+      const positions = await this.positionColumns(state);
       // Filtered searches stay in LanceDB: it prefilters on its typed columns.
       const cached = options.where
         ? undefined
-        : await this.vectors?.search(collection, state.generation, state.table, vector, options);
-      return cached ?? searchTable(state.table, vector, options);
+        : await this.vectors?.search(collection, state.generation, state.table, vector, options, positions);
+      return cached ?? searchTable(state.table, vector, options, positions);
     });
   }
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
-      await this.ensureTextIndex(state);
-      let search = state.table
-        .query()
-        .fullTextSearch(query, { columns: ["text"] })
-        .select(["id", "text", "metadata", "vector", "_score"])
-        .limit(options.limit);
-      if (options.where)
-        search = search.where(compileFilter(options.where, columnKinds(await state.table.schema())));
-      const rows = (await search.toArray()) as Array<RawRow & { vector: Iterable<number>; _score: number }>;
+      const indexed = await this.ensureTextIndex(state).then(
+        () => true,
+        (error: unknown) => {
+          // A full or read-only disk cannot take the index: scan instead (unstemmed, slower), so
+          // keyword and hybrid search keep working there. The next search tries the index again.
+          if (!isStorageError(error)) throw error;
+          this.options.logger.warn(
+            `full-text index on "${collection}" not written, keyword search scans instead: ${String(error).split(/\s+Caused by:/)[0]}`,
+          );
+          return false;
+        },
+      );
+      const where = options.where
+        ? compileFilter(options.where, columnKinds(await state.table.schema()))
+        : undefined;
+      const positions = await this.positionColumns(state);
+      const rows = indexed
+        ? await fullTextSearch(
+            state.table,
+            query,
+            where,
+            ["id", "text", "metadata", "vector", ...positions],
+            options.limit,
+          )
+        : await fullTextScan(state.table, query, where, options.limit, positions);
       return rows.map((row) => ({
         id: row.id,
         text: row.text,
         metadata: JSON.parse(row.metadata) as Metadata,
+        ...positionOf(row),
         keywordScore: row._score,
         vector: Float32Array.from(row.vector),
       }));
@@ -483,28 +518,33 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       let query = state.table.query().select(["id"]);
       if (where) query = query.where(compileFilter(where, columnKinds(await state.table.schema())));
-      return ((await query.toArray()) as Array<{ id: string }>).map((row) => row.id);
+      // A document split into chunks has one row per chunk.
+      return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
     });
   }
 
   fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedDocument[]> {
     return this.withExisting(collection, async (state) => {
       const found: FetchedDocument[] = [];
-      const columns = ["id", "text", "metadata", ...(options.vectors ? ["vector"] : [])];
+      const columns = [
+        "id",
+        "text",
+        "metadata",
+        ...(await this.positionColumns(state)),
+        ...(options.vectors ? ["vector"] : []),
+      ];
       // Chunked so a long id list never becomes one enormous SQL predicate.
       for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
         const chunk = ids.slice(start, start + FETCH_CHUNK);
-        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<{
-          id: string;
-          text: string;
-          metadata: string;
-          vector?: Iterable<number>;
-        }>;
+        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<
+          RawRow & { vector?: Iterable<number> }
+        >;
         for (const row of rows) {
           found.push({
             id: row.id,
             text: row.text,
             metadata: JSON.parse(row.metadata) as Metadata,
+            ...positionOf(row),
             ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
           });
         }
@@ -513,21 +553,19 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  scan(collection: string): Promise<StoredText[]> {
+  scan(collection: string): Promise<StoredChunk[]> {
     return this.withExisting(collection, (state) => readAll(state.table));
   }
 
   async rebuildCollection(
     collection: string,
     model: ModelRecord,
-    embed: (documents: StoredText[]) => Promise<Float32Array[]>,
+    rebuild: (rows: StoredChunk[]) => Promise<StoredDocument[]>,
   ): Promise<number> {
     return this.exclusive(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
-        const documents = await readAll(current.table);
-        const vectors = await embed(documents);
-        const rows = documents.map((doc, i) => ({ ...doc, vector: vectors[i] as Float32Array }));
+        const rows = await rebuild(await readAll(current.table));
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
         const db = await this.db();
@@ -542,10 +580,11 @@ export class LanceStore implements VectorStore {
         this.tables.set(collection, { table, model, generation });
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
         await this.dropGenerations(collection, older);
+        const documents = new Set(rows.map((row) => row.id)).size;
         this.options.logger.info(
-          `re-embedded collection "${collection}" (${rows.length} documents) with ${describeModel(model)}`,
+          `re-embedded collection "${collection}" (${documents} documents, ${rows.length} chunks) with ${describeModel(model)}`,
         );
-        return rows.length;
+        return documents;
       }),
     );
   }
@@ -593,6 +632,34 @@ export class LanceStore implements VectorStore {
     if (connection) (await connection).close();
   }
 
+  /** Documents, not rows: each document has exactly one chunk 0. */
+  private async countDocuments(state: TableState): Promise<number> {
+    return (await this.positionColumns(state)).length > 0
+      ? state.table.countRows("chunk = 0")
+      : state.table.countRows();
+  }
+
+  /** The chunk position columns to select: none in a table made before chunking (all its rows are whole documents). */
+  private async positionColumns(state: TableState): Promise<string[]> {
+    state.chunked ||= (await state.table.schema()).fields.some((field) => field.name === "chunk");
+    return state.chunked ? [...POSITION_COLUMNS] : [];
+  }
+
+  /**
+   * A table made before chunking gets the position columns on its first write, filled with chunk 0
+   * at 0 (every existing row is a whole document), in one commit of its own.
+   */
+  private async ensureChunkColumns(state: TableState): Promise<void> {
+    if ((await this.positionColumns(state)).length > 0) return;
+    try {
+      await state.table.addColumns(POSITION_COLUMNS.map((name) => ({ name, valueSql: "CAST(0 AS INT)" })));
+    } catch (error) {
+      // Another process added them first.
+      if (!/already exists/i.test(String(error))) throw error;
+    }
+    state.chunked = true;
+  }
+
   private forget(collection: string): void {
     const state = this.tables.get(collection);
     state?.table.close();
@@ -630,18 +697,80 @@ interface RawRow {
   id: string;
   text: string;
   metadata: string;
+  /** Absent in tables made before chunking. */
+  chunk?: number;
+  chunk_start?: number;
+}
+
+type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
+
+async function fullTextSearch(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  columns: string[],
+  limit: number,
+): Promise<ScoredRow[]> {
+  let search = table
+    .query()
+    .fullTextSearch(query, { columns: ["text"] })
+    .select([...columns, "_score"])
+    .limit(limit);
+  if (where) search = search.where(where);
+  return (await search.toArray()) as ScoredRow[];
+}
+
+/**
+ * Full-text search without an index. LanceDB (0.37) then scores every row but cuts to the limit
+ * before ranking, so: score them all (ids only), rank here, then read the best rows.
+ */
+async function fullTextScan(
+  table: lancedb.Table,
+  query: string,
+  where: string | undefined,
+  limit: number,
+  positionColumns: string[],
+): Promise<ScoredRow[]> {
+  const scored = await fullTextSearch(
+    table,
+    query,
+    where,
+    ["id", ...positionColumns.slice(0, 1)],
+    Math.max(1, await table.countRows()),
+  );
+  const best = scored.sort((a, b) => b._score - a._score).slice(0, limit);
+  if (best.length === 0) return [];
+  const rows = (await table
+    .query()
+    .where(idInList([...new Set(best.map((row) => row.id))]))
+    .select(["id", "text", "metadata", "vector", ...positionColumns])
+    .toArray()) as ScoredRow[];
+  // Rows are chunks: (id, chunk) tells them apart.
+  const byKey = new Map(rows.map((row) => [chunkKey(row.id, row.chunk ?? 0), row]));
+  return best.flatMap((row) => {
+    const found = byKey.get(chunkKey(row.id, row.chunk ?? 0));
+    return found ? [{ ...found, _score: row._score }] : [];
+  });
 }
 
 async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
   options: SearchOptions,
+  positionColumns: string[],
 ): Promise<Hit[]> {
   let query = table
     .vectorSearch(vector)
     .column("vector")
     .distanceType("cosine")
-    .select(["id", "text", "metadata", "_distance", ...(options.withVectors ? ["vector"] : [])])
+    .select([
+      "id",
+      "text",
+      "metadata",
+      "_distance",
+      ...positionColumns,
+      ...(options.withVectors ? ["vector"] : []),
+    ])
     // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
     .nprobes(ANN_NPROBES)
     .ef(ANN_EF)
@@ -653,6 +782,7 @@ async function searchTable(
     id: row.id,
     text: row.text,
     metadata: JSON.parse(row.metadata) as Metadata,
+    ...positionOf(row),
     distance: row._distance,
     ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
   }));
@@ -668,18 +798,21 @@ async function deleteFromTable(
     if (requested.length === 0)
       return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
     const predicate = idInList(requested);
-    const present = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
-    const found = new Set(present.map((row) => row.id));
+    const found = await idsWhere(table, predicate);
     const result = await table.delete(predicate);
     return {
-      deleted: result.numDeletedRows,
+      deleted: found.size,
       notFound: requested.filter((id) => !found.has(id)),
       version: result.version,
       removed: [...found],
     };
   }
-  const result = await table.delete(compileFilter(selector.where, columnKinds(await table.schema())));
-  return { deleted: result.numDeletedRows, notFound: [], version: result.version };
+  // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
+  const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
+  const found = await idsWhere(table, predicate);
+  if (found.size === 0) return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
+  const result = await table.delete(predicate);
+  return { deleted: found.size, notFound: [], version: result.version, removed: [...found] };
 }
 
 /** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */
@@ -707,33 +840,58 @@ function liveGeneration(collection: string, names: string[]): number | undefined
 }
 
 function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>): Schema {
-  const { Field, FixedSizeList, Float32, Schema, Utf8 } = arrow;
+  const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
   const fields = [
     new Field("id", new Utf8(), false),
     new Field("text", new Utf8(), false),
     new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
     new Field("metadata", new Utf8(), false),
+    new Field("chunk", new Int32(), false),
+    new Field("chunk_start", new Int32(), false),
     ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
   ];
   return new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
 }
 
-async function readAll(table: lancedb.Table): Promise<StoredText[]> {
-  const rows = (await table.query().select(["id", "text", "metadata"]).toArray()) as Array<{
-    id: string;
-    text: string;
-    metadata: string;
-  }>;
-  return rows.map((row) => ({ id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata }));
+async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
+  const chunked = (await table.schema()).fields.some((field) => field.name === "chunk");
+  const rows = (await table
+    .query()
+    .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
+    .toArray()) as RawRow[];
+  return rows.map((row) => ({
+    id: row.id,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Metadata,
+    ...positionOf(row),
+  }));
 }
 
 const MAX_CONFLICT_RETRIES = 8;
 
-/** An operating-system level failure of the database directory, as LanceDB (Rust) reports it. */
+/** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
+const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
+/** EROFS, EACCES. */
+const NOT_WRITABLE = /Read-only file system|Permission denied|os error (?:30|13)\b/i;
+
+/** An operating-system level failure of the database directory (from LanceDB or from Node's fs). */
 function isStorageError(error: unknown): boolean {
-  return /os error \d+|Failed to connect to namespace|Unable to create|No space left|Read-only file system|Permission denied/i.test(
-    String(error),
+  const message = String(error);
+  return (
+    DISK_FULL.test(message) ||
+    NOT_WRITABLE.test(message) ||
+    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
   );
+}
+
+/** What to do about a storage error, by its cause: the agent relays this to the user. */
+function storageAdvice(error: unknown): string {
+  const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (DISK_FULL.test(String(error)))
+    return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
+  if (NOT_WRITABLE.test(String(error)))
+    return `The directory is not writable (read-only, or no permission): make it writable for this server's user (or use another directory with ${where}), then retry.`;
+  return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
 }
 
 function isCommitConflict(error: unknown): boolean {
@@ -855,11 +1013,16 @@ function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record
 }
 
 /** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
-function scalarColumns(row: StoredText, columns: Map<string, ColumnKind>): Record<string, unknown> {
+function scalarColumns(
+  row: Omit<StoredDocument, "vector">,
+  columns: Map<string, ColumnKind>,
+): Record<string, unknown> {
   const record: Record<string, unknown> = {
     id: row.id,
     text: row.text,
     metadata: JSON.stringify(row.metadata),
+    chunk: row.chunk ?? 0,
+    chunk_start: row.start ?? 0,
   };
   for (const key of columns.keys()) {
     // Own keys only: a document without `constructor` must not get Object.prototype's one.
@@ -869,4 +1032,44 @@ function scalarColumns(row: StoredText, columns: Map<string, ColumnKind>): Recor
       typeof value === "boolean" ? Number(value) : typeof value === "number" ? value + 0 : (value ?? null);
   }
   return record;
+}
+
+// Chunks: a document longer than the model's window is stored as several rows with its id.
+
+/** Where each row sits in its document; tables made before chunking lack them (chunk 0 at 0). */
+const POSITION_COLUMNS = ["chunk", "chunk_start"] as const;
+
+function positionOf(row: RawRow): { chunk: number; start: number } {
+  return { chunk: row.chunk ?? 0, start: row.chunk_start ?? 0 };
+}
+
+async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<string>> {
+  const rows = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * What an upsert of `rows` finds already stored: how many of their documents exist, and which of
+ * them have chunks the new rows do not replace (the new version has fewer chunks).
+ */
+async function storedChunksOf(
+  table: lancedb.Table,
+  rows: StoredDocument[],
+): Promise<{ existing: number; stale: string[] }> {
+  const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
+  const ids = [...new Set(rows.map((row) => row.id))];
+  const existing = new Set<string>();
+  const stale = new Set<string>();
+  for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
+    const stored = (await table
+      .query()
+      .where(idInList(ids.slice(start, start + FETCH_CHUNK)))
+      .select(["id", "chunk"])
+      .toArray()) as Array<{ id: string; chunk: number }>;
+    for (const row of stored) {
+      existing.add(row.id);
+      if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
+    }
+  }
+  return { existing: existing.size, stale: [...stale] };
 }

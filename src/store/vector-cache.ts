@@ -9,7 +9,7 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import { idInList } from "./sql.js";
-import type { Hit, Metadata, StoredDocument } from "./vector-store.js";
+import { chunkKey, type Hit, type Metadata, type StoredDocument } from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -30,9 +30,14 @@ interface Loaded {
   stride: number;
   count: number;
   capacity: number;
+  /** Per slot: the document id and the chunk of it the row holds (a long text is several rows). */
   ids: string[];
+  chunks: number[];
   rowIds: BigUint64Array;
+  /** Slot of each row, by chunkKey(id, chunk). */
   index: Map<string, number>;
+  /** How many chunks each document has (chunks 0..n-1: an upsert always replaces all of them). */
+  chunkCounts: Map<string, number>;
   memory: WasmMemory;
   scan: ScanFunction;
   /** The same rows quantised to int8 (one scale per row), scanned first; see pick. */
@@ -68,6 +73,7 @@ type Entry = Loaded | TooBig | IdsOnly;
 
 export interface CachedPick {
   id: string;
+  chunk: number;
   rowId: bigint;
   distance: number;
 }
@@ -97,25 +103,34 @@ export class VectorCache {
     table: lancedb.Table,
     query: Float32Array,
     options: { limit: number; withVectors?: boolean | undefined },
+    /** The table's chunk-position columns (none in a table made before chunking). */
+    positionColumns: readonly string[],
   ): Promise<Hit[] | undefined> {
     const entry = await this.current(collection, generation, table);
     if (entry.kind !== "loaded") return undefined;
     const picks = pick(entry, query, options.limit);
     if (!picks) return undefined;
-    const hits = await details(table, picks, options.withVectors === true);
+    const hits = await details(table, picks, options.withVectors === true, positionColumns);
     // A row missing now was deleted after the version check: this entry is stale.
     if (!hits) this.drop(collection);
     return hits;
   }
 
   /**
-   * Starts an empty entry for a table this store just created at `version`, so that the rows
-   * written next are cached as they go (and known to be new, see absent) instead of reloaded.
+   * Starts an entry for a table this store just created at `version` holding `rows`, so that the
+   * rows written next are cached as they go (and known to be new, see absent) instead of reloaded.
    */
-  track(collection: string, generation: number, version: number, dim: number): void {
-    const capacity = 1024;
+  track(
+    collection: string,
+    generation: number,
+    version: number,
+    dim: number,
+    rows: readonly StoredDocument[],
+  ): void {
+    const capacity = Math.max(1024, rows.length);
     if (dim === 0 || this.bytes() + rowBytes(dim) * capacity > this.budgetBytes) return;
-    this.entries.set(collection, emptyEntry(generation, version, dim, capacity));
+    this.entries.set(collection, emptyEntry(generation, version - 1, dim, capacity));
+    this.afterUpsert(collection, generation, version, rows);
   }
 
   /**
@@ -127,12 +142,20 @@ export class VectorCache {
     if (!entry || entry.kind === "too-big" || entry.generation !== generation || entry.version !== version)
       return false;
     if (new Set(ids).size !== ids.length) return false;
-    const known = entry.kind === "loaded" ? entry.index : entry.ids;
+    const known = entry.kind === "loaded" ? entry.chunkCounts : entry.ids;
     return ids.every((id) => !known.has(id));
   }
 
-  /** After this store's merge-insert (or append) committed `version`: apply it, or forget the entry. */
-  afterUpsert(collection: string, generation: number, version: number, rows: StoredDocument[]): void {
+  /**
+   * After this store's merge-insert (or append) committed `version`: apply it, or forget the entry.
+   * `rows` hold every chunk of each document they name: its chunks beyond them are gone.
+   */
+  afterUpsert(
+    collection: string,
+    generation: number,
+    version: number,
+    rows: readonly StoredDocument[],
+  ): void {
     const idsOnly = this.nextIds(collection, generation, version);
     if (idsOnly) {
       for (const row of rows) idsOnly.ids.add(row.id);
@@ -141,19 +164,27 @@ export class VectorCache {
     }
     const entry = this.next(collection, generation, version);
     if (!entry) return;
+    const counts = new Map<string, number>();
+    for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
+    for (const [id, count] of counts) {
+      // A shorter new version of a document: its chunks past the new count were deleted.
+      for (let chunk = count; chunk < (entry.chunkCounts.get(id) ?? 0); chunk++) removeRow(entry, id, chunk);
+      entry.chunkCounts.set(id, count);
+    }
     for (const row of rows) {
-      let at = entry.index.get(row.id);
+      const chunk = row.chunk ?? 0;
+      let at = entry.index.get(chunkKey(row.id, chunk));
       if (at === undefined) {
         if (!this.reserve(entry, entry.count + 1)) {
           // Past the budget: keep only the ids (the vectors go; LanceDB searches this collection).
-          const ids = new Set(entry.index.keys());
-          for (const { id } of rows) ids.add(id);
+          const ids = new Set(entry.chunkCounts.keys());
           this.entries.set(collection, { kind: "ids", generation, version, ids });
           return;
         }
         at = entry.count++;
         entry.ids[at] = row.id;
-        entry.index.set(row.id, at);
+        entry.chunks[at] = chunk;
+        entry.index.set(chunkKey(row.id, chunk), at);
       }
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
       entry.rowIds[at] = UNKNOWN_ROW;
@@ -196,7 +227,10 @@ export class VectorCache {
       this.drop(collection);
       return;
     }
-    for (const id of ids) removeRow(entry, id);
+    for (const id of ids) {
+      for (let chunk = 0; chunk < (entry.chunkCounts.get(id) ?? 0); chunk++) removeRow(entry, id, chunk);
+      entry.chunkCounts.delete(id);
+    }
     entry.version = version;
   }
 
@@ -225,11 +259,13 @@ export class VectorCache {
     const version = await table.version();
     let seen = 0;
     const rowIds = new BigUint64Array(entry.capacity).fill(UNKNOWN_ROW);
-    for await (const batch of table.query().select(["id"]).withRowId()) {
+    const columns = hasChunks(await table.schema()) ? ["id", "chunk"] : ["id"];
+    for await (const batch of table.query().select(columns).withRowId()) {
       const ids = batch.getChild("id");
+      const chunks = batch.getChild("chunk");
       const rows = batch.getChild("_rowid");
       for (let i = 0; i < batch.numRows; i++) {
-        const at = entry.index.get(ids?.get(i) as string);
+        const at = entry.index.get(chunkKey(ids?.get(i) as string, (chunks?.get(i) as number | null) ?? 0));
         if (at === undefined) {
           this.drop(collection);
           return;
@@ -288,8 +324,10 @@ export class VectorCache {
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
     // Streamed batch by batch, so the rows never sit in memory twice.
-    for await (const batch of table.query().select(["id", "vector"]).withRowId()) {
+    const columns = hasChunks(schema) ? ["id", "chunk", "vector"] : ["id", "vector"];
+    for await (const batch of table.query().select(columns).withRowId()) {
       const ids = batch.getChild("id");
+      const chunks = batch.getChild("chunk");
       const rowIds = batch.getChild("_rowid");
       const vectors = batch.getChild("vector");
       const data = vectors?.data[0];
@@ -304,8 +342,11 @@ export class VectorCache {
       for (let i = 0; i < batch.numRows; i++) {
         const at = entry.count++;
         const id = ids.get(i) as string;
+        const chunk = (chunks?.get(i) as number | null) ?? 0;
         entry.ids[at] = id;
-        entry.index.set(id, at);
+        entry.chunks[at] = chunk;
+        entry.index.set(chunkKey(id, chunk), at);
+        entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
         entry.rowIds[at] = rowIds.get(i) as bigint;
         const start = child.offset + (data.offset + i) * dim;
         writeRow(entry, at, values.subarray(start, start + dim));
@@ -366,8 +407,10 @@ function emptyEntry(generation: number, version: number, dim: number, capacity: 
     count: 0,
     capacity,
     ids: [],
+    chunks: [],
     rowIds: new BigUint64Array(capacity),
     index: new Map(),
+    chunkCounts: new Map(),
     memory,
     scan,
     stride8,
@@ -423,23 +466,26 @@ function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
 }
 
 /** Moves the last row into the removed one's place. */
-function removeRow(entry: Loaded, id: string): void {
-  const at = entry.index.get(id);
+function removeRow(entry: Loaded, id: string, chunk: number): void {
+  const at = entry.index.get(chunkKey(id, chunk));
   if (at === undefined) return;
   const last = entry.count - 1;
-  entry.index.delete(id);
+  entry.index.delete(chunkKey(id, chunk));
   if (at !== last) {
     const lastId = entry.ids[last] as string;
+    const lastChunk = entry.chunks[last] as number;
     const floats = new Float32Array(entry.memory.buffer, 0, entry.capacity * entry.stride);
     floats.copyWithin(at * entry.stride, last * entry.stride, (last + 1) * entry.stride);
     const bytes = new Int8Array(entry.memory8.buffer, 0, entry.capacity * entry.stride8);
     bytes.copyWithin(at * entry.stride8, last * entry.stride8, (last + 1) * entry.stride8);
     entry.scales[at] = entry.scales[last] as number;
     entry.ids[at] = lastId;
+    entry.chunks[at] = lastChunk;
     entry.rowIds[at] = entry.rowIds[last] as bigint;
-    entry.index.set(lastId, at);
+    entry.index.set(chunkKey(lastId, lastChunk), at);
   }
   entry.ids.length = last;
+  entry.chunks.length = last;
   entry.count = last;
 }
 
@@ -473,6 +519,7 @@ function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number):
   // Ids are read now, synchronously: a write applied while details are fetched may move rows.
   return Array.from(topK(scores, entry.count, k), (at) => ({
     id: entry.ids[at] as string,
+    chunk: entry.chunks[at] as number,
     rowId: entry.rowIds[at] as bigint,
     distance: 1 - (scores[at] as number) / norm,
   }));
@@ -541,6 +588,7 @@ function pickQuantised(
   }
   return scored.slice(0, k).map(({ at, score }) => ({
     id: entry.ids[at] as string,
+    chunk: entry.chunks[at] as number,
     rowId: entry.rowIds[at] as bigint,
     distance: 1 - score,
   }));
@@ -550,6 +598,8 @@ interface DetailRow {
   id: string;
   text: string;
   metadata: string;
+  chunk?: number;
+  chunk_start?: number;
   vector?: Iterable<number>;
 }
 
@@ -561,42 +611,55 @@ async function details(
   table: lancedb.Table,
   picks: CachedPick[],
   withVectors: boolean,
+  positionColumns: readonly string[],
 ): Promise<Hit[] | undefined> {
   if (picks.length === 0) return [];
-  const columns = ["id", "text", "metadata", ...(withVectors ? ["vector"] : [])];
-  const byId = new Map<string, DetailRow>();
+  const columns = ["id", "text", "metadata", ...positionColumns, ...(withVectors ? ["vector"] : [])];
+  const byKey = new Map<string, DetailRow>();
+  const keep = (rows: DetailRow[]) => {
+    for (const row of rows) byKey.set(chunkKey(row.id, row.chunk ?? 0), row);
+  };
+  const keyOf = (p: CachedPick) => chunkKey(p.id, p.chunk);
   const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW);
   if (known.length > 0) {
     try {
-      const rows = (await table
-        .takeRowIds(known.map((p) => p.rowId))
-        .select(columns)
-        .toArray()) as DetailRow[];
-      for (const row of rows) byId.set(row.id, row);
+      keep(
+        (await table
+          .takeRowIds(known.map((p) => p.rowId))
+          .select(columns)
+          .toArray()) as DetailRow[],
+      );
     } catch {
       // Row ids from a version whose files were compacted away: look those rows up by id below.
     }
   }
   // A row whose known row id no longer holds it was deleted or rewritten since: stale.
-  if (known.some((p) => !byId.has(p.id))) return undefined;
-  const unknown = picks.filter((p) => !byId.has(p.id)).map((p) => p.id);
+  if (known.some((p) => !byKey.has(keyOf(p)))) return undefined;
+  const unknown = [...new Set(picks.filter((p) => !byKey.has(keyOf(p))).map((p) => p.id))];
   if (unknown.length > 0) {
-    const rows = (await table.query().where(idInList(unknown)).select(columns).toArray()) as DetailRow[];
-    for (const row of rows) byId.set(row.id, row);
+    // Every chunk of those documents comes back; the picked ones are matched by key.
+    keep((await table.query().where(idInList(unknown)).select(columns).toArray()) as DetailRow[]);
   }
   const hits: Hit[] = [];
   for (const p of picks) {
-    const row = byId.get(p.id);
+    const row = byKey.get(keyOf(p));
     if (!row) return undefined;
     hits.push({
       id: row.id,
       text: row.text,
       metadata: JSON.parse(row.metadata) as Metadata,
+      chunk: row.chunk ?? 0,
+      start: row.chunk_start ?? 0,
       distance: p.distance,
       ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
     });
   }
   return hits;
+}
+
+/** Whether the table has the chunk column (tables made before chunking do not: one row per id). */
+function hasChunks(schema: { fields: Array<{ name: string }> }): boolean {
+  return schema.fields.some((f) => f.name === "chunk");
 }
 
 function vectorDimensions(schema: { fields: Array<{ name: string; type: unknown }> }): number {

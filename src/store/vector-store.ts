@@ -10,15 +10,30 @@ export interface StoredText {
   metadata: Metadata;
 }
 
-export interface StoredDocument extends StoredText {
+/**
+ * Where a row sits in its document. Rows that share an id are the chunks of one document (a text
+ * longer than the model's window); a document that fits is one row, chunk 0 at 0.
+ */
+export interface ChunkPosition {
+  /** 0 for a document's first (or only) chunk. */
+  chunk: number;
+  /** Offset of the row's text in the document's whole text. */
+  start: number;
+}
+
+/** A row to write; without a position it is a whole document (chunk 0 at 0). */
+export interface StoredDocument extends StoredText, Partial<ChunkPosition> {
   vector: Float32Array;
 }
 
-export interface FetchedDocument extends StoredText {
+/** A stored row: one chunk of a document. */
+export interface StoredChunk extends StoredText, ChunkPosition {}
+
+export interface FetchedDocument extends StoredChunk {
   vector?: Float32Array;
 }
 
-export interface Hit {
+export interface Hit extends ChunkPosition {
   id: string;
   text: string;
   metadata: Metadata;
@@ -28,7 +43,7 @@ export interface Hit {
   vector?: Float32Array;
 }
 
-export interface KeywordHit {
+export interface KeywordHit extends ChunkPosition {
   id: string;
   text: string;
   metadata: Metadata;
@@ -39,12 +54,15 @@ export interface KeywordHit {
 
 export interface CollectionInfo {
   name: string;
+  /** Documents (not chunks). */
   count: number;
   model: ModelRecord;
 }
 
 export interface CollectionStats {
   documents: number;
+  /** Stored rows: one per chunk, so more than `documents` when long texts were split. */
+  chunks: number;
   /** Data fragments; many small ones mean compaction is due. */
   fragments: number;
   smallFragments: number;
@@ -62,6 +80,7 @@ export interface SearchOptions {
 export type DeleteSelector = { ids: string[] } | { where: Filter };
 
 export interface DeleteResult {
+  /** Documents deleted, each with all its chunks. */
   deleted: number;
   /** Requested ids that were not in the collection (only for an ids selector). */
   notFound: string[];
@@ -75,38 +94,46 @@ export interface VectorStore {
   /** Undefined when the collection does not exist. */
   getCollection(name: string): Promise<CollectionInfo | undefined>;
   /**
-   * Inserts rows, replacing rows with the same id, in one commit. Creates the collection
-   * (recording `model`) if it does not exist; refuses to mix vectors of another model.
+   * Writes documents in one commit: each id's rows (its chunks) replace every row stored under that
+   * id, so a document that shrinks leaves no stale chunks. Counts are of documents (ids). Creates the
+   * collection (recording `model`) if it does not exist; refuses to mix vectors of another model.
    */
   upsert(
     collection: string,
     model: ModelRecord,
     rows: StoredDocument[],
   ): Promise<{ inserted: number; updated: number }>;
+  /** Nearest rows (chunks) to `vector`, best first. */
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
-  /** Full-text (BM25) search over the documents' text, best first, with their vectors. */
+  /** Full-text (BM25) search over the rows' (chunks') text, best first, with their vectors. */
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]>;
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;
-  /** Removes the whole collection; returns how many rows it held, or undefined if it did not exist. */
+  /** Removes the whole collection; returns how many documents it held, or undefined if it did not exist. */
   dropCollection(collection: string): Promise<number | undefined>;
   listCollections(): Promise<CollectionInfo[]>;
-  /** The ids of every document matching `where` (all documents without it), in no particular order. */
+  /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
-  /** The documents with these ids that exist (any order), with vectors when asked. */
+  /** Every row (chunk) of the documents with these ids that exist (any order), with vectors when asked. */
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedDocument[]>;
   /** Storage figures for one collection. */
   stats(collection: string): Promise<CollectionStats>;
-  /** Every document of a collection, without vectors. */
-  scan(collection: string): Promise<StoredText[]>;
+  /** Every row (chunk) of a collection, without vectors. */
+  scan(collection: string): Promise<StoredChunk[]>;
   /**
-   * Re-embeds a whole collection under `model`: `embed` gets every document and returns their
-   * vectors; the new version replaces the old one atomically once complete. Writes to the
-   * collection from this process wait until it is done. Returns the number of documents.
+   * Re-embeds a whole collection under `model`: `rebuild` gets every row (chunk) and returns the rows
+   * of the new version (chunked anew for the new model's window, if need be); it replaces the old one
+   * atomically once complete. Writes to the collection from this process wait until it is done.
+   * Returns the number of documents.
    */
   rebuildCollection(
     collection: string,
     model: ModelRecord,
-    embed: (documents: StoredText[]) => Promise<Float32Array[]>,
+    rebuild: (rows: StoredChunk[]) => Promise<StoredDocument[]>,
   ): Promise<number>;
   close(): Promise<void>;
+}
+
+/** One string per row: a document's id and which of its chunks the row holds. */
+export function chunkKey(id: string, chunk: number): string {
+  return JSON.stringify([id, chunk]);
 }

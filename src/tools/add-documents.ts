@@ -16,7 +16,7 @@ const inputSchema = z.object({
             "Optional id. A document with an existing id replaces it (upsert); omitted ids are generated.",
           ),
         text: storedText(LIMITS.textChars).describe(
-          `The text to store and embed (1-${LIMITS.textChars} characters).`,
+          `The text to store and embed (1-${LIMITS.textChars} characters). A text longer than the model's window is split into overlapping chunks, each embedded; nothing is cut off.`,
         ),
         metadata: metadata.optional(),
       }),
@@ -29,6 +29,11 @@ const inputSchema = z.object({
 const outputSchema = z.object({
   collection: z.string().describe("The collection written to."),
   ids: z.array(z.string()).describe("Ids of the documents, in input order (generated ones included)."),
+  chunks: z
+    .array(z.number().int())
+    .describe(
+      "Chunks each document was stored as, in the order of ids: 1 if it fit the model's window, more if it was split. Search finds each chunk; get, update and delete act on the whole document.",
+    ),
   added: z.number().int().describe("Documents that were new."),
   replaced: z.number().int().describe("Documents that replaced an existing one with the same id."),
   created: z.boolean().describe("Whether this call created the collection."),
@@ -60,9 +65,12 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
           signal: extra.signal,
           ...(onProgress ? { onProgress } : {}),
         });
+        const split = result.chunks.filter((n) => n > 1).length;
+        const chunks = result.chunks.reduce((sum, n) => sum + n, 0);
         const summary =
           `Stored ${result.ids.length} document(s) in "${result.collection}"` +
-          `${result.created ? " (new collection)" : ""}: ${result.added} added, ${result.replaced} replaced.`;
+          `${result.created ? " (new collection)" : ""}: ${result.added} added, ${result.replaced} replaced.` +
+          (split > 0 ? ` ${split} long document(s) were split; ${chunks} chunks in all.` : "");
         return toolResult({ ...result }, summary);
       }),
   );

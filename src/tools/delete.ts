@@ -32,7 +32,10 @@ const inputSchema = z
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection."),
-  deleted: z.number().int().describe("How many documents were deleted."),
+  deleted: z
+    .number()
+    .int()
+    .describe("How many documents were (or would be) deleted; a long document's chunks all go with it."),
   not_found: z.array(z.string()).describe("Requested ids that were not in the collection."),
   dropped_collection: z
     .boolean()

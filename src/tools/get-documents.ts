@@ -39,8 +39,14 @@ const outputSchema = z.object({
     .array(
       z.object({
         id: z.string().describe("Document id."),
-        text: z.string().describe("The stored text."),
+        text: z.string().describe("The stored text, whole (a long document's chunks put back together)."),
         metadata: z.record(z.string(), metadataValue).describe("The document's metadata as stored."),
+        chunks: z
+          .number()
+          .int()
+          .describe(
+            "Chunks the document is stored as: more than 1 if it was longer than the model's window.",
+          ),
       }),
     )
     .describe("The documents: in the order of `ids`, or ordered by id when paging."),

@@ -8,7 +8,10 @@ const outputSchema = z.object({
     .array(
       z.object({
         name: z.string().describe("Collection name."),
-        count: z.number().int().describe("Number of documents."),
+        count: z
+          .number()
+          .int()
+          .describe("Number of documents (a long document split into chunks counts once)."),
         model: z.string().describe("Embedding model the collection was made with."),
         dtype: z.string().describe("Weight precision of that model."),
         dimensions: z.number().int().describe("Vector length."),

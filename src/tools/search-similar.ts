@@ -52,6 +52,12 @@ const inputSchema = z.object({
     .describe(
       "Return each document's text (within max_chars); false returns snippets only, to save context.",
     ),
+  group_by: z
+    .enum(["document", "chunk"])
+    .default("document")
+    .describe(
+      'Long documents are stored as several chunks. "document" (default) returns each document once, by its best-matching chunk; "chunk" returns every matching chunk, so one document can appear several times.',
+    ),
   max_chars: z
     .number()
     .int()
@@ -73,12 +79,26 @@ const outputSchema = z.object({
         text: z
           .string()
           .optional()
-          .describe("The stored text (cut to the budget if `truncated`); omitted with include_text false."),
+          .describe(
+            "The matching text: the whole document, or for a long document stored as chunks, the chunk that matched (get_documents returns the whole). Cut to the budget if `truncated`; omitted with include_text false.",
+          ),
+        chunk: z
+          .number()
+          .int()
+          .describe("Which chunk of the document matched: 0 for the first, or for a document stored whole."),
+        start: z
+          .number()
+          .int()
+          .describe("Where the matching text starts in the document's text (characters)."),
+        end: z.number().int().describe("Where it ends (exclusive); end - start = text_chars."),
         snippet: z.string().describe(`The passage that best matches, at most ${SNIPPET_CHARS} characters.`),
         truncated: z
           .boolean()
           .describe("True if `text` was cut to fit max_chars; get_documents returns it whole."),
-        text_chars: z.number().int().describe("Length of the full stored text."),
+        text_chars: z
+          .number()
+          .int()
+          .describe("Length of the matching text (document or chunk) before any cut."),
         score: z
           .number()
           .describe("Cosine similarity to the query (higher is closer, at most 1), in every mode."),
@@ -89,6 +109,11 @@ const outputSchema = z.object({
     )
     .describe("Matches, best first."),
   truncated: z.boolean().describe("True if any text was cut to fit max_chars."),
+  query_truncated: z
+    .boolean()
+    .describe(
+      "True if the query is longer than the embedding model's window: only its first part was used for meaning (keyword search used all of it). Use a shorter query.",
+    ),
 });
 
 export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
@@ -97,7 +122,7 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
     {
       title: "Search memory",
       description:
-        "Find stored documents relevant to a query, best first: by meaning, by exact words, or both (hybrid, the default); optionally only those whose metadata matches `where`. " +
+        "Find stored documents relevant to a query, best first: by meaning, by exact words, or both (hybrid, the default); optionally only those whose metadata matches `where`. Long documents are searched chunk by chunk and each result gives the passage that matched. " +
         'Example: {"collection": "notes", "query": "where is the deploy key?", "n_results": 3, "where": {"topic": "ops"}}',
       inputSchema,
       outputSchema,
@@ -105,16 +130,20 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
     },
     (args, extra) =>
       runTool(deps.logger, "search_similar", async () => {
-        const found = await deps.memory.search(args.collection, args.query, {
+        const { results: found, queryTruncated } = await deps.memory.search(args.collection, args.query, {
           limit: args.n_results,
           mode: args.mode,
           where: args.where,
           minScore: args.min_score,
           diversity: args.diversity,
+          groupBy: args.group_by,
           onProgress: progressSender(extra),
         });
         const { results, truncated } = fitToBudget(found, args.query, args.include_text, args.max_chars);
-        const lines = results.map((r, i) => `${i + 1}. [${r.id}] score ${r.score.toFixed(3)}: ${r.snippet}`);
+        const lines = results.map((r, i) => {
+          const where = r.chunk > 0 ? ` (chunk ${r.chunk}, chars ${r.start}-${r.end})` : "";
+          return `${i + 1}. [${r.id}]${where} score ${r.score.toFixed(3)}: ${r.snippet}`;
+        });
         const cut = truncated
           ? `\nSome texts were cut to max_chars=${args.max_chars}; get_documents with their ids returns them whole.`
           : "";
@@ -122,7 +151,19 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
           results.length === 0
             ? `No documents in "${args.collection}" matched${args.where ? " the where filter" : ""}${args.min_score !== undefined ? ` with score ≥ ${args.min_score}` : ""}.`
             : `${results.length} result(s) from "${args.collection}" (${args.mode}):\n${lines.join("\n")}${cut}`;
-        return toolResult({ collection: args.collection, mode: args.mode, results, truncated }, text);
+        const long = queryTruncated
+          ? "\nThe query is longer than the model's window; only its first part was used for meaning. Use a shorter query."
+          : "";
+        return toolResult(
+          {
+            collection: args.collection,
+            mode: args.mode,
+            results,
+            truncated,
+            query_truncated: queryTruncated,
+          },
+          text + long,
+        );
       }),
   );
 }
@@ -136,6 +177,9 @@ export function fitToBudget(found: SearchResult[], query: string, includeText: b
     left -= snippet.length;
     const base = {
       id: r.id,
+      chunk: r.chunk,
+      start: r.start,
+      end: r.end,
       snippet,
       text_chars: r.text.length,
       score: r.score,

@@ -20,7 +20,9 @@ const inputSchema = z.object({
         id: documentId.describe("Id of the stored document to change."),
         text: storedText(LIMITS.textChars)
           .optional()
-          .describe("New text; the document is re-embedded. Omit to keep the text (and its vector)."),
+          .describe(
+            "New text; the document is re-chunked and re-embedded, and its old chunks removed. Omit to keep the text (and its vectors).",
+          ),
         metadata: refuseProtoKey(z.record(metadataKey, metadataValue.nullable()))
           .optional()
           .describe(

@@ -1,7 +1,8 @@
 /**
  * kill -9 of a server process in the middle of writing, then a restart on the same database.
  * README "Guarantees": each add_documents call is one commit, so after a crash it is either wholly
- * there or absent, and repeating it changes nothing. Also: a read-only database directory.
+ * there or absent, and repeating it changes nothing. Also: a read-only database directory (a full
+ * disk: disk-full.test.ts).
  *
  * STRESS_KILLS=1 adds more kill points (a longer local run).
  */
@@ -14,6 +15,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { IDLE_MS } from "../../src/store/compaction.js";
 import { tempDir } from "../support/harness.js";
+import { bindReadOnly } from "../support/mounts.js";
 import { CLI, TINY_BERT } from "../support/stdio.js";
 
 const BATCH = 500;
@@ -27,7 +29,8 @@ interface Doc {
   metadata: Metadata;
 }
 interface Page {
-  documents: Doc[];
+  /** `chunks` (how many a long text was split into) is left out where documents are compared. */
+  documents: Array<Doc & { chunks?: number }>;
   next_cursor: string | null;
   not_found: string[];
 }
@@ -169,6 +172,10 @@ function preExisting(collection: string): Doc[] {
   }));
 }
 
+function withoutChunkCount({ chunks: _chunks, ...doc }: Doc & { chunks?: number }): Doc {
+  return doc;
+}
+
 /** Every document whose `part` is `part`, paged through get_documents. */
 async function stored(server: Killable, collection: string, part: string): Promise<Doc[]> {
   const docs: Doc[] = [];
@@ -180,7 +187,7 @@ async function stored(server: Killable, collection: string, part: string): Promi
       limit: 100,
       ...(cursor ? { cursor } : {}),
     });
-    docs.push(...page.documents);
+    docs.push(...page.documents.map(withoutChunkCount));
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
   return docs;
@@ -427,9 +434,18 @@ describe("a read-only database directory", () => {
     cleanups.push(() => {
       execFileSync("chmod", ["-R", "u+w", dbPath]);
     });
-    // root ignores permission bits (tests here run as root): then the database is handed to an
-    // unprivileged user, still read-only, and the server runs as that user.
+    // root ignores permission bits (tests here run as root): then the directory is bind-mounted
+    // onto itself read-only, which stops root too. Where mounting is refused, the database is
+    // handed to an unprivileged user, still read-only, and the server runs as that user.
     let runAs: number | undefined;
+    let how = "chmod -R a-w";
+    if (canWrite(dbPath)) {
+      const mounted = bindReadOnly(dbPath);
+      if (mounted.reason === undefined) {
+        cleanups.push(mounted.unmount);
+        how = "a read-only bind mount";
+      } else console.info(`read-only bind mount not available, trying another user: ${mounted.reason}`);
+    }
     if (canWrite(dbPath)) {
       ctx.skip(
         !(process.getuid?.() === 0 && hasSetpriv()),
@@ -448,10 +464,11 @@ describe("a read-only database directory", () => {
       chmodSync(cache, 0o777);
       expect(canWrite(dbPath, NOBODY), "the database is read-only to the server's user").toBe(false);
     }
+    expect(canWrite(dbPath, runAs), `the database is read-only to the server (${how})`).toBe(false);
 
     const server = await start(dbPath, cache, { runAs });
     const outcomes: string[] = [
-      runAs === undefined ? "server runs as this user" : `server runs as uid ${runAs}`,
+      `read-only by ${how}; ${runAs === undefined ? "server runs as this user" : `server runs as uid ${runAs}`}`,
     ];
     const listed = await ok<Listed>(server, "list_collections", {});
     expect(listed.collections).toEqual([
@@ -466,17 +483,20 @@ describe("a read-only database directory", () => {
     expect(found.results[0]?.id).toBe("n1");
     outcomes.push("semantic search: ok");
     const fetched = await ok<Page>(server, "get_documents", { collection: "notes", ids: ["n0", "n2"] });
-    expect(fetched.documents).toEqual([docs[0], docs[2]]);
+    expect(fetched.documents.map(withoutChunkCount)).toEqual([docs[0], docs[2]]);
     outcomes.push("get_documents: ok");
     // Keyword and hybrid search build the full-text index on first use: a write.
     const hybrid = await server.call("search_similar", { collection: "notes", query: docs[1]?.text ?? "" });
     outcomes.push(`hybrid search: ${hybrid.isError ? `isError: ${brief(hybrid)}` : "ok"}`);
+    // Without the index it cannot write, keyword search scans: the default search still answers.
+    expect(hybrid.isError, `hybrid search: ${brief(hybrid)}`).toBeFalsy();
 
     const add = await server.call("add_documents", {
       collection: "notes",
       documents: [{ id: "n9", text: "a new note", metadata: { part: "notes" } }],
     });
     expect(add.isError, "add_documents into a read-only database").toBe(true);
+    expect(text(add)).toContain("not writable");
     outcomes.push(`add_documents: isError: ${brief(add)}`);
     const create = await server.call("add_documents", {
       collection: "other",

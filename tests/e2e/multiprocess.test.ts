@@ -38,7 +38,8 @@ interface Found {
   metadata: Metadata;
 }
 interface Page {
-  documents: Doc[];
+  /** `chunks` (how many a long text was split into) is left out where documents are compared. */
+  documents: Array<Doc & { chunks?: number }>;
   next_cursor: string | null;
   total: number;
   not_found: string[];
@@ -123,7 +124,7 @@ class Calls {
         ...(cursor ? { cursor } : {}),
       });
       if (!page) return documents;
-      documents.push(...page.documents);
+      documents.push(...page.documents.map(({ chunks: _chunks, ...doc }) => doc));
       if (!page.next_cursor) return documents;
       cursor = page.next_cursor;
     }

@@ -553,7 +553,12 @@ describe("get_documents", () => {
   it("fetches exactly by id, in the order asked, reporting unknown ids", async () => {
     const out = await h.ok<GetOut>("get_documents", { collection: "notes", ids: ["c", "zz", "a"] });
     expect(out.documents.map((d) => d.id)).toEqual(["c", "a"]);
-    expect(out.documents[1]).toEqual({ id: "a", text: docs[0]?.text, metadata: docs[0]?.metadata });
+    expect(out.documents[1]).toEqual({
+      id: "a",
+      text: docs[0]?.text,
+      metadata: docs[0]?.metadata,
+      chunks: 1,
+    });
     expect(out.not_found).toEqual(["zz"]);
     expect(out.next_cursor).toBeNull();
   });
@@ -684,7 +689,12 @@ describe("update_documents", () => {
       }),
     ).toMatch(/more than once/);
     const still = await h.ok<GetOut>("get_documents", { collection: "notes", ids: ["a"] });
-    expect(still.documents[0]).toEqual({ id: "a", text: docs[0]?.text, metadata: docs[0]?.metadata });
+    expect(still.documents[0]).toEqual({
+      id: "a",
+      text: docs[0]?.text,
+      metadata: docs[0]?.metadata,
+      chunks: 1,
+    });
   });
 });
 
@@ -779,15 +789,19 @@ describe("search modes and result sizing", () => {
   });
 
   it("keeps the whole result within max_chars, says so, and can return snippets only", async () => {
-    const long = `${"filler words about nothing in particular. ".repeat(200)}The needle is here. ${"more filler. ".repeat(200)}`;
-    await h.ok("add_documents", { collection: "notes", documents: [{ id: "long", text: long }] });
-    const cut = await search({ query: "needle", mode: "keyword", max_chars: 500 });
+    // Each fits the test model's window (32 words), so each is stored whole; together they exceed the budget.
+    const texts = [0, 1, 2, 3, 4].map(
+      (n) => `Note ${n}: the needle is here. ${"filler words about it. ".repeat(6)}`,
+    );
+    await h.ok("add_documents", {
+      collection: "notes",
+      documents: texts.map((text, n) => ({ id: `long${n}`, text })),
+    });
+    const cut = await search({ query: "needle", mode: "keyword", max_chars: 500, n_results: 2 });
     expect(cut.truncated).toBe(true);
-    const hit = cut.results.find((r) => r.id === "long");
-    expect(hit?.truncated).toBe(true);
-    expect(hit?.text_chars).toBe(long.length);
-    expect(hit?.snippet).toContain("needle");
-    expect(hit?.snippet.length).toBeLessThanOrEqual(200);
+    const hit = cut.results.find((r) => r.truncated);
+    expect(hit?.text_chars).toBe(texts[0]?.length);
+    expect(cut.results.every((r) => r.snippet.includes("needle") && r.snippet.length <= 200)).toBe(true);
     const total = cut.results.reduce((n, r) => n + (r.text?.length ?? 0) + r.snippet.length, 0);
     expect(total).toBeLessThanOrEqual(500);
     const raw = await h.call("search_similar", {

@@ -50,12 +50,48 @@ describe("TransformersEmbedder on the tiny BERT fixture (real transformers.js + 
     expect(cosine(batch[0] as Float32Array, batch[1] as Float32Array)).toBeLessThan(0.999);
   });
 
+  it("measures texts with its tokenizer against the model's limit less [CLS] and [SEP]", async () => {
+    const window = await embedder.tokenWindow();
+    // The fixture's tokenizer_config and config both say 512.
+    expect(window.maxTokens).toBe(510);
+    expect(window.countTokens("")).toBe(0);
+    const short = window.countTokens("the quick brown fox");
+    expect(short).toBeGreaterThanOrEqual(4);
+    expect(window.countTokens("the quick brown fox ".repeat(200))).toBe(short * 200);
+  });
+
   it("embeds more texts than one internal batch, in order", async () => {
     const texts = Array.from({ length: 70 }, (_, i) => `sentence number ${i} about topic ${i % 7}`);
     const all = await embedder.embedDocuments(texts);
     expect(all).toHaveLength(70);
     const last = await embedder.embedQuery(texts[69] as string);
     expect(cosine(last, all[69] as Float32Array)).toBeCloseTo(1, 5);
+  });
+});
+
+describe("ONNX Runtime thread spinning (--ort-spinning)", () => {
+  it("gives the same vectors with spinning off as with the runtime's default", async () => {
+    const cache = tempDir("vmm-cache-");
+    const open = (spinning?: boolean) =>
+      TransformersEmbedder.create({
+        model: TINY_BERT,
+        dtype: "fp32",
+        local: true,
+        cacheDir: cache.dir,
+        offline: true,
+        ...(spinning === undefined ? {} : { spinning }),
+      });
+    const [byDefault, sleeping] = await Promise.all([open(), open(false)]);
+    try {
+      const texts = ["hi", "the quick brown fox jumps over the lazy dog"];
+      const [a, b] = await Promise.all([byDefault.embedDocuments(texts), sleeping.embedDocuments(texts)]);
+      for (let i = 0; i < texts.length; i++) {
+        expect(cosine(a[i] as Float32Array, b[i] as Float32Array)).toBeCloseTo(1, 6);
+      }
+    } finally {
+      await Promise.all([byDefault.dispose(), sleeping.dispose()]);
+      cache.cleanup();
+    }
   });
 });
 

@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
-import type { Embedder } from "../../src/embeddings/embedder.js";
+import type { Embedder, TokenWindow } from "../../src/embeddings/embedder.js";
 import type { ModelSpec } from "../../src/embeddings/model-spec.js";
 import type { EmbedderFactory } from "../../src/embeddings/registry.js";
 
 /**
  * Test-only embedder: feature hashing of lower-cased words into `dimensions` buckets, L2-normalised.
  * Deterministic and instant; texts sharing words are closer. It is not a language model and is never
- * reachable from the server's configuration.
+ * reachable from the server's configuration. Its "tokens" are whitespace-separated words and its
+ * window is HASH_WINDOW of them, so tests can make documents that must be split with little text.
  */
 export class HashEmbedder implements Embedder {
   readonly id: string;
@@ -15,6 +16,8 @@ export class HashEmbedder implements Embedder {
   constructor(
     name: string,
     readonly dimensions = 64,
+    /** Words one embedding covers; longer texts are stored as chunks. */
+    readonly window = HASH_WINDOW,
   ) {
     this.id = `${name}@fp32`;
   }
@@ -26,6 +29,10 @@ export class HashEmbedder implements Embedder {
 
   async embedQuery(text: string): Promise<Float32Array> {
     return this.embed(text);
+  }
+
+  async tokenWindow(): Promise<TokenWindow> {
+    return { maxTokens: this.window, countTokens: countWords };
   }
 
   async dispose(): Promise<void> {}
@@ -44,6 +51,13 @@ export class HashEmbedder implements Embedder {
     for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] ?? 0) / norm;
     return vector;
   }
+}
+
+/** Words (whitespace-separated) one hash embedding covers. */
+export const HASH_WINDOW = 32;
+
+function countWords(text: string): number {
+  return text.split(/\s+/).filter((word) => word.length > 0).length;
 }
 
 /** A factory that serves a HashEmbedder for any spec; `dims` picks the dimension per model name. */

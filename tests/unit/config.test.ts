@@ -50,6 +50,17 @@ describe("readConfig", () => {
     });
   });
 
+  it("leaves ONNX Runtime thread spinning at its default unless asked, by flag or environment", () => {
+    expect(readConfig({}, [], linux).ortSpinning).toBeUndefined();
+    expect(readConfig({ VECTOR_MEMORY_ORT_SPINNING: "off" }, [], linux).ortSpinning).toBe(false);
+    expect(
+      readConfig({ VECTOR_MEMORY_ORT_SPINNING: "off" }, ["--ort-spinning", "on"], linux).ortSpinning,
+    ).toBe(true);
+    expect(() => readConfig({}, ["--ort-spinning", "sometimes"], linux)).toThrow(
+      /--ort-spinning \/ VECTOR_MEMORY_ORT_SPINNING/,
+    );
+  });
+
   it("reads environment variables, and flags win over them", () => {
     const env = {
       VECTOR_MEMORY_DB_PATH: "/env/db",

@@ -169,7 +169,10 @@ describe("LanceStore", () => {
       seen.push(...docs.map((d) => d.id));
       // The old collection is still fully readable while the new one is being built.
       expect((await store.getCollection("c"))?.model).toEqual(model);
-      return docs.map((d) => (d.id === "a" ? Float32Array.of(1, 0) : Float32Array.of(0, 1)));
+      return docs.map((d) => ({
+        ...d,
+        vector: d.id === "a" ? Float32Array.of(1, 0) : Float32Array.of(0, 1),
+      }));
     });
     expect(count).toBe(2);
     expect(seen.sort()).toEqual(["a", "b"]);
@@ -191,7 +194,9 @@ describe("LanceStore", () => {
     expect((await store.getCollection("c"))?.model).toEqual(model); // caches a handle on generation 0
     const other = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger });
     const next: ModelRecord = { model: "next", dtype: "fp32", dimensions: 2 };
-    await other.rebuildCollection("c", next, async (docs) => docs.map(() => Float32Array.of(1, 0)));
+    await other.rebuildCollection("c", next, async (docs) =>
+      docs.map((d) => ({ ...d, vector: Float32Array.of(1, 0) })),
+    );
     await other.close();
     // The stale handle fails with "not found"; the store re-resolves rather than reporting no collection.
     expect(await store.getCollection("c")).toEqual({ name: "c", count: 1, model: next });
@@ -337,5 +342,83 @@ describe("keyword search", () => {
       await two.close();
       c();
     }
+  });
+});
+
+describe("chunks: rows that share an id", () => {
+  const chunk = (id: string, n: number, vector: Float32Array, metadata = {}): StoredDocument => ({
+    id,
+    text: `chunk ${n} of ${id}`,
+    vector,
+    metadata,
+    chunk: n,
+    start: n * 10,
+  });
+
+  it("counts documents, replaces all of a document's chunks, and deletes them together", async () => {
+    const long = [0, 1, 2].map((n) => chunk("long", n, unit(1, n, 0), { k: "x" }));
+    expect(await store.upsert("c", model, [...long, doc("short", unit(0, 0, 1))])).toEqual({
+      inserted: 2,
+      updated: 0,
+    });
+    expect(await store.getCollection("c")).toMatchObject({ count: 2 });
+    expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 4 });
+    expect((await store.listIds("c")).sort()).toEqual(["long", "short"]);
+    const fetched = await store.fetch("c", ["long"]);
+    expect(fetched.map((f) => [f.chunk, f.start]).sort()).toEqual([
+      [0, 0],
+      [1, 10],
+      [2, 20],
+    ]);
+    const hits = await store.search("c", unit(1, 2, 0), { limit: 1 });
+    expect(hits[0]).toMatchObject({ id: "long", chunk: 2, start: 20 });
+
+    // A shorter new version: its one chunk replaces all three, in the same upsert.
+    expect(await store.upsert("c", model, [chunk("long", 0, unit(1, 0, 0), { k: "y" })])).toEqual({
+      inserted: 0,
+      updated: 1,
+    });
+    expect(await store.fetch("c", ["long"])).toHaveLength(1);
+    expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 2 });
+
+    await store.upsert("c", model, long);
+    const where = parseWhere({ k: "x" });
+    expect(await store.delete("c", where ? { where } : { ids: [] })).toEqual({ deleted: 1, notFound: [] });
+    expect(await store.stats("c")).toMatchObject({ documents: 1, chunks: 1 });
+    await store.upsert("c", model, long);
+    expect(await store.delete("c", { ids: ["long", "nope"] })).toEqual({ deleted: 1, notFound: ["nope"] });
+    expect(await store.listIds("c")).toEqual(["short"]);
+  });
+
+  it("reads a table made before chunking as whole documents, and adds the columns on its first write", async () => {
+    const lancedb = await import("@lancedb/lancedb");
+    const { Field, FixedSizeList, Float32, Schema, Utf8 } = await import("apache-arrow");
+    const db = await lancedb.connect(path.join(dir, "db"));
+    const schema = new Schema(
+      [
+        new Field("id", new Utf8(), false),
+        new Field("text", new Utf8(), false),
+        new Field("vector", new FixedSizeList(3, new Field("item", new Float32(), true)), false),
+        new Field("metadata", new Utf8(), false),
+      ],
+      new Map([["vector_memory.model", JSON.stringify(model)]]),
+    );
+    const old = await db.createEmptyTable("c", schema);
+    await old.add([{ id: "a", text: "old a", vector: [1, 0, 0], metadata: "{}" }]);
+    old.close();
+    db.close();
+
+    expect(await store.getCollection("c")).toEqual({ name: "c", count: 1, model });
+    expect(await store.fetch("c", ["a"])).toEqual([
+      { id: "a", text: "old a", metadata: {}, chunk: 0, start: 0 },
+    ]);
+    expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({ id: "a", chunk: 0 });
+    await store.upsert(
+      "c",
+      model,
+      [0, 1].map((n) => chunk("b", n, unit(0, 1, n))),
+    );
+    expect(await store.upsert("c", model, [doc("a", unit(1, 1, 0))])).toEqual({ inserted: 0, updated: 1 });
+    expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 3 });
   });
 });

@@ -136,6 +136,17 @@ describe("use-lite embedder", () => {
     expect(maxDifference(short ?? new Float32Array(), long ?? new Float32Array())).toBeLessThan(1e-5);
   });
 
+  it("says its window is those 128 tokens, and counts text as it embeds it", async () => {
+    const window = await embedder.tokenWindow();
+    expect(window.maxTokens).toBe(128);
+    const sentence = "Vector databases store embeddings for similarity search.";
+    const one = window.countTokens(sentence);
+    expect(one).toBeGreaterThan(5);
+    expect(window.countTokens(`  ${sentence}\n\n`)).toBe(one);
+    // Past the window the graph ignores the rest: a text that counts more than 128 must be split.
+    expect(window.countTokens(`${sentence} `.repeat(20))).toBeGreaterThan(128);
+  });
+
   it("releases every tensor it creates while embedding", async () => {
     await embedder.embedQuery("warm");
     const before = tf.memory().numTensors;
