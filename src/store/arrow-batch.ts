@@ -45,7 +45,8 @@ export function rowsToArrow<Row extends { vector: Float32Array }>(
     for (const record of records) builder.append(record[field.name]);
     return builder.finish().flush();
   });
-  const plain = new ArrowSchema(fields);
+  // The schema's metadata too: a table created from these rows keeps its model record.
+  const plain = new ArrowSchema(fields, schema.metadata);
   const struct = arrow.makeData({
     type: new Struct(fields),
     length: rows.length,

@@ -243,7 +243,7 @@ export class LanceStore implements VectorStore {
       const before = this.vectors ? await state.table.version() : undefined;
       await this.ensureChunkColumns(state);
       const columns = await this.ensureColumns(collection, state.table, kinds);
-      const records = rowsToArrow(tableSchema(model, columns), rows, (row) => scalarColumns(row, columns));
+      const records = arrowRows(tableSchema(model, columns), rows, columns);
       const version = this.vectors ? await state.table.version() : undefined;
       if (before !== undefined && version !== undefined && version !== before) {
         // New metadata columns: a commit that changes no vector.
@@ -366,11 +366,10 @@ export class LanceStore implements VectorStore {
     const db = await this.db();
     let table: lancedb.Table;
     try {
-      table = await db.createTable(
-        collection,
-        rows.map((row) => toRecord(row, kinds)),
-        { schema: tableSchema(model, kinds), mode: "create" },
-      );
+      // The model record travels in the rows' schema metadata: created with the rows, in one commit.
+      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), rows, kinds), {
+        mode: "create",
+      });
     } catch (error) {
       // Another process created it first: add to theirs (the model check follows in `write`).
       if (!/already exists/i.test(String(error))) throw error;
@@ -571,10 +570,14 @@ export class LanceStore implements VectorStore {
         const db = await this.db();
         // One createTable commit: the new generation exists only once it holds every row, so readers
         // (and a process restarted after a crash) see either the old collection or the complete new one.
+        const schema = tableSchema(model, kinds);
         const table = await db.createTable(
           tableName(collection, generation),
-          rows.map((row) => toRecord(row, kinds)),
-          { schema: tableSchema(model, kinds), mode: "create" },
+          arrowRows(schema, rows, kinds),
+          {
+            schema,
+            mode: "create",
+          },
         );
         this.forget(collection);
         this.tables.set(collection, { table, model, generation });
@@ -1008,8 +1011,9 @@ function columnKinds(schema: Schema): Map<string, ColumnKind> {
   return kinds;
 }
 
-function toRecord(row: StoredDocument, columns: Map<string, ColumnKind>): Record<string, unknown> {
-  return { ...scalarColumns(row, columns), vector: Array.from(row.vector) };
+/** The rows as one Arrow table of the table's schema (see rowsToArrow). */
+function arrowRows(schema: Schema, rows: StoredDocument[], columns: Map<string, ColumnKind>) {
+  return rowsToArrow(schema, rows, (row) => scalarColumns(row, columns));
 }
 
 /** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
