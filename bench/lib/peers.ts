@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import { arrow } from "../../src/store/arrow.js";
+import { createScanner, type ScanFunction, topK, type WasmMemory } from "../../src/store/simd-scan.js";
 
 export interface KnnSystem {
   readonly name: string;
@@ -375,175 +376,23 @@ export class Hnsw implements KnnSystem {
 }
 
 /**
- * Exact scan with a WebAssembly SIMD kernel (f32x4, four accumulators): not one of the issue's
- * peers but the "SIMD/WASM kernel" option measured, to show what an in-process exact scan can do.
- * The module is assembled here byte by byte (no toolchain needed); it computes every row's dot
- * product with the query into an output array, and the top k is picked in JS.
- *
- *   scan(q, data, n, rowBytes, out): for each row, out[i] = sum over lanes of the accumulators
+ * Exact scan with the store's own WebAssembly SIMD kernel (src/store/simd-scan.ts: f32x4, four
+ * accumulators) over plain float32 rows, without the store around it: not one of the issue's
+ * peers but the kernel alone, to show what an in-process exact scan can do.
  */
-function scanModule(): Uint8Array {
-  const get = (i: number) => [0x20, i];
-  const set = (i: number) => [0x21, i];
-  const simd = (op: number) => [0xfd, ...leb(op)];
-  const [Q, DATA, N, ROW_BYTES, OUT, I, J, ROW] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const ACC = [8, 9, 10, 11];
-  const zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
-  const multiplyAdd = (acc: number, offset: number) => [
-    ...get(acc),
-    ...get(Q),
-    ...get(J),
-    0x6a, // i32.add
-    ...simd(0x00), // v128.load
-    2,
-    ...leb(offset),
-    ...get(ROW),
-    ...get(J),
-    0x6a,
-    ...simd(0x00),
-    2,
-    ...leb(offset),
-    ...simd(230), // f32x4.mul
-    ...simd(228), // f32x4.add
-    ...set(acc),
-  ];
-  const lane = (acc: number, l: number) => [...get(acc), ...simd(0x1f), l]; // f32x4.extract_lane
-  const body = [
-    2,
-    3,
-    0x7f, // 3 locals i32: i, j, row (indices 5-7)
-    4,
-    0x7b, // 4 locals v128: the accumulators (8-11)
-    ...get(DATA),
-    ...set(ROW),
-    0x02,
-    0x40, // block
-    0x03,
-    0x40, // loop over rows
-    ...get(I),
-    ...get(N),
-    0x4f, // i32.ge_u
-    0x0d,
-    1, // br_if out of the block
-    ...ACC.flatMap((acc) => [...zero, ...set(acc)]),
-    0x41,
-    0, // i32.const 0
-    ...set(J),
-    0x03,
-    0x40, // loop over 16-float chunks of the row
-    ...ACC.flatMap((acc, k) => multiplyAdd(acc, k * 16)),
-    ...get(J),
-    0x41,
-    0xc0,
-    0x00, // i32.const 64 (signed LEB128)
-    0x6a,
-    0x22,
-    J, // local.tee j
-    ...get(ROW_BYTES),
-    0x49, // i32.lt_u
-    0x0d,
-    0, // br_if to the chunk loop
-    0x0b, // end chunk loop
-    ...get(ACC[0] as number),
-    ...get(ACC[1] as number),
-    ...simd(228),
-    ...get(ACC[2] as number),
-    ...get(ACC[3] as number),
-    ...simd(228),
-    ...simd(228),
-    ...set(ACC[0] as number),
-    ...get(OUT),
-    ...get(I),
-    0x41,
-    2,
-    0x74, // i32.shl: i * 4
-    0x6a,
-    ...lane(ACC[0] as number, 0),
-    ...lane(ACC[0] as number, 1),
-    0x92, // f32.add
-    ...lane(ACC[0] as number, 2),
-    0x92,
-    ...lane(ACC[0] as number, 3),
-    0x92,
-    0x38,
-    2,
-    0, // f32.store
-    ...get(ROW),
-    ...get(ROW_BYTES),
-    0x6a,
-    ...set(ROW),
-    ...get(I),
-    0x41,
-    1,
-    0x6a,
-    ...set(I),
-    0x0c,
-    0, // br to the row loop
-    0x0b, // end row loop
-    0x0b, // end block
-    0x0b, // end function
-  ];
-  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-  const name = (s: string) => [s.length, ...Buffer.from(s, "ascii")];
-  return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [1, 0x60, 5, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
-    ...section(2, [1, ...name("env"), ...name("mem"), 0x02, 0x00, 1]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name("scan"), 0x00, 0]),
-    ...section(10, [1, ...leb(body.length), ...body]),
-  ]);
-}
-
-function leb(value: number): number[] {
-  const bytes: number[] = [];
-  let v = value;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (v !== 0);
-  return bytes;
-}
-
-/** The WebAssembly API, typed here: the project's lib settings (ES2023, no DOM) do not declare it. */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-const wasm = (
-  globalThis as unknown as {
-    WebAssembly: {
-      Memory: new (descriptor: { initial: number }) => WasmMemory;
-      instantiate(
-        bytes: Uint8Array,
-        imports: Record<string, Record<string, unknown>>,
-      ): Promise<{ instance: { exports: Record<string, unknown> } }>;
-    };
-  }
-).WebAssembly;
-
 export class WasmSimdScan implements KnnSystem {
   readonly name = "WASM SIMD exact scan (experiment)";
   readonly params = "f32x4, 4 accumulators, one thread, top-k in JS";
   private memory: WasmMemory | undefined;
-  private scan: ((q: number, data: number, n: number, rowBytes: number, out: number) => void) | undefined;
+  private scan: ScanFunction | undefined;
   private count = 0;
   private d = 0;
 
   async load(data: Float32Array, count: number, d: number): Promise<Record<string, number>> {
     if (d % 16 !== 0) throw new Error("WasmSimdScan: dimensions must be a multiple of 16");
     const bytes = (count * d + d + count) * 4;
-    const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
-    const { instance } = await wasm.instantiate(scanModule(), { env: { mem: memory } });
-    this.scan = instance.exports.scan as typeof this.scan;
+    const { memory, scan } = createScanner(bytes);
+    this.scan = scan;
     // Layout: rows at 0, the query after them, the scores after that; all 16-byte aligned.
     new Float32Array(memory.buffer, 0, count * d).set(data.subarray(0, count * d));
     this.memory = memory;
@@ -559,7 +408,7 @@ export class WasmSimdScan implements KnnSystem {
     const outAt = queryAt + d * 4;
     new Float32Array(this.memory.buffer, queryAt, d).set(query);
     this.scan(queryAt, 0, count, d * 4, outAt);
-    return topK(new Float32Array(this.memory.buffer, outAt, count), k);
+    return topK(new Float32Array(this.memory.buffer, outAt, count), count, k);
   }
 
   diskBytes(): undefined {
@@ -570,25 +419,4 @@ export class WasmSimdScan implements KnnSystem {
     this.memory = undefined;
     this.scan = undefined;
   }
-}
-
-/** Indices of the k largest scores, best first. */
-function topK(scores: Float32Array, k: number): Int32Array {
-  const ids = new Int32Array(k).fill(-1);
-  const best = new Float64Array(k).fill(Number.NEGATIVE_INFINITY);
-  let worst = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < scores.length; i++) {
-    const score = scores[i] as number;
-    if (score <= worst) continue;
-    let at = k - 1;
-    while (at > 0 && (best[at - 1] as number) < score) {
-      best[at] = best[at - 1] as number;
-      ids[at] = ids[at - 1] as number;
-      at--;
-    }
-    best[at] = score;
-    ids[at] = i;
-    worst = best[k - 1] as number;
-  }
-  return ids;
 }
