@@ -304,22 +304,14 @@ export class VectorMemory {
     const semantic = semanticHits.map(
       (hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }),
     );
-    const keyword = keywordHits.map((hit): Candidate => {
-      const score = dot(vector, hit.vector);
-      return {
-        id: hit.id,
-        text: hit.text,
-        chunk: hit.chunk,
-        start: hit.start,
-        end: hit.start + hit.text.length,
-        metadata: hit.metadata,
-        score,
-        distance: 1 - score,
-        matchedBy: ["keyword"],
+    const keyword = keywordHits.map(
+      (hit): Candidate => ({
+        // Scored by meaning too, so min_score and diversity mean the same in every mode.
+        ...toResult({ ...hit, distance: 1 - dot(vector, hit.vector) }, ["keyword"]),
         keywordScore: hit.keywordScore,
         vector: hit.vector,
-      };
-    });
+      }),
+    );
 
     let ranked: Candidate[];
     if (options.mode === "hybrid") {
