@@ -7,7 +7,14 @@ import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { arrow } from "./arrow.js";
 import { rowsToArrow } from "./arrow-batch.js";
-import { CHECK_EVERY, cleanupCutoff, compactionDue, IDLE_MS, OVERDUE_FACTOR } from "./compaction.js";
+import {
+  CHECK_EVERY,
+  cleanupCutoff,
+  compactionDue,
+  IDLE_MS,
+  MAX_BUSY_MS,
+  OVERDUE_FACTOR,
+} from "./compaction.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -41,6 +48,8 @@ export interface LanceStoreOptions {
   compactEvery?: number;
   /** A due compaction waits for this many ms without writes (default IDLE_MS). */
   compactIdleMs?: number;
+  /** ...but no longer than this many ms of writes without such a pause (default MAX_BUSY_MS). */
+  compactMaxBusyMs?: number;
   /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
   vectorCacheBytes?: number;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
@@ -79,6 +88,8 @@ export class LanceStore implements VectorStore {
   private readonly writesSinceCompaction = new Map<string, number>();
   private readonly compactions = new Map<string, Promise<void>>();
   private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** When the current run of writes without an idle pause began, per collection. */
+  private readonly busySince = new Map<string, number>();
   /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
   private readonly vectors: VectorCache | undefined;
   private readonly indexer: VectorIndexer;
@@ -288,12 +299,16 @@ export class LanceStore implements VectorStore {
 
   /**
    * Counts a write. Once the collection has been idle for `compactIdleMs`, compacts it in the
-   * background if due; every `compactEvery` writes, compacts it at once if overdue.
+   * background if due; every `compactEvery` writes, compacts it at once if overdue, or if due
+   * when writes have not paused for MAX_BUSY_MS.
    */
   private noteWrite(collection: string): void {
-    clearTimeout(this.idleTimers.get(collection));
+    const pending = this.idleTimers.get(collection);
+    if (pending === undefined) this.busySince.set(collection, Date.now());
+    clearTimeout(pending);
     const timer = setTimeout(() => {
       this.idleTimers.delete(collection);
+      this.busySince.delete(collection);
       this.startCompaction(collection, 1);
     }, this.options.compactIdleMs ?? IDLE_MS);
     // A pending compaction never keeps the process alive.
@@ -305,7 +320,9 @@ export class LanceStore implements VectorStore {
       return;
     }
     this.writesSinceCompaction.set(collection, 0);
-    this.startCompaction(collection, OVERDUE_FACTOR);
+    const busy = Date.now() - (this.busySince.get(collection) ?? Date.now());
+    const maxBusy = this.options.compactMaxBusyMs ?? MAX_BUSY_MS;
+    this.startCompaction(collection, busy >= maxBusy ? 1 : OVERDUE_FACTOR);
   }
 
   /** Compacts in the background if the fragments are `factor` times due (compactionDue). */

@@ -243,6 +243,7 @@ describe("compaction policy", () => {
       logger: silentLogger,
       compactEvery: 8,
       compactIdleMs: 3_600_000,
+      compactMaxBusyMs: 3_600_000,
     });
     try {
       // 32 x 4 = 128 small fragments make it overdue; the check at write 128 starts the compaction.
@@ -252,6 +253,29 @@ describe("compaction policy", () => {
         interval: 50,
       });
       expect((await compacting.stats("c")).documents).toBe(130);
+    } finally {
+      await compacting.close();
+      c();
+    }
+  });
+
+  it("compacts once due, not overdue, when writes go on without a pause for long", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const compacting = new LanceStore({
+      dbPath: path.join(d, "db"),
+      logger: silentLogger,
+      compactEvery: 8,
+      compactIdleMs: 3_600_000,
+      compactMaxBusyMs: 0,
+    });
+    try {
+      // Due at 32 small fragments, far from overdue (128): the check at write 32 or 40 starts it.
+      for (let i = 0; i < 40; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0))]);
+      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThan(10), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      expect((await compacting.stats("c")).documents).toBe(40);
     } finally {
       await compacting.close();
       c();
