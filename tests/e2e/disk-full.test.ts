@@ -106,7 +106,7 @@ describe("a full disk", () => {
       return;
     }
     cleanups.push(mounted.unmount);
-    const server = await spawnServer([
+    const serverArgs = [
       "--db-path",
       path.join(disk, "db"),
       "--model",
@@ -114,7 +114,8 @@ describe("a full disk", () => {
       "--model-cache",
       path.join(dir, "cache"),
       "--offline",
-    ]);
+    ];
+    const server = await spawnServer(serverArgs);
     cleanups.push(() => server.close());
 
     const acknowledged: Doc[] = [];
@@ -204,15 +205,7 @@ describe("a full disk", () => {
     await server.close();
 
     // A fresh process on the same directory reads the same, complete data.
-    const restarted = await spawnServer([
-      "--db-path",
-      path.join(disk, "db"),
-      "--model",
-      TINY_BERT,
-      "--model-cache",
-      path.join(dir, "cache"),
-      "--offline",
-    ]);
+    const restarted = await spawnServer(serverArgs);
     cleanups.push(() => restarted.close());
     await expectStored(restarted, acknowledged, "after a restart");
     const found = await ok<{ results: Array<{ id: string }> }>(restarted, "search_similar", {
