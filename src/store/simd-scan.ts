@@ -164,23 +164,7 @@ function scan8Body(): number[] {
     ...lane(3),
     0x6a,
     0xb2, // f32.convert_i32_s
-    0x38,
-    2,
-    0, // f32.store
-    ...get(ROW),
-    ...get(ROW_BYTES),
-    0x6a,
-    ...set(ROW),
-    ...get(I),
-    0x41,
-    1,
-    0x6a,
-    ...set(I),
-    0x0c,
-    0,
-    0x0b,
-    0x0b,
-    0x0b,
+    ...storeScoreAndNextRow(),
   ];
 }
 
@@ -267,23 +251,7 @@ function scanModule(): Uint8Array {
     0x92,
     ...lane(ACC[0], 3),
     0x92,
-    0x38,
-    2,
-    0, // f32.store
-    ...get(ROW),
-    ...get(ROW_BYTES),
-    0x6a,
-    ...set(ROW),
-    ...get(I),
-    0x41,
-    1,
-    0x6a,
-    ...set(I),
-    0x0c,
-    0, // br to the row loop
-    0x0b, // end row loop
-    0x0b, // end block
-    0x0b, // end function
+    ...storeScoreAndNextRow(),
   ];
   const scan8 = scan8Body();
   const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
@@ -296,6 +264,38 @@ function scanModule(): Uint8Array {
     ...section(7, [2, ...name("scan"), 0x00, 0, ...name("scan8"), 0x00, 1]),
     ...section(10, [2, ...leb(body.length), ...body, ...leb(scan8.length), ...scan8]),
   ]);
+}
+
+/**
+ * The end shared by both kernels, whose locals are numbered alike (ROW_BYTES 3, I 5, ROW 7): store
+ * the f32 score on the stack at the address below it, step to the next row, close the loops.
+ */
+function storeScoreAndNextRow(): number[] {
+  const [ROW_BYTES, I, ROW] = [3, 5, 7];
+  return [
+    0x38,
+    2,
+    0, // f32.store
+    0x20,
+    ROW, // local.get row
+    0x20,
+    ROW_BYTES,
+    0x6a, // i32.add
+    0x21,
+    ROW, // local.set row
+    0x20,
+    I,
+    0x41,
+    1,
+    0x6a,
+    0x21,
+    I, // i += 1
+    0x0c,
+    0, // br to the row loop
+    0x0b, // end row loop
+    0x0b, // end block
+    0x0b, // end function
+  ];
 }
 
 function leb(value: number): number[] {
