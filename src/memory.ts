@@ -7,8 +7,8 @@ import { MemoryError, throwIfCancelled, unknownCollectionError } from "./errors.
 import { parseWhere } from "./filter.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
+import { describeModel } from "./model-record.js";
 import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
-import { describeModel } from "./store/lancedb-store.js";
 import {
   type CollectionInfo,
   type CollectionStats,

@@ -27,14 +27,7 @@ export interface TokenWindow {
   countTokens(text: string): number;
 }
 
-/** The identity a collection records, so it is always embedded and searched with its own model. */
-export interface ModelRecord {
-  /** Model id (hub id, "local:<abs path>", or a bundled name). */
-  model: string;
-  /** Weight precision, e.g. "q8", "fp32". */
-  dtype: string;
-  dimensions: number;
-}
+export type { ModelRecord } from "../model-record.js";
 
 /** A model that could not be made ready; carries a message that tells the user what to do. */
 export class ModelUnavailableError extends Error {

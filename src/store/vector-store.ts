@@ -1,5 +1,5 @@
-import type { ModelRecord } from "../embeddings/embedder.js";
 import type { Filter } from "../filter.js";
+import type { ModelRecord } from "../model-record.js";
 
 export type MetadataValue = string | number | boolean | string[];
 export type Metadata = Record<string, MetadataValue>;
