@@ -10,16 +10,16 @@ import type { Logger } from "./logger.js";
 import { describeModel } from "./model-record.js";
 import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
 import {
+  type ChunkToWrite,
   type CollectionInfo,
   type CollectionStats,
   chunkKey,
   type DeleteResult,
-  type FetchedDocument,
+  type FetchedChunk,
   type Hit,
   type Metadata,
   type MetadataValue,
   type StoredChunk,
-  type StoredDocument,
   type StoredText,
   type VectorStore,
 } from "./store/vector-store.js";
@@ -449,7 +449,7 @@ export class VectorMemory {
       { vectors: true },
     );
     const existing = chunksById(stored);
-    const rows: StoredDocument[] = [];
+    const rows: ChunkToWrite[] = [];
     const changed: StoredText[] = [];
     for (const update of updates) {
       const chunks = existing.get(update.id);
@@ -458,7 +458,7 @@ export class VectorMemory {
       const text = update.text ?? oldText;
       const metadata = mergeMetadata(update.id, chunks[0]?.metadata ?? {}, update.metadata);
       // Same text: every chunk keeps its vector and position and takes the new metadata.
-      if (text === oldText) rows.push(...chunks.map((chunk) => ({ ...chunk, metadata }) as StoredDocument));
+      if (text === oldText) rows.push(...chunks.map((chunk) => ({ ...chunk, metadata }) as ChunkToWrite));
       else changed.push({ id: update.id, text, metadata });
     }
     if (changed.length > 0) {
@@ -532,7 +532,7 @@ export class VectorMemory {
     documents: StoredText[],
     progress: ProgressReporter,
     signal?: AbortSignal,
-  ): Promise<StoredDocument[]> {
+  ): Promise<ChunkToWrite[]> {
     const window = await embedder.tokenWindow();
     const chunked = documents.map((doc): [StoredText, TextChunk[]] => [doc, chunkText(doc.text, window)]);
     const pending = chunked.flatMap(([doc, chunks]) =>
@@ -545,7 +545,7 @@ export class VectorMemory {
       })),
     );
     progress.setTotal(pending.length + 1);
-    const rows: StoredDocument[] = [];
+    const rows: ChunkToWrite[] = [];
     for (let start = 0; start < pending.length; start += EMBED_STEP) {
       throwIfCancelled(signal);
       const batch = pending.slice(start, start + EMBED_STEP);
@@ -706,7 +706,7 @@ function chunksById<T extends StoredChunk>(rows: T[]): Map<string, T[]> {
 }
 
 /** Documents put back together from their chunks: the text exactly as it was given. */
-function wholeDocuments(rows: Array<StoredChunk | FetchedDocument>): Map<string, WholeDocument> {
+function wholeDocuments(rows: Array<StoredChunk | FetchedChunk>): Map<string, WholeDocument> {
   const documents = new Map<string, WholeDocument>();
   for (const [id, chunks] of chunksById(rows)) {
     documents.set(id, {

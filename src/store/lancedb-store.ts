@@ -20,18 +20,18 @@ import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifi
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./vector-index.js";
 import type {
+  ChunkToWrite,
   CollectionInfo,
   CollectionStats,
   DeleteResult,
   DeleteSelector,
-  FetchedDocument,
+  FetchedChunk,
   Hit,
   KeywordHit,
   Metadata,
   MetadataValue,
   SearchOptions,
   StoredChunk,
-  StoredDocument,
   VectorStore,
 } from "./vector-store.js";
 import { chunkKey } from "./vector-store.js";
@@ -235,7 +235,7 @@ export class LanceStore implements VectorStore {
   async upsert(
     collection: string,
     model: ModelRecord,
-    rows: StoredDocument[],
+    rows: ChunkToWrite[],
   ): Promise<{ inserted: number; updated: number }> {
     if (rows.length === 0) return { inserted: 0, updated: 0 };
     for (const row of rows) {
@@ -377,7 +377,7 @@ export class LanceStore implements VectorStore {
     collection: string,
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
-    rows: StoredDocument[],
+    rows: ChunkToWrite[],
     write: (state: TableState) => Promise<{ inserted: number; updated: number }>,
   ): Promise<{ inserted: number; updated: number }> {
     const db = await this.db();
@@ -539,9 +539,9 @@ export class LanceStore implements VectorStore {
     });
   }
 
-  fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedDocument[]> {
+  fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedChunk[]> {
     return this.withExisting(collection, async (state) => {
-      const found: FetchedDocument[] = [];
+      const found: FetchedChunk[] = [];
       const columns = [
         "id",
         "text",
@@ -576,7 +576,7 @@ export class LanceStore implements VectorStore {
   async rebuildCollection(
     collection: string,
     model: ModelRecord,
-    rebuild: (rows: StoredChunk[]) => Promise<StoredDocument[]>,
+    rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number> {
     return this.exclusive(collection, () =>
       this.guard(async () => {
@@ -955,7 +955,7 @@ function kindOfValue(value: MetadataValue): ColumnKind {
 }
 
 /** The column kind each metadata key needs for these rows; conflicting rows in one batch are refused. */
-function metadataKinds(rows: StoredDocument[]): Map<string, ColumnKind> {
+function metadataKinds(rows: ChunkToWrite[]): Map<string, ColumnKind> {
   const kinds = new Map<string, ColumnKind>();
   for (const row of rows) {
     for (const [key, value] of Object.entries(row.metadata)) {
@@ -1021,13 +1021,13 @@ function columnKinds(schema: Schema): Map<string, ColumnKind> {
 }
 
 /** The rows as one Arrow table of the table's schema (see rowsToArrow). */
-function arrowRows(schema: Schema, rows: StoredDocument[], columns: Map<string, ColumnKind>) {
+function arrowRows(schema: Schema, rows: ChunkToWrite[], columns: Map<string, ColumnKind>) {
   return rowsToArrow(schema, rows, (row) => scalarColumns(row, columns));
 }
 
 /** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
 function scalarColumns(
-  row: Omit<StoredDocument, "vector">,
+  row: Omit<ChunkToWrite, "vector">,
   columns: Map<string, ColumnKind>,
 ): Record<string, unknown> {
   const record: Record<string, unknown> = {
@@ -1067,7 +1067,7 @@ async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<st
  */
 async function storedChunksOf(
   table: lancedb.Table,
-  rows: StoredDocument[],
+  rows: ChunkToWrite[],
 ): Promise<{ existing: number; stale: string[] }> {
   const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
   const ids = [...new Set(rows.map((row) => row.id))];

@@ -9,7 +9,7 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import { idInList } from "./sql.js";
-import { chunkKey, type Hit, type Metadata, type StoredDocument } from "./vector-store.js";
+import { type ChunkToWrite, chunkKey, type Hit, type Metadata } from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -125,7 +125,7 @@ export class VectorCache {
     generation: number,
     version: number,
     dim: number,
-    rows: readonly StoredDocument[],
+    rows: readonly ChunkToWrite[],
   ): void {
     const capacity = Math.max(1024, rows.length);
     if (dim === 0 || this.bytes() + rowBytes(dim) * capacity > this.budgetBytes) return;
@@ -150,12 +150,7 @@ export class VectorCache {
    * After this store's merge-insert (or append) committed `version`: apply it, or forget the entry.
    * `rows` hold every chunk of each document they name: its chunks beyond them are gone.
    */
-  afterUpsert(
-    collection: string,
-    generation: number,
-    version: number,
-    rows: readonly StoredDocument[],
-  ): void {
+  afterUpsert(collection: string, generation: number, version: number, rows: readonly ChunkToWrite[]): void {
     const idsOnly = this.nextIds(collection, generation, version);
     if (idsOnly) {
       for (const row of rows) idsOnly.ids.add(row.id);

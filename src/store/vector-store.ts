@@ -21,15 +21,16 @@ export interface ChunkPosition {
   start: number;
 }
 
-/** A row to write; without a position it is a whole document (chunk 0 at 0). */
-export interface StoredDocument extends StoredText, Partial<ChunkPosition> {
+/** A row to write: one chunk of a document; without a position it is the whole document (chunk 0 at 0). */
+export interface ChunkToWrite extends StoredText, Partial<ChunkPosition> {
   vector: Float32Array;
 }
 
 /** A stored row: one chunk of a document. */
 export interface StoredChunk extends StoredText, ChunkPosition {}
 
-export interface FetchedDocument extends StoredChunk {
+/** A stored row (one chunk of a document) as fetch returns it, with its vector when asked for. */
+export interface FetchedChunk extends StoredChunk {
   vector?: Float32Array;
 }
 
@@ -101,7 +102,7 @@ export interface VectorStore {
   upsert(
     collection: string,
     model: ModelRecord,
-    rows: StoredDocument[],
+    rows: ChunkToWrite[],
   ): Promise<{ inserted: number; updated: number }>;
   /** Nearest rows (chunks) to `vector`, best first. */
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
@@ -114,7 +115,7 @@ export interface VectorStore {
   /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
   /** Every row (chunk) of the documents with these ids that exist (any order), with vectors when asked. */
-  fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedDocument[]>;
+  fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /** Storage figures for one collection. */
   stats(collection: string): Promise<CollectionStats>;
   /** Every row (chunk) of a collection, without vectors. */
@@ -128,7 +129,7 @@ export interface VectorStore {
   rebuildCollection(
     collection: string,
     model: ModelRecord,
-    rebuild: (rows: StoredChunk[]) => Promise<StoredDocument[]>,
+    rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number>;
   close(): Promise<void>;
 }

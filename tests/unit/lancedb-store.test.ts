@@ -7,7 +7,7 @@ import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
 import { compactionDue } from "../../src/store/compaction.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
-import type { StoredDocument } from "../../src/store/vector-store.js";
+import type { ChunkToWrite } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
 
 const model: ModelRecord = { model: "fixed", dtype: "fp32", dimensions: 3 };
@@ -15,11 +15,7 @@ const unit = (...v: number[]) => {
   const n = Math.hypot(...v);
   return Float32Array.from(v.map((x) => x / n));
 };
-const doc = (
-  id: string,
-  vector: Float32Array,
-  metadata: StoredDocument["metadata"] = {},
-): StoredDocument => ({
+const doc = (id: string, vector: Float32Array, metadata: ChunkToWrite["metadata"] = {}): ChunkToWrite => ({
   id,
   text: `text of ${id}`,
   vector,
@@ -357,7 +353,7 @@ describe("keyword search", () => {
 });
 
 describe("chunks: rows that share an id", () => {
-  const chunk = (id: string, n: number, vector: Float32Array, metadata = {}): StoredDocument => ({
+  const chunk = (id: string, n: number, vector: Float32Array, metadata = {}): ChunkToWrite => ({
     id,
     text: `chunk ${n} of ${id}`,
     vector,

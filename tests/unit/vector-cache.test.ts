@@ -6,7 +6,7 @@ import { silentLogger } from "../../src/logger.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import { topK } from "../../src/store/simd-scan.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
-import type { Hit, StoredDocument } from "../../src/store/vector-store.js";
+import type { ChunkToWrite, Hit } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
 
 // 37 dimensions: not a multiple of the kernel's 16 lanes, so the padding is exercised too.
@@ -27,7 +27,7 @@ function random(seed: number): () => number {
 const next = random(7);
 /** Not normalised: lengths vary, as cosine must not care. */
 const vector = () => Float32Array.from({ length: DIM }, () => (next() - 0.5) * (1 + next() * 3));
-const doc = (id: string, n = Number(id.slice(1))): StoredDocument => ({
+const doc = (id: string, n = Number(id.slice(1))): ChunkToWrite => ({
   id,
   text: `text of ${id}`,
   vector: vector(),
@@ -170,7 +170,7 @@ describe("vector cache", () => {
 
   it("keeps a document's chunks: a shorter new version and a delete leave none of the old ones", async () => {
     /** A document stored as `count` chunks, as VectorMemory writes a long text. */
-    const chunked = (id: string, count: number): StoredDocument[] =>
+    const chunked = (id: string, count: number): ChunkToWrite[] =>
       Array.from({ length: count }, (_, chunk) => ({
         id,
         text: `chunk ${chunk} of ${id}`,
