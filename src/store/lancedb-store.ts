@@ -2,7 +2,7 @@ import * as lancedb from "@lancedb/lancedb";
 import type { Field, Schema } from "apache-arrow";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
-import { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
+import { LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
 import { arrow } from "./arrow.js";
@@ -15,10 +15,24 @@ import {
   MAX_BUSY_MS,
   OVERDUE_FACTOR,
 } from "./compaction.js";
+import {
+  guardStorage,
+  isAlreadyExists,
+  isCommitConflict,
+  isNotFound,
+  isStorageError,
+} from "./lance/errors.js";
+import {
+  assertCollectionName,
+  collectionsIn,
+  generationsOf,
+  liveGeneration,
+  tableName,
+} from "./lance/generations.js";
+import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
-import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./vector-index.js";
 import type {
   ChunkToWrite,
   CollectionInfo,
@@ -112,23 +126,8 @@ export class LanceStore implements VectorStore {
     return this.connection;
   }
 
-  /** Storage failures (read-only disk, no space, not a directory) become an error that names the fix. */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (error instanceof MemoryError || !isStorageError(error)) throw error;
-      const reason = String(error)
-        .replace(/^Error: /, "")
-        .split(/\s+Caused by:/)[0]
-        ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
-        .slice(0, 300);
-      this.options.logger.error(`storage error on ${this.options.dbPath}: ${String(error)}`);
-      throw new MemoryError(
-        "storage_unavailable",
-        `The memory database at ${this.options.dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
-      );
-    }
+  private guard<T>(operation: () => Promise<T>): Promise<T> {
+    return guardStorage(this.options.dbPath, this.options.logger, operation);
   }
 
   /** Serialises writes to one collection within this process (schema changes and merges must not interleave). */
@@ -389,7 +388,7 @@ export class LanceStore implements VectorStore {
       });
     } catch (error) {
       // Another process created it first: add to theirs (the model check follows in `write`).
-      if (!/already exists/i.test(String(error))) throw error;
+      if (!isAlreadyExists(error)) throw error;
       const existing = await this.open(collection);
       if (!existing) throw error;
       return write(existing);
@@ -431,7 +430,7 @@ export class LanceStore implements VectorStore {
       await table.addColumns(added);
     } catch (error) {
       // Another process (one without our lock, e.g. an older version) added it first: use theirs.
-      if (!/already exists/i.test(String(error))) throw error;
+      if (!isAlreadyExists(error)) throw error;
       return this.ensureColumns(collection, table, kinds);
     }
     for (const field of added)
@@ -622,12 +621,8 @@ export class LanceStore implements VectorStore {
 
   async listCollections(): Promise<CollectionInfo[]> {
     const names = await this.guard(async () => (await this.db()).tableNames());
-    // Tables we did not make (other tools sharing the directory) are not collections.
-    const collections = new Set(
-      names.map((name) => parseTableName(name)?.collection).filter((c) => c !== undefined),
-    );
     const infos: CollectionInfo[] = [];
-    for (const name of collections) {
+    for (const name of collectionsIn(names)) {
       const info = await this.getCollection(name);
       if (info) infos.push(info);
     }
@@ -675,7 +670,7 @@ export class LanceStore implements VectorStore {
       await state.table.addColumns(POSITION_COLUMNS.map((name) => ({ name, valueSql: "CAST(0 AS INT)" })));
     } catch (error) {
       // Another process added them first.
-      if (!/already exists/i.test(String(error))) throw error;
+      if (!isAlreadyExists(error)) throw error;
     }
     state.chunked = true;
   }
@@ -686,11 +681,6 @@ export class LanceStore implements VectorStore {
     this.tables.delete(collection);
     this.vectors?.drop(collection);
   }
-}
-
-export function assertCollectionName(name: string): void {
-  if (!COLLECTION_NAME_PATTERN.test(name))
-    throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
 }
 
 async function createTextIndex(table: lancedb.Table): Promise<void> {
@@ -709,7 +699,7 @@ async function createTextIndex(table: lancedb.Table): Promise<void> {
     });
   } catch (error) {
     // Another process made it first: that is the index we wanted.
-    if (!/already exists/i.test(String(error))) throw error;
+    if (!isAlreadyExists(error)) throw error;
   }
 }
 
@@ -835,30 +825,6 @@ async function deleteFromTable(
   return { deleted: found.size, notFound: [], version: result.version, removed: [...found] };
 }
 
-/** `name` for generation 0, `name.g<N>` after N re-embeddings; the dot cannot occur in a collection name. */
-function tableName(collection: string, generation: number): string {
-  return generation === 0 ? collection : `${collection}.g${generation}`;
-}
-
-function parseTableName(name: string): { collection: string; generation: number } | undefined {
-  const match = /^(.+?)(?:\.g([1-9][0-9]*))?$/.exec(name);
-  if (!match?.[1] || !COLLECTION_NAME_PATTERN.test(match[1])) return undefined;
-  return { collection: match[1], generation: match[2] ? Number(match[2]) : 0 };
-}
-
-function generationsOf(collection: string, names: string[]): number[] {
-  return names
-    .map(parseTableName)
-    .filter((parsed) => parsed?.collection === collection)
-    .map((parsed) => parsed?.generation as number)
-    .sort((a, b) => a - b);
-}
-
-/** The newest generation is the live one: it was created complete, in one commit. */
-function liveGeneration(collection: string, names: string[]): number | undefined {
-  return generationsOf(collection, names).at(-1);
-}
-
 function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>): Schema {
   const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
   const fields = [
@@ -889,35 +855,6 @@ async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
 
 const MAX_CONFLICT_RETRIES = 8;
 
-/** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
-const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
-/** EROFS, EACCES. */
-const NOT_WRITABLE = /Read-only file system|Permission denied|os error (?:30|13)\b/i;
-
-/** An operating-system level failure of the database directory (from LanceDB or from Node's fs). */
-function isStorageError(error: unknown): boolean {
-  const message = String(error);
-  return (
-    DISK_FULL.test(message) ||
-    NOT_WRITABLE.test(message) ||
-    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
-  );
-}
-
-/** What to do about a storage error, by its cause: the agent relays this to the user. */
-function storageAdvice(error: unknown): string {
-  const where = "--db-path / VECTOR_MEMORY_DB_PATH";
-  if (DISK_FULL.test(String(error)))
-    return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
-  if (NOT_WRITABLE.test(String(error)))
-    return `The directory is not writable (read-only, or no permission): make it writable for this server's user (or use another directory with ${where}), then retry.`;
-  return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
-}
-
-function isCommitConflict(error: unknown): boolean {
-  return /commit conflict|preempted by concurrent transaction|retryable/i.test(String(error));
-}
-
 /** Exponential with full jitter: 10, 20, 40 ... ms caps, so competing processes spread out. */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(1000, 10 * 2 ** attempt);
@@ -925,10 +862,6 @@ function backoffMs(attempt: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isNotFound(error: unknown): boolean {
-  return /not found|does not exist/i.test(String(error));
 }
 
 function readModelRecord(schema: Schema): ModelRecord | undefined {

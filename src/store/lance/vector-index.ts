@@ -1,5 +1,6 @@
 import * as lancedb from "@lancedb/lancedb";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../../logger.js";
+import { isAlreadyExists } from "./errors.js";
 
 /**
  * A vector index (IVF_HNSW_SQ) for large collections, built in the background.
@@ -86,7 +87,7 @@ export class VectorIndexer {
       await table.createIndex("vector", { config: vectorIndexConfig(rows), replace: false });
     } catch (error) {
       // Another process built it first: that is the index we wanted.
-      if (!/already exists/i.test(String(error))) throw error;
+      if (!isAlreadyExists(error)) throw error;
     }
     built?.(before, await table.version());
     this.logger.info(

@@ -1,0 +1,68 @@
+import { MemoryError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+
+/** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
+const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
+/** EROFS, EACCES. */
+const NOT_WRITABLE = /Read-only file system|Permission denied|os error (?:30|13)\b/i;
+
+/** An operating-system level failure of the database directory (from LanceDB or from Node's fs). */
+export function isStorageError(error: unknown): boolean {
+  const message = String(error);
+  return (
+    DISK_FULL.test(message) ||
+    NOT_WRITABLE.test(message) ||
+    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
+  );
+}
+
+/** Storage failures (read-only disk, no space, not a directory) become an error that names the fix. */
+export async function guardStorage<T>(
+  dbPath: string,
+  logger: Logger,
+  operation: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof MemoryError || !isStorageError(error)) throw error;
+    const reason = String(error)
+      .replace(/^Error: /, "")
+      .split(/\s+Caused by:/)[0]
+      ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
+      .slice(0, 300);
+    logger.error(`storage error on ${dbPath}: ${String(error)}`);
+    throw new MemoryError(
+      "storage_unavailable",
+      `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
+    );
+  }
+}
+
+/** What to do about a storage error, by its cause: the agent relays this to the user. */
+function storageAdvice(error: unknown): string {
+  const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (DISK_FULL.test(String(error)))
+    return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
+  if (NOT_WRITABLE.test(String(error)))
+    return `The directory is not writable (read-only, or no permission): make it writable for this server's user (or use another directory with ${where}), then retry.`;
+  return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
+}
+
+/** Another process committed to the table first; the write is safe to repeat. */
+export function isCommitConflict(error: unknown): boolean {
+  return /commit conflict|preempted by concurrent transaction|retryable/i.test(String(error));
+}
+
+/** The table (or a version of it) is gone: dropped, re-embedded or compacted away by another process. */
+export function isNotFound(error: unknown): boolean {
+  return /not found|does not exist/i.test(String(error));
+}
+
+/**
+ * A table, column or index this store meant to make already exists: another process (or one
+ * without our lock, e.g. an older version) made it first, which is what was wanted.
+ */
+export function isAlreadyExists(error: unknown): boolean {
+  return /already exists/i.test(String(error));
+}
