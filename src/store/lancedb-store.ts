@@ -1,12 +1,8 @@
 import * as lancedb from "@lancedb/lancedb";
-import type { Field, Schema } from "apache-arrow";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
-import { LIMITS } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
-import { arrow } from "./arrow.js";
-import { rowsToArrow } from "./arrow-batch.js";
 import {
   CHECK_EVERY,
   cleanupCutoff,
@@ -29,9 +25,21 @@ import {
   liveGeneration,
   tableName,
 } from "./lance/generations.js";
+import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
+import {
+  arrowRows,
+  columnKinds,
+  ensureColumns,
+  metadataKinds,
+  POSITION_COLUMNS,
+  positionOf,
+  type RawRow,
+  readModelRecord,
+  tableSchema,
+} from "./lance/schema.js";
 import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
-import { type ColumnKind, compileFilter, idInList, metadataColumn, quoteIdentifier } from "./sql.js";
+import { type ColumnKind, compileFilter, idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
   ChunkToWrite,
@@ -43,16 +51,12 @@ import type {
   Hit,
   KeywordHit,
   Metadata,
-  MetadataValue,
   SearchOptions,
   StoredChunk,
   VectorStore,
 } from "./vector-store.js";
 import { chunkKey } from "./vector-store.js";
 
-/** Schema-metadata key under which each table records the model its vectors came from. */
-const MODEL_KEY = "vector_memory.model";
-const METADATA_PREFIX = "m_";
 const FETCH_CHUNK = 500;
 
 export interface LanceStoreOptions {
@@ -226,7 +230,7 @@ export class LanceStore implements VectorStore {
   getCollection(name: string): Promise<CollectionInfo | undefined> {
     return this.withTable<CollectionInfo | undefined>(
       name,
-      async (state) => ({ name, count: await this.countDocuments(state), model: state.model }),
+      async (state) => ({ name, count: await countDocuments(state), model: state.model }),
       async () => undefined,
     );
   }
@@ -251,8 +255,8 @@ export class LanceStore implements VectorStore {
         );
       }
       const before = this.vectors ? await state.table.version() : undefined;
-      await this.ensureChunkColumns(state);
-      const columns = await this.ensureColumns(collection, state.table, kinds);
+      await ensureChunkColumns(state);
+      const columns = await ensureColumns(collection, state.table, kinds);
       const records = arrowRows(tableSchema(model, columns), rows, columns);
       const version = this.vectors ? await state.table.version() : undefined;
       if (before !== undefined && version !== undefined && version !== before) {
@@ -287,7 +291,7 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       const stats = await state.table.stats();
       return {
-        documents: await this.countDocuments(state),
+        documents: await countDocuments(state),
         chunks: stats.numRows,
         fragments: stats.fragmentStats.numFragments,
         smallFragments: stats.fragmentStats.numSmallFragments,
@@ -400,47 +404,9 @@ export class LanceStore implements VectorStore {
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
   }
 
-  /** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
-  private async ensureColumns(
-    collection: string,
-    table: lancedb.Table,
-    kinds: Map<string, ColumnKind>,
-  ): Promise<Map<string, ColumnKind>> {
-    const existing = columnKinds(await table.schema());
-    const added: Field[] = [];
-    for (const [key, kind] of kinds) {
-      const current = existing.get(key);
-      if (current === undefined) {
-        added.push(metadataField(key, kind));
-      } else if (current !== kind) {
-        throw new MemoryError(
-          "metadata_type_conflict",
-          `Metadata key "${key}" holds ${plural(current)} in collection "${collection}", but a document gives it ${plural(kind)}. Use the same type for a key in one collection, or another key name.`,
-        );
-      }
-    }
-    if (added.length === 0) return existing;
-    if (existing.size + added.length > LIMITS.metadataKeysPerCollection) {
-      throw new MemoryError(
-        "limit_exceeded",
-        `Collection "${collection}" would have more than ${LIMITS.metadataKeysPerCollection} distinct metadata keys; reuse existing keys (known: ${[...existing.keys()].slice(0, 20).join(", ")}).`,
-      );
-    }
-    try {
-      await table.addColumns(added);
-    } catch (error) {
-      // Another process (one without our lock, e.g. an older version) added it first: use theirs.
-      if (!isAlreadyExists(error)) throw error;
-      return this.ensureColumns(collection, table, kinds);
-    }
-    for (const field of added)
-      existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
-    return existing;
-  }
-
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
-      const positions = await this.positionColumns(state);
+      const positions = await positionColumns(state);
       // Filtered searches stay in LanceDB: it prefilters on its typed columns.
       const cached = options.where
         ? undefined
@@ -466,7 +432,7 @@ export class LanceStore implements VectorStore {
       const where = options.where
         ? compileFilter(options.where, columnKinds(await state.table.schema()))
         : undefined;
-      const positions = await this.positionColumns(state);
+      const positions = await positionColumns(state);
       const rows = indexed
         ? await fullTextSearch(
             state.table,
@@ -545,7 +511,7 @@ export class LanceStore implements VectorStore {
         "id",
         "text",
         "metadata",
-        ...(await this.positionColumns(state)),
+        ...(await positionColumns(state)),
         ...(options.vectors ? ["vector"] : []),
       ];
       // Chunked so a long id list never becomes one enormous SQL predicate.
@@ -647,34 +613,6 @@ export class LanceStore implements VectorStore {
     if (connection) (await connection).close();
   }
 
-  /** Documents, not rows: each document has exactly one chunk 0. */
-  private async countDocuments(state: TableState): Promise<number> {
-    return (await this.positionColumns(state)).length > 0
-      ? state.table.countRows("chunk = 0")
-      : state.table.countRows();
-  }
-
-  /** The chunk position columns to select: none in a table made before chunking (all its rows are whole documents). */
-  private async positionColumns(state: TableState): Promise<string[]> {
-    state.chunked ||= (await state.table.schema()).fields.some((field) => field.name === "chunk");
-    return state.chunked ? [...POSITION_COLUMNS] : [];
-  }
-
-  /**
-   * A table made before chunking gets the position columns on its first write, filled with chunk 0
-   * at 0 (every existing row is a whole document), in one commit of its own.
-   */
-  private async ensureChunkColumns(state: TableState): Promise<void> {
-    if ((await this.positionColumns(state)).length > 0) return;
-    try {
-      await state.table.addColumns(POSITION_COLUMNS.map((name) => ({ name, valueSql: "CAST(0 AS INT)" })));
-    } catch (error) {
-      // Another process added them first.
-      if (!isAlreadyExists(error)) throw error;
-    }
-    state.chunked = true;
-  }
-
   private forget(collection: string): void {
     const state = this.tables.get(collection);
     state?.table.close();
@@ -701,15 +639,6 @@ async function createTextIndex(table: lancedb.Table): Promise<void> {
     // Another process made it first: that is the index we wanted.
     if (!isAlreadyExists(error)) throw error;
   }
-}
-
-interface RawRow {
-  id: string;
-  text: string;
-  metadata: string;
-  /** Absent in tables made before chunking. */
-  chunk?: number;
-  chunk_start?: number;
 }
 
 type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
@@ -825,20 +754,6 @@ async function deleteFromTable(
   return { deleted: found.size, notFound: [], version: result.version, removed: [...found] };
 }
 
-function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>): Schema {
-  const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
-  const fields = [
-    new Field("id", new Utf8(), false),
-    new Field("text", new Utf8(), false),
-    new Field("vector", new FixedSizeList(model.dimensions, new Field("item", new Float32(), true)), false),
-    new Field("metadata", new Utf8(), false),
-    new Field("chunk", new Int32(), false),
-    new Field("chunk_start", new Int32(), false),
-    ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
-  ];
-  return new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
-}
-
 async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
   const chunked = (await table.schema()).fields.some((field) => field.name === "chunk");
   const rows = (await table
@@ -862,131 +777,6 @@ function backoffMs(attempt: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function readModelRecord(schema: Schema): ModelRecord | undefined {
-  const raw = schema.metadata.get(MODEL_KEY);
-  if (!raw) return undefined;
-  const parsed = JSON.parse(raw) as Partial<ModelRecord>;
-  if (
-    typeof parsed.model !== "string" ||
-    typeof parsed.dtype !== "string" ||
-    typeof parsed.dimensions !== "number"
-  ) {
-    return undefined;
-  }
-  return { model: parsed.model, dtype: parsed.dtype, dimensions: parsed.dimensions };
-}
-
-function plural(kind: ColumnKind): string {
-  return kind === "string[]" ? "lists of strings" : `${kind}s`;
-}
-
-function kindOfValue(value: MetadataValue): ColumnKind {
-  if (Array.isArray(value)) return "string[]";
-  return typeof value as "string" | "number" | "boolean";
-}
-
-/** The column kind each metadata key needs for these rows; conflicting rows in one batch are refused. */
-function metadataKinds(rows: ChunkToWrite[]): Map<string, ColumnKind> {
-  const kinds = new Map<string, ColumnKind>();
-  for (const row of rows) {
-    for (const [key, value] of Object.entries(row.metadata)) {
-      const kind = kindOfValue(value);
-      const seen = kinds.get(key);
-      if (seen !== undefined && seen !== kind) {
-        throw new MemoryError(
-          "metadata_type_conflict",
-          `Metadata key "${key}" is given both ${plural(seen)} and ${plural(kind)} in one call. Use one type per key.`,
-        );
-      }
-      kinds.set(key, kind);
-    }
-  }
-  return kinds;
-}
-
-function metadataField(key: string, kind: ColumnKind): Field {
-  const { Field, Float64, Int8, List, Utf8 } = arrow;
-  const name = metadataColumn(key);
-  quoteIdentifier(name);
-  switch (kind) {
-    case "string":
-      return new Field(name, new Utf8(), true);
-    case "number":
-      return new Field(name, new Float64(), true);
-    case "boolean":
-      // Int8 0/1, not Bool: arrow-js writes an all-null Bool column with an empty data buffer,
-      // which LanceDB (arrow-rs) rejects, so a batch where no document has the key would fail.
-      return new Field(name, new Int8(), true);
-    case "string[]":
-      return new Field(name, new List(new Field("item", new Utf8(), true)), true);
-  }
-}
-
-function kindOfField(field: Field): ColumnKind | undefined {
-  const { Type } = arrow;
-  switch (field.type.typeId) {
-    case Type.Utf8:
-    case Type.LargeUtf8:
-      return "string";
-    case Type.Float:
-      return "number";
-    case Type.Int:
-      return field.type.bitWidth === 8 ? "boolean" : "number";
-    case Type.Bool:
-      return "boolean";
-    case Type.List:
-      return "string[]";
-    default:
-      return undefined;
-  }
-}
-
-function columnKinds(schema: Schema): Map<string, ColumnKind> {
-  const kinds = new Map<string, ColumnKind>();
-  for (const field of schema.fields) {
-    if (!field.name.startsWith(METADATA_PREFIX)) continue;
-    const kind = kindOfField(field);
-    if (kind) kinds.set(field.name.slice(METADATA_PREFIX.length), kind);
-  }
-  return kinds;
-}
-
-/** The rows as one Arrow table of the table's schema (see rowsToArrow). */
-function arrowRows(schema: Schema, rows: ChunkToWrite[], columns: Map<string, ColumnKind>) {
-  return rowsToArrow(schema, rows, (row) => scalarColumns(row, columns));
-}
-
-/** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
-function scalarColumns(
-  row: Omit<ChunkToWrite, "vector">,
-  columns: Map<string, ColumnKind>,
-): Record<string, unknown> {
-  const record: Record<string, unknown> = {
-    id: row.id,
-    text: row.text,
-    metadata: JSON.stringify(row.metadata),
-    chunk: row.chunk ?? 0,
-    chunk_start: row.start ?? 0,
-  };
-  for (const key of columns.keys()) {
-    // Own keys only: a document without `constructor` must not get Object.prototype's one.
-    const value = Object.hasOwn(row.metadata, key) ? row.metadata[key] : undefined;
-    // -0 becomes 0: Arrow orders -0.0 below 0.0, so {n: 0} would not match it (and JSON returns 0).
-    record[metadataColumn(key)] =
-      typeof value === "boolean" ? Number(value) : typeof value === "number" ? value + 0 : (value ?? null);
-  }
-  return record;
-}
-
-// Chunks: a document longer than the model's window is stored as several rows with its id.
-
-/** Where each row sits in its document; tables made before chunking lack them (chunk 0 at 0). */
-const POSITION_COLUMNS = ["chunk", "chunk_start"] as const;
-
-function positionOf(row: RawRow): { chunk: number; start: number } {
-  return { chunk: row.chunk ?? 0, start: row.chunk_start ?? 0 };
 }
 
 async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<string>> {
