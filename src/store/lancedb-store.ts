@@ -27,17 +27,24 @@ import {
 } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import {
+  deleteFromTable,
+  fetchChunks,
+  idsMatching,
+  readAll,
+  searchTable,
+  storedChunksOf,
+} from "./lance/queries.js";
+import {
   arrowRows,
   columnKinds,
   ensureColumns,
   metadataKinds,
-  POSITION_COLUMNS,
   positionOf,
-  type RawRow,
   readModelRecord,
   tableSchema,
 } from "./lance/schema.js";
-import { ANN_EF, ANN_MIN_ROWS, ANN_NPROBES, ANN_REFINE, VectorIndexer } from "./lance/vector-index.js";
+import { createTextIndex, fullTextScan, fullTextSearch } from "./lance/text-index.js";
+import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { type ColumnKind, compileFilter, idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -55,9 +62,6 @@ import type {
   StoredChunk,
   VectorStore,
 } from "./vector-store.js";
-import { chunkKey } from "./vector-store.js";
-
-const FETCH_CHUNK = 500;
 
 export interface LanceStoreOptions {
   dbPath: string;
@@ -496,42 +500,24 @@ export class LanceStore implements VectorStore {
   }
 
   listIds(collection: string, where?: Filter): Promise<string[]> {
-    return this.withExisting(collection, async (state) => {
-      let query = state.table.query().select(["id"]);
-      if (where) query = query.where(compileFilter(where, columnKinds(await state.table.schema())));
-      // A document split into chunks has one row per chunk.
-      return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
-    });
+    return this.withExisting(collection, async (state) =>
+      idsMatching(
+        state.table,
+        where ? compileFilter(where, columnKinds(await state.table.schema())) : undefined,
+      ),
+    );
   }
 
   fetch(collection: string, ids: string[], options: { vectors?: boolean } = {}): Promise<FetchedChunk[]> {
-    return this.withExisting(collection, async (state) => {
-      const found: FetchedChunk[] = [];
-      const columns = [
+    return this.withExisting(collection, async (state) =>
+      fetchChunks(state.table, ids, [
         "id",
         "text",
         "metadata",
         ...(await positionColumns(state)),
         ...(options.vectors ? ["vector"] : []),
-      ];
-      // Chunked so a long id list never becomes one enormous SQL predicate.
-      for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
-        const chunk = ids.slice(start, start + FETCH_CHUNK);
-        const rows = (await state.table.query().where(idInList(chunk)).select(columns).toArray()) as Array<
-          RawRow & { vector?: Iterable<number> }
-        >;
-        for (const row of rows) {
-          found.push({
-            id: row.id,
-            text: row.text,
-            metadata: JSON.parse(row.metadata) as Metadata,
-            ...positionOf(row),
-            ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
-          });
-        }
-      }
-      return found;
-    });
+      ]),
+    );
   }
 
   scan(collection: string): Promise<StoredChunk[]> {
@@ -621,153 +607,6 @@ export class LanceStore implements VectorStore {
   }
 }
 
-async function createTextIndex(table: lancedb.Table): Promise<void> {
-  const indices = await table.listIndices();
-  if (indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) return;
-  try {
-    await table.createIndex("text", {
-      config: lancedb.Index.fts({
-        stem: true,
-        lowercase: true,
-        asciiFolding: true,
-        removeStopWords: true,
-        language: "English",
-      }),
-      replace: false,
-    });
-  } catch (error) {
-    // Another process made it first: that is the index we wanted.
-    if (!isAlreadyExists(error)) throw error;
-  }
-}
-
-type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
-
-async function fullTextSearch(
-  table: lancedb.Table,
-  query: string,
-  where: string | undefined,
-  columns: string[],
-  limit: number,
-): Promise<ScoredRow[]> {
-  let search = table
-    .query()
-    .fullTextSearch(query, { columns: ["text"] })
-    .select([...columns, "_score"])
-    .limit(limit);
-  if (where) search = search.where(where);
-  return (await search.toArray()) as ScoredRow[];
-}
-
-/**
- * Full-text search without an index. LanceDB (0.37) then scores every row but cuts to the limit
- * before ranking, so: score them all (ids only), rank here, then read the best rows.
- */
-async function fullTextScan(
-  table: lancedb.Table,
-  query: string,
-  where: string | undefined,
-  limit: number,
-  positionColumns: string[],
-): Promise<ScoredRow[]> {
-  const scored = await fullTextSearch(
-    table,
-    query,
-    where,
-    ["id", ...positionColumns.slice(0, 1)],
-    Math.max(1, await table.countRows()),
-  );
-  const best = scored.sort((a, b) => b._score - a._score).slice(0, limit);
-  if (best.length === 0) return [];
-  const rows = (await table
-    .query()
-    .where(idInList([...new Set(best.map((row) => row.id))]))
-    .select(["id", "text", "metadata", "vector", ...positionColumns])
-    .toArray()) as ScoredRow[];
-  // Rows are chunks: (id, chunk) tells them apart.
-  const byKey = new Map(rows.map((row) => [chunkKey(row.id, row.chunk ?? 0), row]));
-  return best.flatMap((row) => {
-    const found = byKey.get(chunkKey(row.id, row.chunk ?? 0));
-    return found ? [{ ...found, _score: row._score }] : [];
-  });
-}
-
-async function searchTable(
-  table: lancedb.Table,
-  vector: Float32Array,
-  options: SearchOptions,
-  positionColumns: string[],
-): Promise<Hit[]> {
-  let query = table
-    .vectorSearch(vector)
-    .column("vector")
-    .distanceType("cosine")
-    .select([
-      "id",
-      "text",
-      "metadata",
-      "_distance",
-      ...positionColumns,
-      ...(options.withVectors ? ["vector"] : []),
-    ])
-    // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
-    .nprobes(ANN_NPROBES)
-    .ef(ANN_EF)
-    .refineFactor(ANN_REFINE)
-    .limit(options.limit);
-  if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
-  const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
-  return rows.map((row) => ({
-    id: row.id,
-    text: row.text,
-    metadata: JSON.parse(row.metadata) as Metadata,
-    ...positionOf(row),
-    distance: row._distance,
-    ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
-  }));
-}
-
-/** The result, the version the delete committed, and the removed ids when the selector named them. */
-async function deleteFromTable(
-  table: lancedb.Table,
-  selector: DeleteSelector,
-): Promise<DeleteResult & { version: number; removed?: string[] }> {
-  if ("ids" in selector) {
-    const requested = [...new Set(selector.ids)];
-    if (requested.length === 0)
-      return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
-    const predicate = idInList(requested);
-    const found = await idsWhere(table, predicate);
-    const result = await table.delete(predicate);
-    return {
-      deleted: found.size,
-      notFound: requested.filter((id) => !found.has(id)),
-      version: result.version,
-      removed: [...found],
-    };
-  }
-  // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
-  const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
-  const found = await idsWhere(table, predicate);
-  if (found.size === 0) return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
-  const result = await table.delete(predicate);
-  return { deleted: found.size, notFound: [], version: result.version, removed: [...found] };
-}
-
-async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
-  const chunked = (await table.schema()).fields.some((field) => field.name === "chunk");
-  const rows = (await table
-    .query()
-    .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
-    .toArray()) as RawRow[];
-  return rows.map((row) => ({
-    id: row.id,
-    text: row.text,
-    metadata: JSON.parse(row.metadata) as Metadata,
-    ...positionOf(row),
-  }));
-}
-
 const MAX_CONFLICT_RETRIES = 8;
 
 /** Exponential with full jitter: 10, 20, 40 ... ms caps, so competing processes spread out. */
@@ -777,35 +616,4 @@ function backoffMs(attempt: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<string>> {
-  const rows = (await table.query().where(predicate).select(["id"]).toArray()) as Array<{ id: string }>;
-  return new Set(rows.map((row) => row.id));
-}
-
-/**
- * What an upsert of `rows` finds already stored: how many of their documents exist, and which of
- * them have chunks the new rows do not replace (the new version has fewer chunks).
- */
-async function storedChunksOf(
-  table: lancedb.Table,
-  rows: ChunkToWrite[],
-): Promise<{ existing: number; stale: string[] }> {
-  const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
-  const ids = [...new Set(rows.map((row) => row.id))];
-  const existing = new Set<string>();
-  const stale = new Set<string>();
-  for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
-    const stored = (await table
-      .query()
-      .where(idInList(ids.slice(start, start + FETCH_CHUNK)))
-      .select(["id", "chunk"])
-      .toArray()) as Array<{ id: string; chunk: number }>;
-    for (const row of stored) {
-      existing.add(row.id);
-      if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
-    }
-  }
-  return { existing: existing.size, stale: [...stale] };
 }
