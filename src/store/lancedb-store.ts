@@ -1,30 +1,19 @@
-import * as lancedb from "@lancedb/lancedb";
+import type * as lancedb from "@lancedb/lancedb";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
+import { CollectionLocks } from "./collection-locks.js";
 import {
   CHECK_EVERY,
+  CompactionScheduler,
   cleanupCutoff,
   compactionDue,
   IDLE_MS,
   MAX_BUSY_MS,
-  OVERDUE_FACTOR,
 } from "./compaction.js";
-import {
-  guardStorage,
-  isAlreadyExists,
-  isCommitConflict,
-  isNotFound,
-  isStorageError,
-} from "./lance/errors.js";
-import {
-  assertCollectionName,
-  collectionsIn,
-  generationsOf,
-  liveGeneration,
-  tableName,
-} from "./lance/generations.js";
+import { guardStorage, isAlreadyExists, isStorageError } from "./lance/errors.js";
+import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import {
   deleteFromTable,
@@ -40,13 +29,14 @@ import {
   ensureColumns,
   metadataKinds,
   positionOf,
-  readModelRecord,
   tableSchema,
 } from "./lance/schema.js";
+import { LanceTables, type TableState } from "./lance/tables.js";
 import { createTextIndex, fullTextScan, fullTextSearch } from "./lance/text-index.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
-import { type ColumnKind, compileFilter, idInList } from "./sql.js";
+import type { ColumnKind } from "./sql.js";
+import { compileFilter, idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
   ChunkToWrite,
@@ -78,157 +68,42 @@ export interface LanceStoreOptions {
   vectorIndexMinRows?: number;
 }
 
-/**
- * Every write is a LanceDB commit and a new small fragment; agents write one memory at a time, so
- * without compaction LanceDB's search slows down steadily (measured: 300 one-row adds took vector
- * search from 2 to 32 ms p50; one optimize() brought it back). So compaction runs automatically,
- * when due by the policy in compaction.ts.
- */
-export const COMPACT_EVERY = CHECK_EVERY;
-
-interface TableState {
-  table: lancedb.Table;
-  model: ModelRecord;
-  /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
-  generation: number;
-  /** Settles once the full-text index on `text` exists. */
-  textIndex?: Promise<void> | undefined;
-  /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
-  chunked?: boolean;
-}
+type Counts = { inserted: number; updated: number };
 
 /**
- * One LanceDB table per collection: `id`, `text`, `vector`, `metadata` (the JSON the caller gave,
- * returned exactly), plus one typed column `m_<key>` per metadata key so filters run in the database.
- * A row is one chunk of a document: rows with the same `id` are its chunks, told apart by `chunk`
- * (and placed by `chunk_start`); (id, chunk) is the row's identity.
+ * The VectorStore on LanceDB: one table per collection (see lance/schema.ts for its columns, and
+ * lance/generations.ts for which table is live). A row is one chunk of a document: rows with the
+ * same `id` are its chunks, told apart by `chunk`; (id, chunk) is the row's identity.
+ *
+ * Writes to a collection run one at a time under its lock; the vector cache (unfiltered searches,
+ * in memory) is kept in step with them. LanceDB stays the source of truth.
  */
 export class LanceStore implements VectorStore {
-  private connection: Promise<lancedb.Connection> | undefined;
-  private readonly tables = new Map<string, TableState>();
-  private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly writesSinceCompaction = new Map<string, number>();
-  private readonly compactions = new Map<string, Promise<void>>();
-  private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** When the current run of writes without an idle pause began, per collection. */
-  private readonly busySince = new Map<string, number>();
-  /** Unfiltered searches run on an in-memory copy of the vectors; LanceDB stays the source of truth. */
+  private readonly tables: LanceTables;
+  private readonly locks: CollectionLocks;
+  private readonly compactions: CompactionScheduler;
   private readonly vectors: VectorCache | undefined;
   private readonly indexer: VectorIndexer;
 
   constructor(private readonly options: LanceStoreOptions) {
+    const { dbPath, logger } = options;
+    this.tables = new LanceTables(dbPath, (collection) => this.vectors?.drop(collection));
+    // In this process, writes queue in `locks`; across processes, the collection's lock file orders them.
+    this.locks = new CollectionLocks((collection, work) =>
+      this.guard(() => withProcessLock(dbPath, collection, logger, work)),
+    );
+    this.compactions = new CompactionScheduler(
+      (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
+      {
+        every: options.compactEvery ?? CHECK_EVERY,
+        idleMs: options.compactIdleMs ?? IDLE_MS,
+        maxBusyMs: options.compactMaxBusyMs ?? MAX_BUSY_MS,
+      },
+      (message) => logger.warn(message),
+    );
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
     this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
-    this.indexer = new VectorIndexer(options.logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
-  }
-
-  private db(): Promise<lancedb.Connection> {
-    // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
-    this.connection ??= lancedb
-      .connect(this.options.dbPath, { readConsistencyInterval: 0 })
-      .catch((error: unknown) => {
-        // Not memoised: once the directory is fixed (remounted, space freed), the next call connects.
-        this.connection = undefined;
-        throw error;
-      });
-    return this.connection;
-  }
-
-  private guard<T>(operation: () => Promise<T>): Promise<T> {
-    return guardStorage(this.options.dbPath, this.options.logger, operation);
-  }
-
-  /** Serialises writes to one collection within this process (schema changes and merges must not interleave). */
-  private async exclusive<T>(collection: string, work: () => Promise<T>): Promise<T> {
-    // The name becomes a lock file's name: validate it before anything touches the disk.
-    assertCollectionName(collection);
-    const previous = this.locks.get(collection) ?? Promise.resolve();
-    // In this process, writes queue here; across processes, the collection's lock file orders them.
-    const locked = () =>
-      this.guard(() => withProcessLock(this.options.dbPath, collection, this.options.logger, work));
-    const run = previous.then(locked, locked);
-    const settled = run.catch(() => undefined);
-    this.locks.set(collection, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(collection) === settled) this.locks.delete(collection);
-    }
-  }
-
-  private async open(collection: string): Promise<TableState | undefined> {
-    assertCollectionName(collection);
-    const cached = this.tables.get(collection);
-    if (cached) return cached;
-    const db = await this.db();
-    const generation = liveGeneration(collection, await db.tableNames());
-    if (generation === undefined) return undefined;
-    const name = tableName(collection, generation);
-    let table: lancedb.Table;
-    try {
-      table = await db.openTable(name);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-    const model = readModelRecord(await table.schema());
-    if (!model) {
-      table.close();
-      return undefined;
-    }
-    const state = { table, model, generation };
-    this.tables.set(collection, state);
-    return state;
-  }
-
-  /**
-   * Runs `work` on the collection's live table. A cached handle can go stale when another process
-   * re-embeds (a new generation) or drops the collection: on "not found" the handle is forgotten
-   * and the live table looked up again, once. A commit conflict with another process is retried
-   * with backoff. `missing` answers when there is no such collection.
-   */
-  private async withTable<T>(
-    collection: string,
-    work: (state: TableState) => Promise<T>,
-    missing: () => Promise<T>,
-  ): Promise<T> {
-    return this.guard(() => this.retrying(collection, work, missing));
-  }
-
-  private async retrying<T>(
-    collection: string,
-    work: (state: TableState) => Promise<T>,
-    missing: () => Promise<T>,
-  ): Promise<T> {
-    let reopened = false;
-    for (let conflicts = 0; ; ) {
-      const state = await this.open(collection);
-      if (!state) return missing();
-      try {
-        return await work(state);
-      } catch (error) {
-        if (isCommitConflict(error) && conflicts < MAX_CONFLICT_RETRIES) {
-          // Another process committed first. Every write here is safe to repeat (merge-insert by
-          // id, delete by predicate, add missing columns, create a missing index, optimize).
-          conflicts += 1;
-          await sleep(backoffMs(conflicts));
-          continue;
-        }
-        if (reopened || !isNotFound(error)) throw error;
-        reopened = true;
-        this.forget(collection);
-      }
-    }
-  }
-
-  /** Like withTable, but a missing collection is the caller's error, listing the known ones. */
-  private withExisting<T>(collection: string, work: (state: TableState) => Promise<T>): Promise<T> {
-    return this.withTable(collection, work, async () => {
-      throw unknownCollectionError(
-        collection,
-        (await this.listCollections()).map((c) => c.name),
-      );
-    });
+    this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
   }
 
   getCollection(name: string): Promise<CollectionInfo | undefined> {
@@ -239,11 +114,7 @@ export class LanceStore implements VectorStore {
     );
   }
 
-  async upsert(
-    collection: string,
-    model: ModelRecord,
-    rows: ChunkToWrite[],
-  ): Promise<{ inserted: number; updated: number }> {
+  async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Counts> {
     if (rows.length === 0) return { inserted: 0, updated: 0 };
     for (const row of rows) {
       if (row.vector.length !== model.dimensions) {
@@ -251,7 +122,7 @@ export class LanceStore implements VectorStore {
       }
     }
     const kinds = metadataKinds(rows);
-    const write = async (state: TableState) => {
+    const write = async (state: TableState): Promise<Counts> => {
       if (!sameModel(state.model, model)) {
         throw new MemoryError(
           "model_mismatch",
@@ -283,11 +154,43 @@ export class LanceStore implements VectorStore {
       this.vectors?.afterUpsert(collection, state.generation, result.version, rows);
       return { inserted: ids.length - existing, updated: existing };
     };
-    const result = await this.exclusive(collection, () =>
+    const result = await this.locks.run(collection, () =>
       this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
     );
-    this.noteWrite(collection);
+    this.compactions.noteWrite(collection);
     return result;
+  }
+
+  /**
+   * Creates the collection holding its first rows, in one commit: a call that fails (a full disk)
+   * leaves no empty collection behind. If another process created it first, `write` adds to theirs.
+   */
+  private async create(
+    collection: string,
+    model: ModelRecord,
+    kinds: Map<string, ColumnKind>,
+    rows: ChunkToWrite[],
+    write: (state: TableState) => Promise<Counts>,
+  ): Promise<Counts> {
+    const db = await this.tables.db();
+    let table: lancedb.Table;
+    try {
+      // The model record travels in the rows' schema metadata: created with the rows, in one commit.
+      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), rows, kinds), {
+        mode: "create",
+      });
+    } catch (error) {
+      // Another process created it first: add to theirs (the model check follows in `write`).
+      if (!isAlreadyExists(error)) throw error;
+      const existing = await this.tables.get(collection);
+      if (!existing) throw error;
+      return write(existing);
+    }
+    this.tables.adopt(collection, { table, model, generation: 0 });
+    this.vectors?.track(collection, 0, await table.version(), model.dimensions, rows);
+    this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
+    // Documents, not rows: a long text is several rows (chunks) with one id.
+    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
   }
 
   /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */
@@ -305,107 +208,31 @@ export class LanceStore implements VectorStore {
   }
 
   /**
-   * Counts a write. Once the collection has been idle for `compactIdleMs`, compacts it in the
-   * background if due; every `compactEvery` writes, compacts it at once if overdue, or if due
-   * when writes have not paused for MAX_BUSY_MS.
-   */
-  private noteWrite(collection: string): void {
-    const pending = this.idleTimers.get(collection);
-    if (pending === undefined) this.busySince.set(collection, Date.now());
-    clearTimeout(pending);
-    const timer = setTimeout(() => {
-      this.idleTimers.delete(collection);
-      this.busySince.delete(collection);
-      this.startCompaction(collection, 1);
-    }, this.options.compactIdleMs ?? IDLE_MS);
-    // A pending compaction never keeps the process alive.
-    timer.unref();
-    this.idleTimers.set(collection, timer);
-    const writes = (this.writesSinceCompaction.get(collection) ?? 0) + 1;
-    if (writes < (this.options.compactEvery ?? COMPACT_EVERY)) {
-      this.writesSinceCompaction.set(collection, writes);
-      return;
-    }
-    this.writesSinceCompaction.set(collection, 0);
-    const busy = Date.now() - (this.busySince.get(collection) ?? Date.now());
-    const maxBusy = this.options.compactMaxBusyMs ?? MAX_BUSY_MS;
-    this.startCompaction(collection, busy >= maxBusy ? 1 : OVERDUE_FACTOR);
-  }
-
-  /** Compacts in the background if the fragments are `factor` times due (compactionDue). */
-  private startCompaction(collection: string, factor: number): void {
-    if (this.compactions.has(collection)) return;
-    const run = this.compact(collection, { onlyIfDue: factor })
-      .catch((error: unknown) =>
-        this.options.logger.warn(`compaction of "${collection}" failed (retried later): ${String(error)}`),
-      )
-      .finally(() => this.compactions.delete(collection));
-    this.compactions.set(collection, run);
-  }
-
-  /**
    * Merges small fragments, folds new rows into the indexes and removes the versions older than
    * this compaction (see cleanupCutoff). Runs under the collection's write lock: this process's
    * writes wait for it, and LanceDB's commit protocol orders it against other processes.
    * `onlyIfDue`: only when the fragments are that many times due (compactionDue).
    */
   async compact(collection: string, { onlyIfDue }: { onlyIfDue?: number } = {}): Promise<void> {
-    await this.exclusive(collection, () =>
-      this.withTable(
-        collection,
-        async (state) => {
-          if (onlyIfDue !== undefined) {
-            const { numRows, fragmentStats } = await state.table.stats();
-            const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
-            if (!compactionDue(stats, onlyIfDue)) return;
-          }
-          const started = Date.now();
-          const before = await state.table.version();
-          const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
-          await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
-          // The index's commit changes no row: the cache follows it instead of reloading.
-          this.indexer.maybeBuild(collection, state.table, (before, after) =>
-            this.vectors?.afterSchemaChange(collection, state.generation, before, after),
-          );
-          this.options.logger.debug(
-            `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
-          );
-        },
-        async () => undefined,
-      ),
-    );
-  }
-
-  /**
-   * Creates the collection holding its first rows, in one commit: a call that fails (a full disk)
-   * leaves no empty collection behind. If another process created it first, `write` adds to theirs.
-   */
-  private async create(
-    collection: string,
-    model: ModelRecord,
-    kinds: Map<string, ColumnKind>,
-    rows: ChunkToWrite[],
-    write: (state: TableState) => Promise<{ inserted: number; updated: number }>,
-  ): Promise<{ inserted: number; updated: number }> {
-    const db = await this.db();
-    let table: lancedb.Table;
-    try {
-      // The model record travels in the rows' schema metadata: created with the rows, in one commit.
-      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), rows, kinds), {
-        mode: "create",
-      });
-    } catch (error) {
-      // Another process created it first: add to theirs (the model check follows in `write`).
-      if (!isAlreadyExists(error)) throw error;
-      const existing = await this.open(collection);
-      if (!existing) throw error;
-      return write(existing);
-    }
-    this.tables.set(collection, { table, model, generation: 0 });
-    this.vectors?.track(collection, 0, await table.version(), model.dimensions, rows);
-    this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    // Documents, not rows: a long text is several rows (chunks) with one id.
-    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
+    const optimize = async (state: TableState) => {
+      if (onlyIfDue !== undefined) {
+        const { numRows, fragmentStats } = await state.table.stats();
+        const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
+        if (!compactionDue(stats, onlyIfDue)) return;
+      }
+      const started = Date.now();
+      const before = await state.table.version();
+      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+      await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
+      // The index's commit changes no row: the cache follows it instead of reloading.
+      this.indexer.maybeBuild(collection, state.table, (before, after) =>
+        this.vectors?.afterSchemaChange(collection, state.generation, before, after),
+      );
+      this.options.logger.debug(
+        `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
+      );
+    };
+    await this.locks.run(collection, () => this.withTable(collection, optimize, async () => undefined));
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
@@ -472,27 +299,26 @@ export class LanceStore implements VectorStore {
   }
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
-    const result = await this.exclusive(collection, () =>
+    const result = await this.locks.run(collection, () =>
       this.withExisting(collection, async (state) => {
         const { version, removed, ...result } = await deleteFromTable(state.table, selector);
         this.vectors?.afterDelete(collection, state.generation, version, removed);
         return result;
       }),
     );
-    if (result.deleted > 0) this.noteWrite(collection);
+    if (result.deleted > 0) this.compactions.noteWrite(collection);
     return result;
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
-    return this.exclusive(collection, () =>
+    return this.locks.run(collection, () =>
       this.guard(async () => {
         const info = await this.getCollection(collection);
         if (!info) return undefined;
-        this.forget(collection);
-        const db = await this.db();
-        const generations = generationsOf(collection, await db.tableNames());
+        this.tables.forget(collection);
+        const generations = generationsOf(collection, await this.tables.names());
         if (generations.length === 0) return undefined;
-        await this.dropGenerations(collection, generations);
+        await this.tables.dropGenerations(collection, generations);
         this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
         return info.count;
       }),
@@ -529,13 +355,13 @@ export class LanceStore implements VectorStore {
     model: ModelRecord,
     rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number> {
-    return this.exclusive(collection, () =>
+    return this.locks.run(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
         const rows = await rebuild(await readAll(current.table));
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
-        const db = await this.db();
+        const db = await this.tables.db();
         // One createTable commit: the new generation exists only once it holds every row, so readers
         // (and a process restarted after a crash) see either the old collection or the complete new one.
         const schema = tableSchema(model, kinds);
@@ -547,10 +373,10 @@ export class LanceStore implements VectorStore {
             mode: "create",
           },
         );
-        this.forget(collection);
-        this.tables.set(collection, { table, model, generation });
+        this.tables.forget(collection);
+        this.tables.adopt(collection, { table, model, generation });
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
-        await this.dropGenerations(collection, older);
+        await this.tables.dropGenerations(collection, older);
         const documents = new Set(rows.map((row) => row.id)).size;
         this.options.logger.info(
           `re-embedded collection "${collection}" (${documents} documents, ${rows.length} chunks) with ${describeModel(model)}`,
@@ -560,19 +386,8 @@ export class LanceStore implements VectorStore {
     );
   }
 
-  private async dropGenerations(collection: string, generations: number[]): Promise<void> {
-    const db = await this.db();
-    for (const generation of generations) {
-      try {
-        await db.dropTable(tableName(collection, generation));
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    }
-  }
-
   async listCollections(): Promise<CollectionInfo[]> {
-    const names = await this.guard(async () => (await this.db()).tableNames());
+    const names = await this.guard(() => this.tables.names());
     const infos: CollectionInfo[] = [];
     for (const name of collectionsIn(names)) {
       const info = await this.getCollection(name);
@@ -587,33 +402,31 @@ export class LanceStore implements VectorStore {
   }
 
   async close(): Promise<void> {
-    // A compaction in flight finishes (it is one commit); closing under it would fail it midway.
-    for (const timer of this.idleTimers.values()) clearTimeout(timer);
-    this.idleTimers.clear();
-    await Promise.all(this.compactions.values());
-    for (const { table } of this.tables.values()) table.close();
-    this.tables.clear();
+    await this.compactions.close();
     this.vectors?.clear();
-    const connection = this.connection;
-    this.connection = undefined;
-    if (connection) (await connection).close();
+    await this.tables.close();
   }
 
-  private forget(collection: string): void {
-    const state = this.tables.get(collection);
-    state?.table.close();
-    this.tables.delete(collection);
-    this.vectors?.drop(collection);
+  private guard<T>(operation: () => Promise<T>): Promise<T> {
+    return guardStorage(this.options.dbPath, this.options.logger, operation);
   }
-}
 
-const MAX_CONFLICT_RETRIES = 8;
+  /** Runs `work` on the collection's live table (see LanceTables.retrying); `missing` answers when there is none. */
+  private withTable<T>(
+    collection: string,
+    work: (state: TableState) => Promise<T>,
+    missing: () => Promise<T>,
+  ): Promise<T> {
+    return this.guard(() => this.tables.retrying(collection, work, missing));
+  }
 
-/** Exponential with full jitter: 10, 20, 40 ... ms caps, so competing processes spread out. */
-function backoffMs(attempt: number): number {
-  return Math.random() * Math.min(1000, 10 * 2 ** attempt);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  /** Like withTable, but a missing collection is the caller's error, listing the known ones. */
+  private withExisting<T>(collection: string, work: (state: TableState) => Promise<T>): Promise<T> {
+    return this.withTable(collection, work, async () => {
+      throw unknownCollectionError(
+        collection,
+        (await this.listCollections()).map((c) => c.name),
+      );
+    });
+  }
 }

@@ -1,0 +1,148 @@
+import * as lancedb from "@lancedb/lancedb";
+import type { ModelRecord } from "../../model-record.js";
+import { isCommitConflict, isNotFound } from "./errors.js";
+import { assertCollectionName, liveGeneration, tableName } from "./generations.js";
+import { readModelRecord } from "./schema.js";
+
+export interface TableState {
+  table: lancedb.Table;
+  model: ModelRecord;
+  /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
+  generation: number;
+  /** Settles once the full-text index on `text` exists. */
+  textIndex?: Promise<void> | undefined;
+  /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
+  chunked?: boolean;
+}
+
+const MAX_CONFLICT_RETRIES = 8;
+
+/**
+ * The connection and each collection's open live table. Handles are kept between calls; one that
+ * went stale under another process (a re-embedding, a drop) is forgotten and looked up again.
+ */
+export class LanceTables {
+  private connection: Promise<lancedb.Connection> | undefined;
+  private readonly open = new Map<string, TableState>();
+
+  constructor(
+    private readonly dbPath: string,
+    /** Hears that the collection's handle was let go: what is kept of it elsewhere is stale. */
+    private readonly forgotten: (collection: string) => void,
+  ) {}
+
+  db(): Promise<lancedb.Connection> {
+    // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
+    this.connection ??= lancedb
+      .connect(this.dbPath, { readConsistencyInterval: 0 })
+      .catch((error: unknown) => {
+        // Not memoised: once the directory is fixed (remounted, space freed), the next call connects.
+        this.connection = undefined;
+        throw error;
+      });
+    return this.connection;
+  }
+
+  async names(): Promise<string[]> {
+    return (await this.db()).tableNames();
+  }
+
+  /** The collection's live table, or undefined when there is no such collection. */
+  async get(collection: string): Promise<TableState | undefined> {
+    assertCollectionName(collection);
+    const cached = this.open.get(collection);
+    if (cached) return cached;
+    const db = await this.db();
+    const generation = liveGeneration(collection, await db.tableNames());
+    if (generation === undefined) return undefined;
+    const name = tableName(collection, generation);
+    let table: lancedb.Table;
+    try {
+      table = await db.openTable(name);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const model = readModelRecord(await table.schema());
+    if (!model) {
+      table.close();
+      return undefined;
+    }
+    const state = { table, model, generation };
+    this.open.set(collection, state);
+    return state;
+  }
+
+  /**
+   * Runs `work` on the collection's live table. A cached handle can go stale when another process
+   * re-embeds (a new generation) or drops the collection: on "not found" the handle is forgotten
+   * and the live table looked up again, once. A commit conflict with another process is retried
+   * with backoff. `missing` answers when there is no such collection.
+   */
+  async retrying<T>(
+    collection: string,
+    work: (state: TableState) => Promise<T>,
+    missing: () => Promise<T>,
+  ): Promise<T> {
+    let reopened = false;
+    for (let conflicts = 0; ; ) {
+      const state = await this.get(collection);
+      if (!state) return missing();
+      try {
+        return await work(state);
+      } catch (error) {
+        if (isCommitConflict(error) && conflicts < MAX_CONFLICT_RETRIES) {
+          // Another process committed first. Every write here is safe to repeat (merge-insert by
+          // id, delete by predicate, add missing columns, create a missing index, optimize).
+          conflicts += 1;
+          await sleep(backoffMs(conflicts));
+          continue;
+        }
+        if (reopened || !isNotFound(error)) throw error;
+        reopened = true;
+        this.forget(collection);
+      }
+    }
+  }
+
+  /** Makes `state` the collection's live table (one this store just created), closing the one it replaces. */
+  adopt(collection: string, state: TableState): void {
+    this.open.get(collection)?.table.close();
+    this.open.set(collection, state);
+  }
+
+  /** Closes the collection's handle (it was dropped, replaced, or vanished under another process). */
+  forget(collection: string): void {
+    this.open.get(collection)?.table.close();
+    this.open.delete(collection);
+    this.forgotten(collection);
+  }
+
+  async dropGenerations(collection: string, generations: number[]): Promise<void> {
+    const db = await this.db();
+    for (const generation of generations) {
+      try {
+        await db.dropTable(tableName(collection, generation));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const { table } of this.open.values()) table.close();
+    this.open.clear();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) (await connection).close();
+  }
+}
+
+/** Exponential with full jitter: 10, 20, 40 ... ms caps, so competing processes spread out. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(1000, 10 * 2 ** attempt);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
