@@ -4,6 +4,7 @@ import type { Filter } from "../filter.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
 import { CollectionLocks } from "./collection-locks.js";
+import { type Commit, CommitFeed, type CommitListener } from "./commits.js";
 import {
   CHECK_EVERY,
   CompactionScheduler,
@@ -20,6 +21,7 @@ import {
   fetchChunks,
   idsMatching,
   readAll,
+  rowLocations,
   searchTable,
   storedChunksOf,
 } from "./lance/queries.js";
@@ -75,10 +77,11 @@ type Counts = { inserted: number; updated: number };
  * lance/generations.ts for which table is live). A row is one chunk of a document: rows with the
  * same `id` are its chunks, told apart by `chunk`; (id, chunk) is the row's identity.
  *
- * Writes to a collection run one at a time under its lock; the vector cache (unfiltered searches,
- * in memory) is kept in step with them. LanceDB stays the source of truth.
+ * Writes to a collection run one at a time under its lock; each commit is published on `commits`,
+ * which the vector cache (unfiltered searches, in memory) follows. LanceDB stays the source of truth.
  */
 export class LanceStore implements VectorStore {
+  private readonly commits = new CommitFeed();
   private readonly tables: LanceTables;
   private readonly locks: CollectionLocks;
   private readonly compactions: CompactionScheduler;
@@ -87,7 +90,7 @@ export class LanceStore implements VectorStore {
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
-    this.tables = new LanceTables(dbPath, (collection) => this.vectors?.drop(collection));
+    this.tables = new LanceTables(dbPath, this.commits);
     // In this process, writes queue in `locks`; across processes, the collection's lock file orders them.
     this.locks = new CollectionLocks((collection, work) =>
       this.guard(() => withProcessLock(dbPath, collection, logger, work)),
@@ -103,6 +106,8 @@ export class LanceStore implements VectorStore {
     );
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
     this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
+    const cache = this.vectors;
+    if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
     this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
   }
 
@@ -129,20 +134,17 @@ export class LanceStore implements VectorStore {
           `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
         );
       }
-      const before = this.vectors ? await state.table.version() : undefined;
+      const before = await state.table.version();
       await ensureChunkColumns(state);
       const columns = await ensureColumns(collection, state.table, kinds);
       const records = arrowRows(tableSchema(model, columns), rows, columns);
-      const version = this.vectors ? await state.table.version() : undefined;
-      if (before !== undefined && version !== undefined && version !== before) {
-        // New metadata columns: a commit that changes no vector.
-        this.vectors?.afterSchemaChange(collection, state.generation, before, version);
-      }
+      const version = await state.table.version();
+      if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
       const ids = [...new Set(rows.map((row) => row.id))];
       // Documents the cache proves new are appended: a merge-insert joins against every stored id.
-      if (version !== undefined && this.vectors?.absent(collection, state.generation, version, ids)) {
+      if (this.vectors?.absent(collection, state.generation, version, ids)) {
         const added = await state.table.add(records);
-        this.vectors.afterUpsert(collection, state.generation, added.version, rows);
+        await this.publish(state, collection, { kind: "add", version: added.version, rows });
         return { inserted: ids.length, updated: 0 };
       }
       const { existing, stale } = await storedChunksOf(state.table, rows);
@@ -151,7 +153,7 @@ export class LanceStore implements VectorStore {
       // unmatched rows makes the merge a full outer join over the table.
       if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
       const result = await merge.execute(records);
-      this.vectors?.afterUpsert(collection, state.generation, result.version, rows);
+      await this.publish(state, collection, { kind: "merge", version: result.version, rows });
       return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.locks.run(collection, () =>
@@ -186,8 +188,10 @@ export class LanceStore implements VectorStore {
       if (!existing) throw error;
       return write(existing);
     }
-    this.tables.adopt(collection, { table, model, generation: 0 });
-    this.vectors?.track(collection, 0, await table.version(), model.dimensions, rows);
+    const state = { table, model, generation: 0 };
+    this.tables.adopt(collection, state);
+    const version = await table.version();
+    await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
@@ -223,10 +227,14 @@ export class LanceStore implements VectorStore {
       const started = Date.now();
       const before = await state.table.version();
       const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
-      await this.vectors?.afterCompaction(collection, state.generation, before, state.table);
-      // The index's commit changes no row: the cache follows it instead of reloading.
-      this.indexer.maybeBuild(collection, state.table, (before, after) =>
-        this.vectors?.afterSchemaChange(collection, state.generation, before, after),
+      const version = await state.table.version();
+      // Nothing to merge commits nothing: the rows stay where they were.
+      if (version !== before) {
+        const locations = () => rowLocations(state.table);
+        await this.publish(state, collection, { kind: "optimize", before, version, locations });
+      }
+      this.indexer.maybeBuild(collection, state.table, (before, version) =>
+        this.publish(state, collection, { kind: "index", column: "vector", before, version }),
       );
       this.options.logger.debug(
         `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
@@ -248,7 +256,7 @@ export class LanceStore implements VectorStore {
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
-      const indexed = await this.ensureTextIndex(state).then(
+      const indexed = await this.ensureTextIndex(collection, state).then(
         () => true,
         (error: unknown) => {
           // A full or read-only disk cannot take the index: scan instead (unstemmed, slower), so
@@ -289,12 +297,18 @@ export class LanceStore implements VectorStore {
    * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
    * what the index does not cover yet.
    */
-  private ensureTextIndex(state: TableState): Promise<void> {
-    // One creation per table, shared by concurrent first keyword searches.
-    state.textIndex ??= createTextIndex(state.table).catch((error: unknown) => {
-      state.textIndex = undefined;
-      throw error;
-    });
+  private ensureTextIndex(collection: string, state: TableState): Promise<void> {
+    // One creation per table, shared by concurrent first keyword searches. It runs outside the
+    // write lock, so what committed meanwhile is not known (`before` undefined).
+    state.textIndex ??= createTextIndex(state.table)
+      .then(async () => {
+        const version = await state.table.version();
+        await this.publish(state, collection, { kind: "index", column: "text", before: undefined, version });
+      })
+      .catch((error: unknown) => {
+        state.textIndex = undefined;
+        throw error;
+      });
     return state.textIndex;
   }
 
@@ -302,7 +316,7 @@ export class LanceStore implements VectorStore {
     const result = await this.locks.run(collection, () =>
       this.withExisting(collection, async (state) => {
         const { version, removed, ...result } = await deleteFromTable(state.table, selector);
-        this.vectors?.afterDelete(collection, state.generation, version, removed);
+        await this.publish(state, collection, { kind: "delete", version, removed });
         return result;
       }),
     );
@@ -315,7 +329,7 @@ export class LanceStore implements VectorStore {
       this.guard(async () => {
         const info = await this.getCollection(collection);
         if (!info) return undefined;
-        this.tables.forget(collection);
+        await this.tables.forget(collection, "dropped");
         const generations = generationsOf(collection, await this.tables.names());
         if (generations.length === 0) return undefined;
         await this.tables.dropGenerations(collection, generations);
@@ -373,8 +387,9 @@ export class LanceStore implements VectorStore {
             mode: "create",
           },
         );
-        this.tables.forget(collection);
-        this.tables.adopt(collection, { table, model, generation });
+        const state = { table, model, generation };
+        this.tables.adopt(collection, state);
+        await this.publish(state, collection, { kind: "rebuild", version: await table.version(), rows });
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
         await this.tables.dropGenerations(collection, older);
         const documents = new Set(rows.map((row) => row.id)).size;
@@ -396,6 +411,11 @@ export class LanceStore implements VectorStore {
     return infos.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Hears every commit this store makes (see commits.ts); returns the function that stops it. */
+  onCommit(listener: CommitListener): () => void {
+    return this.commits.subscribe(listener);
+  }
+
   /** Settles when a background vector-index build for the collection (if any) has (for benchmarks). */
   vectorIndexSettled(collection: string): Promise<void> {
     return this.indexer.settled(collection);
@@ -405,6 +425,15 @@ export class LanceStore implements VectorStore {
     await this.compactions.close();
     this.vectors?.clear();
     await this.tables.close();
+  }
+
+  /** Tells subscribers about a commit to the collection's table `state`. */
+  private publish(
+    state: TableState,
+    collection: string,
+    commit: DistributiveOmit<Exclude<Commit, { kind: "forget" }>, "collection" | "generation">,
+  ): Promise<void> {
+    return this.commits.publish({ ...commit, collection, generation: state.generation } as Commit);
   }
 
   private guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -430,3 +459,5 @@ export class LanceStore implements VectorStore {
     });
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

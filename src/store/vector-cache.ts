@@ -1,4 +1,5 @@
 import type * as lancedb from "@lancedb/lancedb";
+import type { Commit, RowLocations } from "./commits.js";
 import {
   createScanner,
   type ScanFunction,
@@ -91,6 +92,44 @@ export class VectorCache {
   private readonly loading = new Map<string, Promise<Entry>>();
 
   constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
+
+  /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
+  onCommit(commit: Commit): void | Promise<void> {
+    switch (commit.kind) {
+      case "create":
+        return this.track(
+          commit.collection,
+          commit.generation,
+          commit.version,
+          commit.dimensions,
+          commit.rows,
+        );
+      case "add":
+      case "merge":
+        return this.afterUpsert(commit.collection, commit.generation, commit.version, commit.rows);
+      case "delete":
+        return this.afterDelete(commit.collection, commit.generation, commit.version, [...commit.removed]);
+      case "schema":
+        return this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
+      case "index":
+        if (commit.before !== undefined)
+          return this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
+        // Unknown what committed since the entry's version: keep it only if nothing did.
+        if (this.entries.get(commit.collection)?.version !== commit.version) this.drop(commit.collection);
+        return;
+      case "optimize":
+        return this.afterCompaction(
+          commit.collection,
+          commit.generation,
+          commit.before,
+          commit.version,
+          commit.locations,
+        );
+      case "rebuild":
+      case "forget":
+        return this.drop(commit.collection);
+    }
+  }
 
   /**
    * Exact top-k of an unfiltered cosine search with rows' text and metadata from LanceDB, or
@@ -231,41 +270,36 @@ export class VectorCache {
 
   /**
    * After a compaction by this store, under its write lock, which moved rows but changed none:
-   * keep the vectors and re-read only the row ids (a scan of the `id` column).
+   * keep the vectors and re-read only the row ids (a scan of the `id` column). `version` was read
+   * after the compaction and before `locations`: rows read after it are at least as new, and an
+   * older label only causes a reload.
    */
   async afterCompaction(
     collection: string,
     generation: number,
     versionBefore: number,
-    table: lancedb.Table,
+    version: number,
+    locations: () => AsyncIterable<RowLocations>,
   ): Promise<void> {
     const entry = this.entries.get(collection);
     if (entry?.kind === "ids" && entry.generation === generation && entry.version === versionBefore) {
-      const version = await table.version();
-      if (this.entries.get(collection) === entry && entry.version === versionBefore) entry.version = version;
-      else this.drop(collection);
+      entry.version = version;
       return;
     }
     if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== versionBefore) {
       this.drop(collection);
       return;
     }
-    // The version first: rows read after it are at least as new, and an older label only causes a reload.
-    const version = await table.version();
     let seen = 0;
     const rowIds = new BigUint64Array(entry.capacity).fill(UNKNOWN_ROW);
-    const columns = hasChunks(await table.schema()) ? ["id", "chunk"] : ["id"];
-    for await (const batch of table.query().select(columns).withRowId()) {
-      const ids = batch.getChild("id");
-      const chunks = batch.getChild("chunk");
-      const rows = batch.getChild("_rowid");
-      for (let i = 0; i < batch.numRows; i++) {
-        const at = entry.index.get(chunkKey(ids?.get(i) as string, (chunks?.get(i) as number | null) ?? 0));
+    for await (const batch of locations()) {
+      for (let i = 0; i < batch.size; i++) {
+        const at = entry.index.get(chunkKey(batch.id(i), batch.chunk(i)));
         if (at === undefined) {
           this.drop(collection);
           return;
         }
-        rowIds[at] = rows?.get(i) as bigint;
+        rowIds[at] = batch.rowId(i);
         seen++;
       }
     }

@@ -1,4 +1,5 @@
 import type * as lancedb from "@lancedb/lancedb";
+import type { RowLocations } from "../commits.js";
 import { compileFilter, idInList } from "../sql.js";
 import {
   type ChunkToWrite,
@@ -83,6 +84,22 @@ export async function idsMatching(table: lancedb.Table, where: string | undefine
   if (where) query = query.where(where);
   // A document split into chunks has one row per chunk.
   return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
+}
+
+/** Where each row sits in the table now (its LanceDB row id), batch by batch; for the optimize commit. */
+export async function* rowLocations(table: lancedb.Table): AsyncIterable<RowLocations> {
+  const columns = hasChunkColumns(await table.schema()) ? ["id", "chunk"] : ["id"];
+  for await (const batch of table.query().select(columns).withRowId()) {
+    const ids = batch.getChild("id");
+    const chunks = batch.getChild("chunk");
+    const rows = batch.getChild("_rowid");
+    yield {
+      size: batch.numRows,
+      id: (i) => ids?.get(i) as string,
+      chunk: (i) => (chunks?.get(i) as number | null) ?? 0,
+      rowId: (i) => rows?.get(i) as bigint,
+    };
+  }
 }
 
 export async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {

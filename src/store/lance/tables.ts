@@ -1,5 +1,6 @@
 import * as lancedb from "@lancedb/lancedb";
 import type { ModelRecord } from "../../model-record.js";
+import type { CommitFeed } from "../commits.js";
 import { isCommitConflict, isNotFound } from "./errors.js";
 import { assertCollectionName, liveGeneration, tableName } from "./generations.js";
 import { readModelRecord } from "./schema.js";
@@ -27,8 +28,7 @@ export class LanceTables {
 
   constructor(
     private readonly dbPath: string,
-    /** Hears that the collection's handle was let go: what is kept of it elsewhere is stale. */
-    private readonly forgotten: (collection: string) => void,
+    private readonly commits: CommitFeed,
   ) {}
 
   db(): Promise<lancedb.Connection> {
@@ -100,7 +100,7 @@ export class LanceTables {
         }
         if (reopened || !isNotFound(error)) throw error;
         reopened = true;
-        this.forget(collection);
+        await this.forget(collection, "vanished");
       }
     }
   }
@@ -111,11 +111,11 @@ export class LanceTables {
     this.open.set(collection, state);
   }
 
-  /** Closes the collection's handle (it was dropped, replaced, or vanished under another process). */
-  forget(collection: string): void {
+  /** Closes the collection's handle and tells subscribers that what they hold of it is stale. */
+  async forget(collection: string, reason: "dropped" | "vanished"): Promise<void> {
     this.open.get(collection)?.table.close();
     this.open.delete(collection);
-    this.forgotten(collection);
+    await this.commits.publish({ kind: "forget", collection, reason });
   }
 
   async dropGenerations(collection: string, generations: number[]): Promise<void> {

@@ -57,7 +57,7 @@ export class VectorIndexer {
   maybeBuild(
     collection: string,
     table: lancedb.Table,
-    built?: (before: number, after: number) => void,
+    built?: (before: number, after: number) => void | Promise<void>,
   ): void {
     if (this.builds.has(collection)) return;
     const build = this.build(collection, table, built)
@@ -76,7 +76,7 @@ export class VectorIndexer {
   private async build(
     collection: string,
     table: lancedb.Table,
-    built?: (before: number, after: number) => void,
+    built?: (before: number, after: number) => void | Promise<void>,
   ): Promise<void> {
     const rows = await table.countRows();
     if (rows < this.minRows || (await hasVectorIndex(table))) return;
@@ -89,7 +89,7 @@ export class VectorIndexer {
       // Another process built it first: that is the index we wanted.
       if (!isAlreadyExists(error)) throw error;
     }
-    built?.(before, await table.version());
+    await built?.(before, await table.version());
     this.logger.info(
       `vector index for "${collection}" built in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
