@@ -316,7 +316,8 @@ export class LanceStore implements VectorStore {
     const result = await this.locks.run(collection, () =>
       this.withExisting(collection, async (state) => {
         const { version, removed, ...result } = await deleteFromTable(state.table, selector);
-        await this.publish(state, collection, { kind: "delete", version, removed });
+        // Nothing removed: no commit to publish (the version may be another process's).
+        if (removed.length > 0) await this.publish(state, collection, { kind: "delete", version, removed });
         return result;
       }),
     );

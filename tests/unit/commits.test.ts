@@ -1,5 +1,6 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
 import type { ModelRecord } from "../../src/model-record.js";
 import type { Commit } from "../../src/store/commits.js";
@@ -61,6 +62,10 @@ describe("commit seam", () => {
     const [deleted] = commits;
     expect(kinds()).toEqual(["delete"]);
     expect(deleted?.kind === "delete" && deleted.removed).toEqual(["r1"]);
+    // Deletes that remove nothing commit nothing.
+    await store.delete("c", { ids: ["missing"] });
+    await store.delete("c", { where: parseWhere({ tag: "none" }) as Filter });
+    expect(kinds()).toEqual([]);
     await store.keywordSearch("c", "text", { limit: 3 });
     await store.keywordSearch("c", "text", { limit: 3 });
     expect(kinds()).toEqual(["index:text"]);

@@ -215,6 +215,22 @@ describe("vector cache", () => {
     await expectSameAsFlat();
   });
 
+  it("sees another store's write after a delete of its own that removed nothing", async () => {
+    await cached.upsert("c", model, docs(0, 50));
+    await expectSameAsFlat();
+    const other = new LanceStore({ dbPath, logger: silentLogger });
+    await other.upsert("c", model, docs(900, 1));
+    await other.close();
+    // Nothing matches: the delete commits nothing, so the version it sees is the other store's.
+    expect(await cached.delete("c", { where: parseWhere({ n: -1 }) as Filter })).toEqual({
+      deleted: 0,
+      notFound: [],
+    });
+    await cached.delete("c", { ids: ["missing"] });
+    expect((await cached.search("c", vector(), { limit: 100 })).some((h) => h.id === "r900")).toBe(true);
+    await expectSameAsFlat();
+  });
+
   it("follows a collection another store dropped and re-created", async () => {
     await cached.upsert("c", model, docs(0, 100));
     await expectSameAsFlat();
