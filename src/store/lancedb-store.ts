@@ -13,6 +13,7 @@ import {
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
+import { cacheSource } from "./lance/cache-source.js";
 import { guardStorage, isAlreadyExists, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
@@ -249,7 +250,13 @@ export class LanceStore implements VectorStore {
       // Filtered searches stay in LanceDB: it prefilters on its typed columns.
       const cached = options.where
         ? undefined
-        : await this.vectors?.search(collection, state.generation, state.table, vector, options, positions);
+        : await this.vectors?.search(
+            collection,
+            state.generation,
+            cacheSource(state.table, positions),
+            vector,
+            options,
+          );
       return cached ?? searchTable(state.table, vector, options, positions);
     });
   }

@@ -1,4 +1,3 @@
-import type * as lancedb from "@lancedb/lancedb";
 import type { Commit, RowLocations } from "./commits.js";
 import {
   createScanner,
@@ -9,7 +8,6 @@ import {
   WASM_PAGE,
   type WasmMemory,
 } from "./simd-scan.js";
-import { idInList } from "./sql.js";
 import { type ChunkToWrite, chunkKey, type Hit, type Metadata } from "./vector-store.js";
 
 /**
@@ -79,6 +77,36 @@ export interface CachedPick {
   distance: number;
 }
 
+/** A row of the mirrored table as its source returns it (metadata still JSON). */
+export interface SourceRow {
+  id: string;
+  text: string;
+  metadata: string;
+  chunk?: number;
+  chunk_start?: number;
+  vector?: Iterable<number>;
+}
+
+/** Rows with their vectors, a batch at a time; `vector(i)` may be a view, valid while the batch is. */
+export interface VectorBatch extends RowLocations {
+  vector(i: number): Float32Array;
+}
+
+/**
+ * What the cache reads of the table it mirrors, always at the table's latest version; LanceDB's is
+ * lance/cache-source.ts. The cache knows no more of the backend than this.
+ */
+export interface CacheSource {
+  version(): Promise<number>;
+  /** Rows, and the vectors' dimensions (0 when the table has no vector column). */
+  shape(): Promise<{ rows: number; dim: number }>;
+  vectors(): AsyncIterable<VectorBatch>;
+  /** The rows at these row ids; throws when the ids are from a version whose files are gone. */
+  rowsAt(rowIds: bigint[], withVectors: boolean): Promise<SourceRow[]>;
+  /** Every row (chunk) of these documents. */
+  rowsOf(ids: string[], withVectors: boolean): Promise<SourceRow[]>;
+}
+
 /**
  * Each collection's vectors in memory, L2-normalised, for exact cosine search with the SIMD kernel.
  * LanceDB stays the source of truth: an entry is the table at one version. A search first asks
@@ -139,17 +167,15 @@ export class VectorCache {
   async search(
     collection: string,
     generation: number,
-    table: lancedb.Table,
+    source: CacheSource,
     query: Float32Array,
     options: { limit: number; withVectors?: boolean | undefined },
-    /** The table's chunk-position columns (none in a table made before chunking). */
-    positionColumns: readonly string[],
   ): Promise<Hit[] | undefined> {
-    const entry = await this.current(collection, generation, table);
+    const entry = await this.current(collection, generation, source);
     if (entry.kind !== "loaded") return undefined;
     const picks = pick(entry, query, options.limit);
     if (!picks) return undefined;
-    const hits = await details(table, picks, options.withVectors === true, positionColumns);
+    const hits = await details(source, picks, options.withVectors === true);
     // A row missing now was deleted after the version check: this entry is stale.
     if (!hits) this.drop(collection);
     return hits;
@@ -327,24 +353,22 @@ export class VectorCache {
   }
 
   /** The entry for the table's latest version, loading it when missing or stale. */
-  private async current(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
-    const version = await table.version();
+  private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
+    const version = await source.version();
     const entry = this.entries.get(collection);
     if (entry && entry.generation === generation && entry.version === version) return entry;
     let load = this.loading.get(collection);
     if (!load) {
-      load = this.load(collection, generation, table).finally(() => this.loading.delete(collection));
+      load = this.load(collection, generation, source).finally(() => this.loading.delete(collection));
       this.loading.set(collection, load);
     }
     return load;
   }
 
-  private async load(collection: string, generation: number, table: lancedb.Table): Promise<Entry> {
+  private async load(collection: string, generation: number, source: CacheSource): Promise<Entry> {
     this.entries.delete(collection);
-    const version = await table.version();
-    const rows = await table.countRows();
-    const schema = await table.schema();
-    const dim = vectorDimensions(schema);
+    const version = await source.version();
+    const { rows, dim } = await source.shape();
     const available = this.budgetBytes - this.bytes();
     if (dim === 0 || rowBytes(dim) * rows > available) {
       const tooBig: TooBig = { kind: "too-big", generation, version };
@@ -353,32 +377,22 @@ export class VectorCache {
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
     // Streamed batch by batch, so the rows never sit in memory twice.
-    const columns = hasChunks(schema) ? ["id", "chunk", "vector"] : ["id", "vector"];
-    for await (const batch of table.query().select(columns).withRowId()) {
-      const ids = batch.getChild("id");
-      const chunks = batch.getChild("chunk");
-      const rowIds = batch.getChild("_rowid");
-      const vectors = batch.getChild("vector");
-      const data = vectors?.data[0];
-      const child = data?.children[0];
-      const values = child?.values as Float32Array | undefined;
-      if (!ids || !rowIds || !data || !child || !values) throw new Error("bug: unexpected batch shape");
-      if (!this.reserve(entry, entry.count + batch.numRows) || entryBytes(entry) > available) {
+    for await (const batch of source.vectors()) {
+      if (!this.reserve(entry, entry.count + batch.size) || entryBytes(entry) > available) {
         const tooBig: TooBig = { kind: "too-big", generation, version };
         this.entries.set(collection, tooBig);
         return tooBig;
       }
-      for (let i = 0; i < batch.numRows; i++) {
+      for (let i = 0; i < batch.size; i++) {
         const at = entry.count++;
-        const id = ids.get(i) as string;
-        const chunk = (chunks?.get(i) as number | null) ?? 0;
+        const id = batch.id(i);
+        const chunk = batch.chunk(i);
         entry.ids[at] = id;
         entry.chunks[at] = chunk;
         entry.index.set(chunkKey(id, chunk), at);
         entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
-        entry.rowIds[at] = rowIds.get(i) as bigint;
-        const start = child.offset + (data.offset + i) * dim;
-        writeRow(entry, at, values.subarray(start, start + dim));
+        entry.rowIds[at] = batch.rowId(i);
+        writeRow(entry, at, batch.vector(i));
       }
     }
     this.entries.set(collection, entry);
@@ -623,29 +637,18 @@ function pickQuantised(
   }));
 }
 
-interface DetailRow {
-  id: string;
-  text: string;
-  metadata: string;
-  chunk?: number;
-  chunk_start?: number;
-  vector?: Iterable<number>;
-}
-
 /**
- * The picked rows' text and metadata (and vectors), by LanceDB row id where known, by id otherwise.
+ * The picked rows' text and metadata (and vectors), by row id where known, by id otherwise.
  * Undefined when a row is gone: the cache was stale.
  */
 async function details(
-  table: lancedb.Table,
+  source: CacheSource,
   picks: CachedPick[],
   withVectors: boolean,
-  positionColumns: readonly string[],
 ): Promise<Hit[] | undefined> {
   if (picks.length === 0) return [];
-  const columns = ["id", "text", "metadata", ...positionColumns, ...(withVectors ? ["vector"] : [])];
-  const byKey = new Map<string, DetailRow>();
-  const keep = (rows: DetailRow[]) => {
+  const byKey = new Map<string, SourceRow>();
+  const keep = (rows: SourceRow[]) => {
     for (const row of rows) byKey.set(chunkKey(row.id, row.chunk ?? 0), row);
   };
   const keyOf = (p: CachedPick) => chunkKey(p.id, p.chunk);
@@ -653,10 +656,10 @@ async function details(
   if (known.length > 0) {
     try {
       keep(
-        (await table
-          .takeRowIds(known.map((p) => p.rowId))
-          .select(columns)
-          .toArray()) as DetailRow[],
+        await source.rowsAt(
+          known.map((p) => p.rowId),
+          withVectors,
+        ),
       );
     } catch {
       // Row ids from a version whose files were compacted away: look those rows up by id below.
@@ -667,7 +670,7 @@ async function details(
   const unknown = [...new Set(picks.filter((p) => !byKey.has(keyOf(p))).map((p) => p.id))];
   if (unknown.length > 0) {
     // Every chunk of those documents comes back; the picked ones are matched by key.
-    keep((await table.query().where(idInList(unknown)).select(columns).toArray()) as DetailRow[]);
+    keep(await source.rowsOf(unknown, withVectors));
   }
   const hits: Hit[] = [];
   for (const p of picks) {
@@ -684,15 +687,4 @@ async function details(
     });
   }
   return hits;
-}
-
-/** Whether the table has the chunk column (tables made before chunking do not: one row per id). */
-function hasChunks(schema: { fields: Array<{ name: string }> }): boolean {
-  return schema.fields.some((f) => f.name === "chunk");
-}
-
-function vectorDimensions(schema: { fields: Array<{ name: string; type: unknown }> }): number {
-  const field = schema.fields.find((f) => f.name === "vector");
-  const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
-  return typeof listSize === "number" ? listSize : 0;
 }

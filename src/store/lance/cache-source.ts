@@ -1,0 +1,67 @@
+import type * as lancedb from "@lancedb/lancedb";
+import type { Schema } from "apache-arrow";
+import { idInList } from "../sql.js";
+import type { CacheSource, SourceRow, VectorBatch } from "../vector-cache.js";
+import { hasChunkColumns } from "./schema.js";
+
+/**
+ * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
+ * chunk-position columns (none in a table made before chunking).
+ */
+export function cacheSource(table: lancedb.Table, positionColumns: readonly string[]): CacheSource {
+  let schema: Promise<Schema> | undefined;
+  const schemaOnce = () => {
+    schema ??= table.schema();
+    return schema;
+  };
+  const columns = (withVectors: boolean) => [
+    "id",
+    "text",
+    "metadata",
+    ...positionColumns,
+    ...(withVectors ? ["vector"] : []),
+  ];
+  return {
+    version: () => table.version(),
+    async shape() {
+      const rows = await table.countRows();
+      return { rows, dim: vectorDimensions(await schemaOnce()) };
+    },
+    vectors: async function* () {
+      const dim = vectorDimensions(await schemaOnce());
+      const select = hasChunkColumns(await schemaOnce()) ? ["id", "chunk", "vector"] : ["id", "vector"];
+      for await (const batch of table.query().select(select).withRowId()) {
+        const ids = batch.getChild("id");
+        const chunks = batch.getChild("chunk");
+        const rowIds = batch.getChild("_rowid");
+        const data = batch.getChild("vector")?.data[0];
+        const child = data?.children[0];
+        const values = child?.values as Float32Array | undefined;
+        if (!ids || !rowIds || !data || !child || !values) throw new Error("bug: unexpected batch shape");
+        const rows: VectorBatch = {
+          size: batch.numRows,
+          id: (i) => ids.get(i) as string,
+          chunk: (i) => (chunks?.get(i) as number | null) ?? 0,
+          rowId: (i) => rowIds.get(i) as bigint,
+          vector: (i) => {
+            const start = child.offset + (data.offset + i) * dim;
+            return values.subarray(start, start + dim);
+          },
+        };
+        yield rows;
+      }
+    },
+    async rowsAt(rowIds, withVectors) {
+      return (await table.takeRowIds(rowIds).select(columns(withVectors)).toArray()) as SourceRow[];
+    },
+    async rowsOf(ids, withVectors) {
+      return (await table.query().where(idInList(ids)).select(columns(withVectors)).toArray()) as SourceRow[];
+    },
+  };
+}
+
+function vectorDimensions(schema: Schema): number {
+  const field = schema.fields.find((f) => f.name === "vector");
+  const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
+  return typeof listSize === "number" ? listSize : 0;
+}
