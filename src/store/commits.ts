@@ -6,11 +6,11 @@ import type { ChunkToWrite } from "./vector-store.js";
  * whoever keeps something derived from the tables (the vector cache) subscribes instead of being
  * called from each write path. No LanceDB types cross it, so another backend can publish the same.
  *
- * Guarantees to subscribers: a collection's commits are published in commit order, and a write's
- * commit before the collection's write lock is released (so `version` is the commit right after the
- * version the writer saw, unless said otherwise). Commits made by other processes (or machines, on
- * shared object storage) are not published here: a subscriber tells them by the table's version
- * when it next reads, as the vector cache does.
+ * Guarantees to subscribers: a write's commits are published before the collection's write lock is
+ * released, so writes arrive in commit order; index builds run outside the lock and say what they
+ * know of the version before (see `index`). A call that committed nothing publishes nothing.
+ * Commits made by other processes (or machines, on shared object storage) are not published here:
+ * a subscriber tells them by the table's version when it next reads, as the vector cache does.
  */
 
 interface Committed {
