@@ -71,6 +71,8 @@ interface TableState {
   generation: number;
   /** Settles once the full-text index on `text` exists. */
   textIndex?: Promise<void> | undefined;
+  /** The table version whose full-text index was last checked for covering no live row (see rebuildOrphanedTextIndex). */
+  textIndexChecked?: { version: number; check: Promise<void> } | undefined;
   /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
   chunked?: boolean;
 }
@@ -493,13 +495,23 @@ export class LanceStore implements VectorStore {
    * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
    * what the index does not cover yet.
    */
-  private ensureTextIndex(state: TableState): Promise<void> {
+  private async ensureTextIndex(state: TableState): Promise<void> {
     // One creation per table, shared by concurrent first keyword searches.
     state.textIndex ??= createTextIndex(state.table).catch((error: unknown) => {
       state.textIndex = undefined;
       throw error;
     });
-    return state.textIndex;
+    await state.textIndex;
+    // Looked at once per table version: writes are what can leave the index covering no live row.
+    const version = await state.table.version();
+    if (state.textIndexChecked?.version !== version) {
+      const check = rebuildOrphanedTextIndex(state.table).catch((error: unknown) => {
+        if (state.textIndexChecked?.check === check) state.textIndexChecked = undefined;
+        throw error;
+      });
+      state.textIndexChecked = { version, check };
+    }
+    await state.textIndexChecked.check;
   }
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
@@ -693,24 +705,42 @@ export function assertCollectionName(name: string): void {
     throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
 }
 
-async function createTextIndex(table: lancedb.Table): Promise<void> {
+const textIndexConfig = () =>
+  lancedb.Index.fts({
+    stem: true,
+    lowercase: true,
+    asciiFolding: true,
+    removeStopWords: true,
+    language: "English",
+  });
+
+async function textIndexOf(table: lancedb.Table): Promise<lancedb.IndexConfig | undefined> {
   const indices = await table.listIndices();
-  if (indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) return;
+  return indices.find((index) => index.columns.includes("text") && index.indexType === "FTS");
+}
+
+async function createTextIndex(table: lancedb.Table): Promise<void> {
+  if (await textIndexOf(table)) return;
   try {
-    await table.createIndex("text", {
-      config: lancedb.Index.fts({
-        stem: true,
-        lowercase: true,
-        asciiFolding: true,
-        removeStopWords: true,
-        language: "English",
-      }),
-      replace: false,
-    });
+    await table.createIndex("text", { config: textIndexConfig(), replace: false });
   } catch (error) {
     // Another process made it first: that is the index we wanted.
     if (!/already exists/i.test(String(error))) throw error;
   }
+}
+
+/**
+ * LanceDB (0.37) misses rows in a full-text search once its index covers no live row, for example
+ * after every document of a collection was written again (measured: a query for a word of any
+ * replaced row found none of them; with one indexed row left, all were found). Such an index is
+ * built anew; rows written since an index that still covers some live rows are found as usual.
+ */
+async function rebuildOrphanedTextIndex(table: lancedb.Table): Promise<void> {
+  const index = await textIndexOf(table);
+  if (!index) return;
+  const stats = await table.indexStats(index.name);
+  if (stats && stats.numIndexedRows === 0 && stats.numUnindexedRows > 0)
+    await table.createIndex("text", { config: textIndexConfig(), replace: true });
 }
 
 interface RawRow {
@@ -731,9 +761,12 @@ async function fullTextSearch(
   columns: string[],
   limit: number,
 ): Promise<ScoredRow[]> {
+  // A MatchQuery reads the query as plain text: tokenised like the stored texts, any term may match.
+  // A bare string would be parsed, and its quotes made a phrase query, which needs positions the
+  // index does not keep. Quotes, AND/OR/NOT, *, ~, ^, field: and brackets are all just characters.
   let search = table
     .query()
-    .fullTextSearch(query, { columns: ["text"] })
+    .fullTextSearch(new lancedb.MatchQuery(query, "text"))
     .select([...columns, "_score"])
     .limit(limit);
   if (where) search = search.where(where);
