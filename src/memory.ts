@@ -8,20 +8,26 @@ import { parseWhere } from "./filter.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { describeModel } from "./model-record.js";
-import { dot, maximalMarginalRelevance, reciprocalRankFusion } from "./ranking.js";
 import {
-  type ChunkToWrite,
-  type CollectionInfo,
-  type CollectionStats,
-  chunkKey,
-  type DeleteResult,
-  type FetchedChunk,
-  type Hit,
-  type Metadata,
-  type MetadataValue,
-  type StoredChunk,
-  type StoredText,
-  type VectorStore,
+  bestChunkPerDocument,
+  type Candidate,
+  finalPage,
+  type GroupBy,
+  rankChunks,
+  type SearchMode,
+  type SearchResult,
+} from "./search-ranking.js";
+import type {
+  ChunkToWrite,
+  CollectionInfo,
+  CollectionStats,
+  DeleteResult,
+  FetchedChunk,
+  Metadata,
+  MetadataValue,
+  StoredChunk,
+  StoredText,
+  VectorStore,
 } from "./store/vector-store.js";
 
 export interface NewDocument {
@@ -41,10 +47,7 @@ export interface AddResult {
   model: ModelRecord;
 }
 
-export type SearchMode = "semantic" | "keyword" | "hybrid";
-/** "document": each document once, by its best chunk; "chunk": every matching chunk. */
-export type GroupBy = "document" | "chunk";
-export type MatchKind = "semantic" | "keyword";
+export type { GroupBy, MatchKind, SearchMode, SearchResult } from "./search-ranking.js";
 
 export interface SearchOptions {
   limit: number;
@@ -59,29 +62,6 @@ export interface SearchOptions {
   onProgress?: Progress | undefined;
 }
 
-export interface SearchResult {
-  /** The document's id (a chunk's document, for a document stored as several chunks). */
-  id: string;
-  /** The matching chunk's text: the whole document when it was stored as one chunk. */
-  text: string;
-  /** Which chunk of the document matched (0 for the first or only one). */
-  chunk: number;
-  /** Where the chunk's text sits in the document's text: [start, end). */
-  start: number;
-  end: number;
-  /** Cosine similarity to the query, in every mode; 1 = same direction. */
-  score: number;
-  /** Cosine distance as Chroma reports it: 1 - score. */
-  distance: number;
-  metadata: Metadata;
-  /** Which searches found this document. */
-  matchedBy: MatchKind[];
-  /** BM25 score, when the keyword search found it. */
-  keywordScore?: number;
-  /** Reciprocal-rank-fusion score, in hybrid mode. */
-  fusedScore?: number;
-}
-
 export interface SearchResponse {
   results: SearchResult[];
   /**
@@ -89,11 +69,6 @@ export interface SearchResponse {
    * (keyword search used all of it). Only queries are ever cut; stored texts are split instead.
    */
   queryTruncated: boolean;
-}
-
-interface Candidate extends SearchResult {
-  vector?: Float32Array | undefined;
-  relevance?: number;
 }
 
 export type DeleteRequest = { ids: string[] } | { where: Record<string, unknown> } | { dropCollection: true };
@@ -187,6 +162,9 @@ export const EMBED_STEP = 64;
 /** Rows a search reads at most while collecting enough distinct documents from their chunks. */
 const MAX_SEARCH_POOL = 2000;
 
+/** Closest chunks by meaning that a keyword search looks through for a text equal to the query. */
+const EXACT_PROBE = 10;
+
 /**
  * The memory itself: text in, vectors through the collection's own model, rows into the store.
  * Tools and the CLI are thin shells around this; all behaviour lives here or below.
@@ -267,7 +245,7 @@ export class VectorMemory {
       // A document's chunks can fill the pool; read deeper until there are enough distinct documents.
       const results = byDocument ? bestChunkPerDocument(ranked) : ranked;
       if (results.length >= options.limit || exhausted || pool >= MAX_SEARCH_POOL) {
-        return { results: this.finishSearch(results, options.limit, diversity), queryTruncated };
+        return { results: finalPage(results, options.limit, diversity), queryTruncated };
       }
       pool = Math.min(pool * 4, MAX_SEARCH_POOL);
     }
@@ -282,71 +260,38 @@ export class VectorMemory {
     where: ReturnType<typeof parseWhere>,
     options: SearchOptions,
   ): Promise<{ ranked: Candidate[]; exhausted: boolean }> {
-    const diversity = options.diversity ?? 0;
+    const withVectors = (options.diversity ?? 0) > 0;
     const filter = where ? { where } : {};
-    const semanticHits =
+    const semantic =
       options.mode === "keyword"
         ? []
-        : await this.deps.store.search(collection, vector, {
-            limit: pool,
-            withVectors: diversity > 0,
-            ...filter,
-          });
-    const keywordHits =
+        : await this.deps.store.search(collection, vector, { limit: pool, withVectors, ...filter });
+    const keyword =
       options.mode === "semantic"
         ? []
         : await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter });
+    // A stored text asked for exactly is found in keyword mode too, even one with no indexed word
+    // ("the", "!!!") or one that BM25 ranks below a longer text: its vector is the query's, so the
+    // few closest by meaning hold it. Semantic and hybrid searches hold it in their own hits.
+    const exact =
+      options.mode === "keyword"
+        ? await this.deps.store.search(collection, vector, { limit: EXACT_PROBE, withVectors, ...filter })
+        : [];
     // Semantic hits come best first: once the last one is below min_score, reading deeper finds nothing.
-    const lastScore = 1 - (semanticHits.at(-1)?.distance ?? 2);
+    const lastScore = 1 - (semantic.at(-1)?.distance ?? 2);
     const exhausted =
-      (semanticHits.length < pool && keywordHits.length < pool) ||
+      (semantic.length < pool && keyword.length < pool) ||
       (options.mode === "semantic" && options.minScore !== undefined && lastScore < options.minScore);
-    const semantic = semanticHits.map(
-      (hit): Candidate => ({ ...toResult(hit, ["semantic"]), vector: hit.vector }),
-    );
-    const keyword = keywordHits.map(
-      (hit): Candidate => ({
-        // Scored by meaning too, so min_score and diversity mean the same in every mode.
-        ...toResult({ ...hit, distance: 1 - dot(vector, hit.vector) }, ["keyword"]),
-        keywordScore: hit.keywordScore,
-        vector: hit.vector,
-      }),
-    );
-
-    let ranked: Candidate[];
-    if (options.mode === "hybrid") {
-      // Chunks, not documents, are fused: one document's chunks are separate entries.
-      const byKey = new Map<string, Candidate>();
-      for (const c of [...semantic, ...keyword]) {
-        const seen = byKey.get(keyOf(c));
-        byKey.set(keyOf(c), seen ? { ...seen, ...c, matchedBy: ["semantic", "keyword"] } : c);
-      }
-      ranked = reciprocalRankFusion([semantic.map(keyOf), keyword.map(keyOf)]).map(({ id, score }) => ({
-        ...(byKey.get(id) as Candidate),
-        fusedScore: score,
-      }));
-    } else {
-      ranked = options.mode === "keyword" ? keyword : semantic;
-    }
-    if (options.minScore !== undefined)
-      ranked = ranked.filter((c) => c.score >= (options.minScore as number));
+    const ranked = rankChunks({
+      mode: options.mode,
+      query,
+      queryVector: vector,
+      semantic,
+      keyword,
+      exact,
+      minScore: options.minScore,
+    });
     return { ranked, exhausted };
-  }
-
-  private finishSearch(ranked: Candidate[], limit: number, diversity: number): SearchResult[] {
-    let results = ranked;
-    if (diversity > 0) {
-      // MMR's relevance term is the cosine score in every mode, so diversity trades off against meaning.
-      const withVectors = ranked.filter(
-        (c): c is Candidate & { vector: Float32Array } => c.vector !== undefined,
-      );
-      results = maximalMarginalRelevance(
-        withVectors.map((c) => ({ ...c, relevance: c.score })),
-        limit,
-        diversity,
-      );
-    }
-    return results.slice(0, limit).map(({ vector: _vector, relevance: _relevance, ...result }) => result);
   }
 
   async delete(
@@ -667,30 +612,6 @@ function mergeMetadata(
     );
   }
   return merged;
-}
-
-function toResult(hit: Hit, matchedBy: MatchKind[]): SearchResult {
-  return {
-    id: hit.id,
-    text: hit.text,
-    chunk: hit.chunk,
-    start: hit.start,
-    end: hit.start + hit.text.length,
-    metadata: hit.metadata,
-    distance: hit.distance,
-    score: 1 - hit.distance,
-    matchedBy,
-  };
-}
-
-function keyOf(c: { id: string; chunk: number }): string {
-  return chunkKey(c.id, c.chunk);
-}
-
-/** Ranked chunks to ranked documents: each document once, at its best chunk's place. */
-function bestChunkPerDocument(ranked: Candidate[]): Candidate[] {
-  const seen = new Set<string>();
-  return ranked.filter((c) => !seen.has(c.id) && seen.add(c.id));
 }
 
 /** Rows grouped by document id, each document's chunks in order. */

@@ -35,7 +35,12 @@ import {
   tableSchema,
 } from "./lance/schema.js";
 import { LanceTables, type TableState } from "./lance/tables.js";
-import { createTextIndex, fullTextScan, fullTextSearch } from "./lance/text-index.js";
+import {
+  createTextIndex,
+  fullTextScan,
+  fullTextSearch,
+  rebuildOrphanedTextIndex,
+} from "./lance/text-index.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import type { ColumnKind } from "./sql.js";
@@ -304,19 +309,47 @@ export class LanceStore implements VectorStore {
    * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
    * what the index does not cover yet.
    */
-  private ensureTextIndex(collection: string, state: TableState): Promise<void> {
-    // One creation per table, shared by concurrent first keyword searches. It runs outside the
-    // write lock, so what committed meanwhile is not known (`before` undefined).
-    state.textIndex ??= createTextIndex(state.table)
-      .then(async () => {
-        const version = await state.table.version();
-        await this.publish(state, collection, { kind: "index", column: "text", before: undefined, version });
-      })
-      .catch((error: unknown) => {
+  private async ensureTextIndex(collection: string, state: TableState): Promise<void> {
+    // One creation per table, shared by concurrent first keyword searches.
+    state.textIndex ??= this.buildTextIndex(collection, state, () => createTextIndex(state.table)).catch(
+      (error: unknown) => {
         state.textIndex = undefined;
         throw error;
+      },
+    );
+    await state.textIndex;
+    // Looked at once per table version: writes are what can leave the index covering no live row.
+    const version = await state.table.version();
+    if (state.textIndexChecked?.version !== version) {
+      const check = this.buildTextIndex(
+        collection,
+        state,
+        () => rebuildOrphanedTextIndex(state.table),
+        version,
+      ).catch((error: unknown) => {
+        if (state.textIndexChecked?.check === check) state.textIndexChecked = undefined;
+        throw error;
       });
-    return state.textIndex;
+      state.textIndexChecked = { version, check };
+    }
+    await state.textIndexChecked.check;
+  }
+
+  /**
+   * Runs `build` (a full-text index creation, if one is needed) and publishes its commit when the
+   * table moved. It runs outside the write lock, so what else committed meanwhile is not known.
+   */
+  private async buildTextIndex(
+    collection: string,
+    state: TableState,
+    build: () => Promise<void>,
+    before?: number,
+  ): Promise<void> {
+    const from = before ?? (await state.table.version());
+    await build();
+    const version = await state.table.version();
+    if (version !== from)
+      await this.publish(state, collection, { kind: "index", column: "text", before: undefined, version });
   }
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {

@@ -12,6 +12,8 @@ export interface TableState {
   generation: number;
   /** Settles once the full-text index on `text` exists. */
   textIndex?: Promise<void> | undefined;
+  /** The table version whose full-text index was last checked for covering no live row (see rebuildOrphanedTextIndex). */
+  textIndexChecked?: { version: number; check: Promise<void> } | undefined;
   /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
   chunked?: boolean;
 }

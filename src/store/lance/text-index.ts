@@ -9,24 +9,42 @@ import type { RawRow } from "./schema.js";
  * keyword search (see LanceStore.keywordSearch) and scans without it when it cannot be written.
  */
 
-export async function createTextIndex(table: lancedb.Table): Promise<void> {
+const textIndexConfig = () =>
+  lancedb.Index.fts({
+    stem: true,
+    lowercase: true,
+    asciiFolding: true,
+    removeStopWords: true,
+    language: "English",
+  });
+
+async function textIndexOf(table: lancedb.Table): Promise<lancedb.IndexConfig | undefined> {
   const indices = await table.listIndices();
-  if (indices.some((index) => index.columns.includes("text") && index.indexType === "FTS")) return;
+  return indices.find((index) => index.columns.includes("text") && index.indexType === "FTS");
+}
+
+export async function createTextIndex(table: lancedb.Table): Promise<void> {
+  if (await textIndexOf(table)) return;
   try {
-    await table.createIndex("text", {
-      config: lancedb.Index.fts({
-        stem: true,
-        lowercase: true,
-        asciiFolding: true,
-        removeStopWords: true,
-        language: "English",
-      }),
-      replace: false,
-    });
+    await table.createIndex("text", { config: textIndexConfig(), replace: false });
   } catch (error) {
     // Another process made it first: that is the index we wanted.
     if (!isAlreadyExists(error)) throw error;
   }
+}
+
+/**
+ * LanceDB (0.37) misses rows in a full-text search once its index covers no live row, for example
+ * after every document of a collection was written again (measured: a query for a word of any
+ * replaced row found none of them; with one indexed row left, all were found). Such an index is
+ * built anew; rows written since an index that still covers some live rows are found as usual.
+ */
+export async function rebuildOrphanedTextIndex(table: lancedb.Table): Promise<void> {
+  const index = await textIndexOf(table);
+  if (!index) return;
+  const stats = await table.indexStats(index.name);
+  if (stats && stats.numIndexedRows === 0 && stats.numUnindexedRows > 0)
+    await table.createIndex("text", { config: textIndexConfig(), replace: true });
 }
 
 export type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
@@ -38,9 +56,12 @@ export async function fullTextSearch(
   columns: string[],
   limit: number,
 ): Promise<ScoredRow[]> {
+  // A MatchQuery reads the query as plain text: tokenised like the stored texts, any term may match.
+  // A bare string would be parsed, and its quotes made a phrase query, which needs positions the
+  // index does not keep. Quotes, AND/OR/NOT, *, ~, ^, field: and brackets are all just characters.
   let search = table
     .query()
-    .fullTextSearch(query, { columns: ["text"] })
+    .fullTextSearch(new lancedb.MatchQuery(query, "text"))
     .select([...columns, "_score"])
     .limit(limit);
   if (where) search = search.where(where);

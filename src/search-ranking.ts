@@ -1,0 +1,142 @@
+/**
+ * How a search turns store hits into ranked results, with no I/O: the semantic and keyword hits
+ * come in, ranked results go out. `VectorMemory.search` fetches the hits (and reads deeper when
+ * this asks for more); everything about order lives here.
+ */
+import { convexFusion, dot, maximalMarginalRelevance } from "./ranking.js";
+import { chunkKey, type Hit, type KeywordHit, type Metadata } from "./store/vector-store.js";
+
+export type SearchMode = "semantic" | "keyword" | "hybrid";
+/** "document": each document once, by its best chunk; "chunk": every matching chunk. */
+export type GroupBy = "document" | "chunk";
+export type MatchKind = "semantic" | "keyword";
+
+export interface SearchResult {
+  /** The document's id (a chunk's document, for a document stored as several chunks). */
+  id: string;
+  /** The matching chunk's text: the whole document when it was stored as one chunk. */
+  text: string;
+  /** Which chunk of the document matched (0 for the first or only one). */
+  chunk: number;
+  /** Where the chunk's text sits in the document's text: [start, end). */
+  start: number;
+  end: number;
+  /** Cosine similarity to the query, in every mode; 1 = same direction. */
+  score: number;
+  /** Cosine distance as Chroma reports it: 1 - score. */
+  distance: number;
+  metadata: Metadata;
+  /** Which searches found this document. */
+  matchedBy: MatchKind[];
+  /** BM25 score, when the keyword search found it. */
+  keywordScore?: number;
+  /** The hybrid score the results are ordered by (see convexFusion), in hybrid mode. */
+  fusedScore?: number;
+}
+
+export interface Candidate extends SearchResult {
+  vector?: Float32Array | undefined;
+}
+
+export interface RankRequest {
+  mode: SearchMode;
+  query: string;
+  /** The query's embedding: keyword hits are scored by it too, so `score` means cosine in every mode. */
+  queryVector: Float32Array;
+  /** Semantic hits, best first (empty in keyword mode). */
+  semantic: Hit[];
+  /** Keyword hits, best first (empty in semantic mode). */
+  keyword: KeywordHit[];
+  /** Hits whose text may equal the query exactly, found apart from the mode's own search. */
+  exact?: Hit[];
+  minScore?: number | undefined;
+}
+
+/**
+ * The chunks in the mode's order: semantic by cosine, keyword by BM25, hybrid by the convex
+ * fusion of both. A chunk whose text is exactly the query comes first in every mode: asking for a
+ * stored text finds it even where BM25 favours a longer text or cosines tie. Then `minScore` (a
+ * cosine) drops what is too far from the query.
+ */
+export function rankChunks(request: RankRequest): Candidate[] {
+  const semantic = request.semantic.map((hit) => fromHit(hit, "semantic"));
+  const keyword = request.keyword.map((hit) => ({
+    ...fromHit({ ...hit, distance: 1 - dot(request.queryVector, hit.vector) }, "keyword"),
+    keywordScore: hit.keywordScore,
+  }));
+  let ranked: Candidate[];
+  if (request.mode === "hybrid") {
+    // Chunks, not documents, are fused: one document's chunks are separate entries.
+    ranked = convexFusion(semantic, keyword, keyOf).map(({ item, fused, inBoth }) => ({
+      ...item,
+      fusedScore: fused,
+      ...(inBoth ? { matchedBy: ["semantic", "keyword"] as MatchKind[] } : {}),
+    }));
+  } else {
+    ranked = request.mode === "keyword" ? keyword : semantic;
+  }
+  const exact = (request.exact ?? [])
+    .filter((hit) => hit.text === request.query)
+    .map((hit) => fromHit(hit, request.mode === "keyword" ? "keyword" : "semantic"));
+  ranked = exactFirst(ranked, exact, request.query);
+  const { minScore } = request;
+  return minScore === undefined ? ranked : ranked.filter((c) => c.score >= minScore);
+}
+
+/** Ranked chunks to ranked documents: each document once, at its best chunk's place. */
+export function bestChunkPerDocument<T extends { id: string }>(ranked: T[]): T[] {
+  const seen = new Set<string>();
+  return ranked.filter((c) => !seen.has(c.id) && seen.add(c.id));
+}
+
+/**
+ * The final page: the first `limit`, or with `diversity` > 0 a maximal-marginal-relevance pick whose
+ * relevance term is the cosine score in every mode, so diversity trades off against meaning.
+ */
+export function finalPage(ranked: Candidate[], limit: number, diversity: number): SearchResult[] {
+  let results = ranked;
+  if (diversity > 0) {
+    const withVectors = ranked.filter(
+      (c): c is Candidate & { vector: Float32Array } => c.vector !== undefined,
+    );
+    results = maximalMarginalRelevance(
+      withVectors.map((c) => ({ ...c, relevance: c.score })),
+      limit,
+      diversity,
+    ).map(({ relevance: _relevance, ...c }) => c);
+  }
+  return results.slice(0, limit).map(({ vector: _vector, ...result }) => result);
+}
+
+/** Chunks whose text is the query, first (in their order), then the rest without them. */
+function exactFirst(ranked: Candidate[], extra: Candidate[], query: string): Candidate[] {
+  const exact = ranked.filter((c) => c.text === query);
+  const seen = new Set(exact.map(keyOf));
+  for (const c of extra) {
+    if (!seen.has(keyOf(c))) {
+      seen.add(keyOf(c));
+      exact.push(c);
+    }
+  }
+  if (exact.length === 0) return ranked;
+  return [...exact, ...ranked.filter((c) => !seen.has(keyOf(c)))];
+}
+
+function fromHit(hit: Hit, matchedBy: MatchKind): Candidate {
+  return {
+    id: hit.id,
+    text: hit.text,
+    chunk: hit.chunk,
+    start: hit.start,
+    end: hit.start + hit.text.length,
+    metadata: hit.metadata,
+    distance: hit.distance,
+    score: 1 - hit.distance,
+    matchedBy: [matchedBy],
+    vector: hit.vector,
+  };
+}
+
+function keyOf(c: { id: string; chunk: number }): string {
+  return chunkKey(c.id, c.chunk);
+}
