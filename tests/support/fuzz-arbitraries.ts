@@ -22,6 +22,7 @@ import {
   wellFormed,
 } from "./fuzz-values.js";
 
+/** Short strings from the hostile pools, their concatenations, and random binary and grapheme strings. */
 export const hostileString = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...HOSTILE) },
   {
@@ -33,18 +34,22 @@ export const hostileString = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 24 }) },
   { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 12 }) },
 );
+/** A long repeated character (255 to 100,001 of them) around the tools' length limits, built lazily. */
 export const longString = fc
   .tuple(
     fc.constantFrom(255, 256, 257, 4096, 4097, 10_000, 10_001, 100_000, 100_001),
     fc.constantFrom("x", "é", "🦊", "'", "\\", "\u0301"),
   )
   .map(([n, c]) => repeat(c, n));
+/** A hostile string, sometimes a long one. */
 export const anyString = fc.oneof(
   { weight: 6, arbitrary: hostileString as fc.Arbitrary<string | Lazy> },
   { weight: 1, arbitrary: longString },
 );
+/** A value of the wrong type for a string or object field: null, numbers, arrays, objects, JSON. */
 export const wrongType = fc.oneof(fc.constantFrom(...WRONG_TYPES), fc.jsonValue({ maxDepth: 2 }));
-export const numberArb = fc.oneof(
+/** Awkward numbers (-0, extremes, subnormals, 2^53 + 2...), any finite double, any integer. */
+export const anyNumber = fc.oneof(
   fc.constantFrom(...NUMBERS),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer(),
@@ -68,17 +73,20 @@ const ID_POOL = [
   "id) OR (1=1",
   "x".repeat(256),
 ];
+/** An id the tools must accept and store exactly: SQL-ish, prototype names, odd Unicode. */
 export const validId = fc
   .oneof(
     { weight: 3, arbitrary: fc.constantFrom(...ID_POOL) },
     { weight: 2, arbitrary: hostileString.filter((s) => s.length >= 1 && s.length <= 256 && noControl(s)) },
   )
   .map(storable);
+/** An id the tools must refuse: empty, control characters, too long, unpaired surrogates, not a string. */
 export const badId = fc.oneof(
   fc.constantFrom<unknown>("", "\u0000", "a\u0000b", "tab\tid", "nl\n", "\u007f", repeat("x", 257)),
   fc.constantFrom<unknown>("\ud800", "\udc00", "a\ud800b", "\ufeff", "\ufeffid"),
   wrongType.filter((v) => typeof v !== "string" && v !== undefined),
 );
+/** A document text the tools must accept (non-blank, storable), sometimes long. */
 export const validText = fc
   .tuple(fc.constantFrom("fox ", "note ", "alpha ", "ünï ", ""), anyString)
   .filter(([word, rest]) => word !== "" || rest instanceof Lazy || rest.trim().length > 0)
@@ -89,6 +97,7 @@ export const validText = fc
         )
       : storable(`${word}${rest}`),
   );
+/** A document text the tools must refuse. */
 export const badText = fc.oneof(
   fc.constantFrom<unknown>("", " ", "\n\t ", "\u3000", repeat("x", 100_001), "a\ud800b", "\ufeffhello"),
   wrongType.filter((v) => typeof v !== "string"),
@@ -102,7 +111,7 @@ const valueOfKind: Record<Kind, fc.Arbitrary<unknown>> = {
     { weight: 1, arbitrary: fc.constant(repeat("m", 4096)) },
   ),
   // -0 often: JSON can carry it ("-0.0"), and it must behave as 0 (fuzz finding 6).
-  number: fc.oneof({ weight: 8, arbitrary: numberArb }, { weight: 1, arbitrary: fc.constant(-0) }),
+  number: fc.oneof({ weight: 8, arbitrary: anyNumber }, { weight: 1, arbitrary: fc.constant(-0) }),
   boolean: fc.boolean(),
   "string[]": fc.oneof(
     fc.array(fc.oneof(fc.constantFrom(...SEED_STRINGS), hostileString.map(wellFormed)), { maxLength: 4 }),
@@ -110,6 +119,7 @@ const valueOfKind: Record<Kind, fc.Arbitrary<unknown>> = {
     fc.constant(filled(100, "v")),
   ),
 };
+/** Metadata with the usual type for each key (KEY_KINDS), so valid calls never conflict. */
 export const validMetadata = fc
   .subarray(KEYS, { maxLength: 5 })
   .chain((keys) =>
@@ -123,6 +133,7 @@ const badKey = fc.oneof(
   { weight: 1, arbitrary: fc.constant("__proto__") },
   { weight: 3, arbitrary: fc.constantFrom(...BAD_KEYS.filter((k) => k !== "__proto__")) },
 );
+/** Metadata to refuse: a bad key or value, a conflicting type, too many keys, not an object. */
 export const badMetadata = fc.oneof(
   // Valid metadata plus one bad key, or one bad value.
   fc
@@ -145,15 +156,17 @@ export const badMetadata = fc.oneof(
   wrongType.filter((v) => v !== undefined && v !== null && (typeof v !== "object" || Array.isArray(v))),
 );
 
+/** A document for add_documents that must be accepted. */
 export const validDoc = fc.record(
   { id: validId, text: validText, metadata: validMetadata },
   { requiredKeys: ["text"] },
 );
+/** A document for add_documents that must be refused. */
 export const invalidDoc = fc.oneof(
   fc.record({ id: badId, text: validText }),
   fc.record({ text: badText }),
   fc.record({ id: validId, text: validText, metadata: badMetadata }),
-  fc.record({ text: validText, embedding: fc.constant([0.1, 0.2]), score: numberArb, vector: wrongType }),
+  fc.record({ text: validText, embedding: fc.constant([0.1, 0.2]), score: anyNumber, vector: wrongType }),
   wrongType,
 );
 
@@ -166,7 +179,7 @@ const whereKey = fc.oneof(
 const scalar = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...SEED_STRINGS) },
   { weight: 2, arbitrary: hostileString },
-  { weight: 3, arbitrary: numberArb },
+  { weight: 3, arbitrary: anyNumber },
   { weight: 2, arbitrary: fc.boolean() },
   {
     weight: 1,
@@ -197,29 +210,32 @@ const condition = fc.oneof(
   { weight: 3, arbitrary: scalar },
   { weight: 4, arbitrary: fc.array(opEntry, { maxLength: 3 }).map(objectOf) },
 );
-export const { filter: filterArb } = fc.letrec<{ filter: Record<string, unknown>; entry: [string, unknown] }>(
-  (tie) => ({
-    filter: fc.array(tie("entry"), { minLength: 1, maxLength: 3 }).map(objectOf),
-    entry: fc.oneof(
-      { maxDepth: 3, depthSize: "small" },
-      fc.tuple(whereKey, condition),
-      fc.tuple(
-        fc.constantFrom("$and", "$or"),
-        fc.oneof(
-          fc.array(tie("filter"), { minLength: 1, maxLength: 3 }),
-          fc.constantFrom<unknown>([], [{}], [null], "x", { topic: "animals" }),
-        ),
+export const { filter: grammarFilter } = fc.letrec<{
+  filter: Record<string, unknown>;
+  entry: [string, unknown];
+}>((tie) => ({
+  filter: fc.array(tie("entry"), { minLength: 1, maxLength: 3 }).map(objectOf),
+  entry: fc.oneof(
+    { maxDepth: 3, depthSize: "small" },
+    fc.tuple(whereKey, condition),
+    fc.tuple(
+      fc.constantFrom("$and", "$or"),
+      fc.oneof(
+        fc.array(tie("filter"), { minLength: 1, maxLength: 3 }),
+        fc.constantFrom<unknown>([], [{}], [null], "x", { topic: "animals" }),
       ),
     ),
-  }),
-);
+  ),
+}));
+/** A filter nested 6 to 50 levels deep in $and or $or (the limit is 8). */
 export const deepFilter = fc
-  .tuple(filterArb, fc.constantFrom(6, 7, 8, 50), fc.constantFrom("$and", "$or"))
+  .tuple(grammarFilter, fc.constantFrom(6, 7, 8, 50), fc.constantFrom("$and", "$or"))
   .map(([base, levels, op]) => {
     let where: Record<string, unknown> = base;
     for (let i = 0; i < levels; i++) where = { [op]: [where] };
     return where;
   });
+/** An $or of 100 to 10,000 conditions (the limit is 100). */
 export const wideFilter = fc
   .constantFrom(100, 101, 10_000)
   .map((n) => ({ $or: numbered(n, (i) => ({ n: i }), "({n: i})") }));
@@ -233,7 +249,7 @@ const filterValue: Record<Exclude<Kind, "string[]">, fc.Arbitrary<unknown>> = {
   ),
   number: fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...NUMBERS) },
-    { weight: 1, arbitrary: numberArb },
+    { weight: 1, arbitrary: anyNumber },
   ),
   boolean: fc.boolean(),
 };
@@ -251,6 +267,7 @@ const typedCondition = (key: string): fc.Arbitrary<unknown> => {
   );
 };
 const SEED_KEYS = ["topic", "n", "flag", "tags", "_", "labels"];
+/** A valid filter over the seeded keys (and sometimes others) with values of each key's usual type. */
 export const { filter: typedFilter } = fc.letrec<{
   filter: Record<string, unknown>;
   entry: [string, unknown];
@@ -268,8 +285,9 @@ export const { filter: typedFilter } = fc.letrec<{
   ),
 }));
 
-export const whereArb = fc.oneof(
-  { weight: 6, arbitrary: filterArb as fc.Arbitrary<unknown> },
+/** Any `where` value for a hostile call: grammar filters, valid ones with one bad entry, deep, wide, not objects. */
+export const anyWhere = fc.oneof(
+  { weight: 6, arbitrary: grammarFilter as fc.Arbitrary<unknown> },
   // A valid filter plus one bad entry at the top level: the whole filter must be refused.
   {
     weight: 4,

@@ -2,13 +2,13 @@
 import fc from "fast-check";
 import {
   anyString,
+  anyWhere,
   badId,
   hostileString,
   invalidDoc,
   typedFilter,
   validDoc,
   validId,
-  whereArb,
   wrongType,
 } from "./fuzz-arbitraries.js";
 import { COLLECTIONS, filled, numbered, objectOf, PATHS, repeat, wellFormed } from "./fuzz-values.js";
@@ -70,17 +70,19 @@ export function calls(
   }));
 }
 
+/** A valid collection name, mostly the seeded one. */
 export const validCollection = fc.oneof(
   { weight: 3, arbitrary: fc.constant("seed") },
   { weight: 1, arbitrary: fc.constantFrom(...COLLECTIONS) },
 );
+/** A hostile collection name: path-like, hostile characters, or not a string. */
 export const hostileCollection = fc.oneof(fc.constantFrom<unknown>(...PATHS), hostileString, wrongType);
 export const validDocs = fc.uniqueArray(validDoc, {
   minLength: 1,
   maxLength: 5,
   selector: (d) => d.id ?? Symbol(),
 });
-export const addStep = calls(
+export const addDocumentsStep = calls(
   "add_documents",
   fc.record({ collection: validCollection, documents: validDocs }),
   {
@@ -105,7 +107,7 @@ export const addStep = calls(
     ),
   },
 );
-export const addBulk = fc.constant<Step>({
+export const bulkAddStep = fc.constant<Step>({
   tool: "add_documents",
   args: {
     collection: "bulk",
@@ -119,16 +121,17 @@ export const addBulk = fc.constant<Step>({
   valid: true,
 });
 
-export const validQuery = fc
+/** A non-blank, well-formed search_similar query, mostly hostile characters after a word. */
+export const validSearchQuery = fc
   .tuple(fc.constantFrom("fox ", "note ", "the ", ""), hostileString)
   .map(([word, rest]) => wellFormed(`${word}${rest}`))
   .filter((q) => q.trim().length > 0);
-export const searchStep = calls(
+export const searchSimilarStep = calls(
   "search_similar",
   fc.record(
     {
       collection: validCollection,
-      query: validQuery,
+      query: validSearchQuery,
       n_results: fc.oneof(fc.constantFrom(1, 5, 100), fc.integer({ min: 1, max: 100 })),
       where: typedFilter,
       mode: fc.constantFrom("semantic", "keyword", "hybrid"),
@@ -147,7 +150,7 @@ export const searchStep = calls(
       wrongType,
     ),
     n_results: fc.constantFrom<unknown>(0, 101, -1, 2.5, -0, 1e308, Number.NaN, Infinity, "5", null, true),
-    where: whereArb,
+    where: anyWhere,
     mode: fc.constantFrom<unknown>("SEMANTIC", "", "both", 5, null, ["semantic"]),
     min_score: fc.constantFrom<unknown>(1.5, -2, Number.NaN, Number.NEGATIVE_INFINITY, "0.3", null),
     diversity: fc.constantFrom<unknown>(-0.1, 2, Number.NaN, "0", null),
@@ -202,7 +205,7 @@ export const deleteStep = calls(
   {
     collection: hostileCollection,
     ids: hostileIds,
-    where: whereArb,
+    where: anyWhere,
     drop_collection: fc.oneof(fc.constantFrom<unknown>(false, "true", 1), wrongType),
     dry_run: fc.constantFrom<unknown>("true", 1, null, "yes"),
   },
@@ -210,7 +213,7 @@ export const deleteStep = calls(
 export const validCursor = validId.map((after) =>
   Buffer.from(JSON.stringify({ after }), "utf8").toString("base64url"),
 );
-export const getStep = calls(
+export const getDocumentsStep = calls(
   "get_documents",
   fc.oneof(
     fc.record({ collection: validCollection, ids: validIds }),
@@ -227,15 +230,17 @@ export const getStep = calls(
   {
     collection: hostileCollection,
     ids: hostileIds,
-    where: whereArb,
+    where: anyWhere,
     limit: fc.constantFrom<unknown>(0, 101, 2.5, "5", -1, Number.NaN, null),
     cursor: fc.constantFrom<unknown>("", "x", "!!!", "eyJhZnRlciI6MX0", "bnVsbA", repeat("x", 2001), 5, null),
   },
 );
-export const listStep = calls("list_collections", fc.constant({}), { extra: fc.jsonValue({ maxDepth: 2 }) });
+export const listCollectionsStep = calls("list_collections", fc.constant({}), {
+  extra: fc.jsonValue({ maxDepth: 2 }),
+});
 /** Hostile filters on the seeded collection, where they can match (or wrongly delete) something. */
-export const filterStep = fc
-  .tuple(fc.constantFrom("search_similar", "get_documents", "delete"), whereArb, fc.boolean(), route)
+export const seededFilterStep = fc
+  .tuple(fc.constantFrom("search_similar", "get_documents", "delete"), anyWhere, fc.boolean(), route)
   .map(([tool, where, dry, r]): Step => {
     const rest =
       tool === "search_similar"
@@ -246,7 +251,7 @@ export const filterStep = fc
     return { tool, args: { collection: "seed", where, ...rest }, route: r };
   });
 /** Arguments that are not an object at all, or a tool that does not exist. */
-export const weird = fc.oneof(
+export const malformedCallStep = fc.oneof(
   fc
     .tuple(
       fc.constantFrom("add_documents", "search_similar", "get_documents", "delete", "list_collections"),
@@ -256,13 +261,14 @@ export const weird = fc.oneof(
   fc.constant<Step>({ tool: "no_such_tool", args: {}, route: "json" }),
   fc.constant<Step>({ tool: "__proto__", args: {}, route: "json" }),
 );
-export const stepArb = fc.oneof(
-  { weight: 8, arbitrary: addStep },
-  { weight: 5, arbitrary: searchStep },
+/** One step of a fuzz run, drawn across all the tools. */
+export const anyStep = fc.oneof(
+  { weight: 8, arbitrary: addDocumentsStep },
+  { weight: 5, arbitrary: searchSimilarStep },
   { weight: 5, arbitrary: deleteStep },
-  { weight: 3, arbitrary: getStep },
-  { weight: 3, arbitrary: filterStep },
-  { weight: 1, arbitrary: listStep },
-  { weight: 1, arbitrary: weird },
-  { weight: 1, arbitrary: addBulk },
+  { weight: 3, arbitrary: getDocumentsStep },
+  { weight: 3, arbitrary: seededFilterStep },
+  { weight: 1, arbitrary: listCollectionsStep },
+  { weight: 1, arbitrary: malformedCallStep },
+  { weight: 1, arbitrary: bulkAddStep },
 );
