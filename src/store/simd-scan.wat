@@ -1,7 +1,7 @@
 ;; The exact-scan kernels behind src/store/simd-scan.ts, in WebAssembly text.
 ;;
 ;; This file is the source; src/store/simd-scan.wasm.ts holds the bytes compiled from it, so the
-;; runtime needs no toolchain. After an edit run `npm run build:wasm` (scripts/build-wasm.mjs, wabt
+;; runtime needs no toolchain. After an edit run `npm run build:wasm` (scripts/build-wasm.ts, wabt
 ;; with SIMD); tests/unit/simd-scan.test.ts fails while the two differ.
 ;;
 ;; Both kernels take byte offsets into the memory the caller supplies (imported as env.mem):
