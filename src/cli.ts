@@ -28,7 +28,7 @@ const { exportCommand, importCommand } = await import("./commands/transfer.js");
 const { EXIT, UsageError } = await import("./commands/io.js");
 const { MemoryError } = await import("./errors.js");
 const { MAX_BODY_BYTES, startHttpServer } = await import("./http.js");
-const { resolveToken } = await import("./token.js");
+const { resolveToken } = await import("./http-token.js");
 
 const COMMANDS: Record<string, typeof modelsCommand> = {
   models: modelsCommand,
