@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { documentId, metadata } from "../contract/index.js";
 import { specFromRecord } from "../embeddings/model-spec.js";
 import type { NewDocument } from "../memory.js";
-import { documentId, metadata } from "../tools/schemas.js";
 import { type Command, EXIT, UsageError } from "./io.js";
 
 const HEADER_TYPE = "vector-memory-mcp/collection";
