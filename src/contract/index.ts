@@ -6,3 +6,4 @@
 export { COLLECTION_NAME_PATTERN, LIMITS } from "../limits.js";
 export * from "./fields.js";
 export * from "./inputs.js";
+export * from "./surfaces.js";
