@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { addDocumentsInput, modelRecord } from "../contract/index.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
 
 const outputSchema = z.object({

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { deleteInput, LIMITS } from "../contract/index.js";
 import type { DeleteRequest } from "../memory.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { runTool, toolResult } from "./result.js";
 
 const outputSchema = z.object({

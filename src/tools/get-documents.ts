@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { getDocumentsInput, metadataValue } from "../contract/index.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { runTool, snippet, toolResult } from "./result.js";
 
 const outputSchema = z.object({

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { metadataValue, searchSimilarInput } from "../contract/index.js";
 import type { SearchResult } from "../memory.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
 
 const SNIPPET_CHARS = 200;
