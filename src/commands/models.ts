@@ -67,8 +67,8 @@ function inUse(names: string[]): string {
 }
 
 /**
- * Loads the model once through the app's embedder registry, the one path every model load takes;
- * loading it downloads it into the cache. (--offline was refused above, so the load may download.)
+ * Loads the model once with the app's embedder factory (the configured providers; --offline was
+ * refused above, so the load may download), which puts it in the cache, then lets it go.
  */
 async function pullModel(id: string, config: Config, app: App, io: CommandIO): Promise<number> {
   const spec = resolveModelSpec(id, config.dtype, homedir());
@@ -84,12 +84,13 @@ async function pullModel(id: string, config: Config, app: App, io: CommandIO): P
   }
   let lastReport = 0;
   try {
-    const embedder = await app.embedders.get(spec, (event) => {
+    const embedder = await app.embedderFactory(spec, (event) => {
       const now = Date.now();
       if (now - lastReport < 500 && event.loaded < event.total) return;
       lastReport = now;
       io.err(`${event.file}: ${(event.loaded / 1e6).toFixed(1)} of ${(event.total / 1e6).toFixed(1)} MB\n`);
     });
+    await embedder.dispose();
     const result = {
       id: spec.name,
       dtype: spec.dtype,
