@@ -10,6 +10,8 @@ import { LanceStore } from "./store/lancedb-store.js";
 export interface App {
   memory: VectorMemory;
   embedders: EmbedderRegistry;
+  /** Makes an embedder from the configured providers, outside the registry (models pull uses it). */
+  embedderFactory: EmbedderFactory;
   defaultModel: ModelSpec;
   close(): Promise<void>;
 }
@@ -24,21 +26,21 @@ export function createApp(
   factory?: EmbedderFactory,
 ): App {
   const store = new LanceStore({ dbPath: config.dbPath, logger });
-  const embedders = new EmbedderRegistry(
+  const embedderFactory =
     factory ??
-      createEmbedderFactory({
-        cacheDir: config.modelCache,
-        offline: config.offline,
-        ...(config.hubUrl ? { hubUrl: config.hubUrl } : {}),
-        spinning: config.ortSpinning,
-      }),
-    logger,
-  );
+    createEmbedderFactory({
+      cacheDir: config.modelCache,
+      offline: config.offline,
+      ...(config.hubUrl ? { hubUrl: config.hubUrl } : {}),
+      spinning: config.ortSpinning,
+    });
+  const embedders = new EmbedderRegistry(embedderFactory, logger);
   const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());
   const memory = new VectorMemory({ store, embedders, defaultModel, logger });
   return {
     memory,
     embedders,
+    embedderFactory,
     defaultModel,
     async close() {
       await store.close();

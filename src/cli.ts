@@ -11,43 +11,32 @@ console.info = console.error;
 console.debug = console.error;
 process.env.LANCEDB_LOG ??= "error";
 
-const { ConfigError, readConfig, usage } = await import("./config.js");
+const { ArgvError, ConfigError, commandName, readConfig, usage } = await import("./config.js");
 const { createLogger } = await import("./logger.js");
 const { createApp } = await import("./app.js");
 const { createServer } = await import("./server.js");
 const { specId } = await import("./embeddings/model-spec.js");
 const { VERSION } = await import("./version.js");
-const { processIO } = await import("./commands/io.js");
-const { modelsCommand } = await import("./commands/models.js");
-const { reembedCommand } = await import("./commands/reembed.js");
-const { addCommand } = await import("./commands/add.js");
-const { deleteCommand, getCommand, listCommand, searchCommand, statsCommand } = await import(
-  "./commands/documents.js"
-);
-const { exportCommand, importCommand } = await import("./commands/transfer.js");
-const { EXIT, UsageError } = await import("./commands/io.js");
-const { MemoryError } = await import("./errors.js");
+const { EXIT, processIO } = await import("./commands/io.js");
+const { COMMANDS, runCommand, unknownFlagMessage } = await import("./commands/index.js");
 const { MAX_BODY_BYTES, startHttpServer } = await import("./http.js");
-const { resolveToken } = await import("./token.js");
-
-const COMMANDS: Record<string, typeof modelsCommand> = {
-  models: modelsCommand,
-  reembed: reembedCommand,
-  add: addCommand,
-  search: searchCommand,
-  list: listCommand,
-  get: getCommand,
-  delete: deleteCommand,
-  stats: statsCommand,
-  export: exportCommand,
-  import: importCommand,
-};
+const { resolveToken } = await import("./http-token.js");
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const name = commandName(argv);
+  const command = name === undefined ? undefined : COMMANDS.get(name);
   let config: ReturnType<typeof readConfig>;
   try {
-    config = readConfig(process.env, process.argv.slice(2));
+    // A command's own flags are known only to it; any other command's flag is unknown here.
+    config = readConfig(process.env, argv, undefined, command?.options);
   } catch (error) {
+    if (error instanceof ArgvError && command) {
+      process.stderr.write(
+        `vector-memory-mcp ${command.name}: ${unknownFlagMessage(command, error.unknownOption ? `unknown option ${error.unknownOption}` : error.detail)}\n`,
+      );
+      return EXIT.usage;
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`vector-memory-mcp: ${error.message}\n`);
       return 1;
@@ -64,25 +53,14 @@ async function main(): Promise<number> {
   }
   const logger = createLogger(config.logLevel);
   const app = createApp(config, logger);
-  const [command, ...args] = config.command;
-  if (command !== undefined) {
-    const run = COMMANDS[command];
-    if (!run) {
-      process.stderr.write(`vector-memory-mcp: unknown command "${command}"\n\n${usage()}`);
+  if (name !== undefined) {
+    if (!command) {
+      await app.close();
+      process.stderr.write(`vector-memory-mcp: unknown command "${name}"\n\n${usage()}`);
       return EXIT.usage;
     }
     try {
-      return await run(args, config, app, processIO);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        process.stderr.write(`vector-memory-mcp ${command}: ${error.message}\n`);
-        return EXIT.usage;
-      }
-      if (error instanceof MemoryError) {
-        process.stderr.write(`vector-memory-mcp ${command}: ${error.message}\n`);
-        return EXIT.failed;
-      }
-      throw error;
+      return await runCommand(command, config.command.slice(1), config, app, processIO);
     } finally {
       await app.close();
     }

@@ -40,26 +40,35 @@ export interface Config {
   logLevel: LogLevel;
   /** Subcommand words after the flags (e.g. `models list`); empty when running the server. */
   command: string[];
-  /** Flags that only CLI commands use; each command validates the ones it takes. */
-  commandFlags: CommandFlags;
+  /** The values of the command's own options (`commandOptions` of readConfig), as given. */
+  flags: CommandFlagValues;
   help: boolean;
   version: boolean;
 }
 
-export interface CommandFlags {
-  nResults?: string | undefined;
-  where?: string | undefined;
-  mode?: string | undefined;
-  limit?: string | undefined;
-  drop: boolean;
-  dryRun: boolean;
-  include: string[];
-  exclude: string[];
-}
+/** Options as node:util parseArgs declares them (a command's specs may carry more keys). */
+export type OptionsConfig = Readonly<
+  Record<string, { type: "string" | "boolean"; short?: string | undefined; multiple?: boolean | undefined }>
+>;
+
+export type CommandFlagValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 /** Bad configuration: the message is shown to the user as is, then the process exits 1. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+}
+
+/** Flags that do not parse (an unknown option, a missing value); `detail` is the bare reason. */
+export class ArgvError extends ConfigError {
+  constructor(
+    reason: string,
+    /** The reason's first line, for a one-line error. */
+    readonly detail: string,
+    /** The option that is not known, e.g. "--drop", when that is the problem. */
+    readonly unknownOption: string | undefined,
+  ) {
+    super(`${reason}\n\n${USAGE}`);
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -172,19 +181,27 @@ export function usage(): string {
   return USAGE;
 }
 
-/** Reads flags first, then environment variables, then defaults; validates everything with zod. */
+/**
+ * Reads flags first, then environment variables, then defaults; validates everything with zod.
+ * The server's options apply everywhere; `commandOptions` are the subcommand's own (see
+ * src/commands/), so a flag of another command is unknown here rather than silently ignored.
+ */
 export function readConfig(
   env: Env,
   argv: string[],
   platform: PlatformInfo = { platform: process.platform, home: homedir() },
+  commandOptions: OptionsConfig = {},
 ): Config {
   let parsed: ReturnType<typeof parseFlags>;
   try {
-    parsed = parseFlags(argv);
+    parsed = parseFlags(argv, commandOptions);
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
+    const e = error as Error & { code?: string };
+    const unknown = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'([^']+)'/.exec(e.message)?.[1] : undefined;
+    throw new ArgvError(e.message, e.message.split("\n")[0] ?? e.message, unknown);
   }
   const { values, positionals } = parsed;
+  const flags = Object.fromEntries(Object.keys(commandOptions).map((key) => [key, values[key]]));
 
   /** A boolean environment variable; unset is false. */
   const flag = (name: string): boolean => {
@@ -234,55 +251,71 @@ export function readConfig(
     dtype: config.dtype === "auto" ? undefined : config.dtype,
     ortSpinning: config.ortSpinning,
     command: positionals,
-    commandFlags: {
-      nResults: values["n-results"],
-      where: values.where,
-      mode: values.mode,
-      limit: values.limit,
-      drop: values.drop ?? false,
-      dryRun: values["dry-run"] ?? false,
-      include: values.include ?? [],
-      exclude: values.exclude ?? [],
-    },
+    flags,
     json: values.json ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
 }
 
-function parseFlags(argv: string[]) {
-  return parseArgs({
+/**
+ * The first word that is not a server option or its value: the subcommand, if one was given.
+ * Read before the command's own options are known, so unknown flags are let pass here.
+ */
+export function commandName(argv: string[]): string | undefined {
+  const { positionals } = parseArgs({
+    args: argv,
+    options: GLOBAL_OPTIONS,
+    allowPositionals: true,
+    strict: false,
+  });
+  return positionals[0];
+}
+
+function parseFlags(argv: string[], commandOptions: OptionsConfig) {
+  const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: {
-      "db-path": { type: "string" },
-      model: { type: "string" },
-      dtype: { type: "string" },
-      "model-cache": { type: "string" },
-      offline: { type: "boolean" },
-      "hub-url": { type: "string" },
-      "ort-spinning": { type: "string" },
-      json: { type: "boolean" },
-      http: { type: "boolean" },
-      host: { type: "string" },
-      port: { type: "string" },
-      "token-file": { type: "string" },
-      "allowed-origin": { type: "string", multiple: true },
-      "n-results": { type: "string", short: "n" },
-      where: { type: "string" },
-      mode: { type: "string" },
-      limit: { type: "string" },
-      drop: { type: "boolean" },
-      "dry-run": { type: "boolean" },
-      include: { type: "string", multiple: true },
-      exclude: { type: "string", multiple: true },
-      "log-level": { type: "string" },
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean", short: "v" },
-    },
+    options: { ...GLOBAL_OPTIONS, ...pickParseArgsKeys(commandOptions) },
   });
+  // The server's options keep their declared types; the command's are read by name.
+  return { values: values as GlobalValues & CommandFlagValues, positionals };
 }
+
+/** Command option specs may carry more (a placeholder, `required`); parseArgs gets only its own keys. */
+function pickParseArgsKeys(options: OptionsConfig): OptionsConfig {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, { type, short, multiple }]) => [
+      name,
+      { type, ...(short === undefined ? {} : { short }), ...(multiple === undefined ? {} : { multiple }) },
+    ]),
+  );
+}
+
+/** Options of the server that every command takes too (they choose the database, the model, ...). */
+const GLOBAL_OPTIONS = {
+  "db-path": { type: "string" },
+  model: { type: "string" },
+  dtype: { type: "string" },
+  "model-cache": { type: "string" },
+  offline: { type: "boolean" },
+  "hub-url": { type: "string" },
+  "ort-spinning": { type: "string" },
+  json: { type: "boolean" },
+  http: { type: "boolean" },
+  host: { type: "string" },
+  port: { type: "string" },
+  "token-file": { type: "string" },
+  "allowed-origin": { type: "string", multiple: true },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+} as const satisfies OptionsConfig;
+
+type GlobalValues = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof GLOBAL_OPTIONS }>
+>["values"];
 
 const KEY_NAMES: Record<string, string> = {
   dbPath: "--db-path / VECTOR_MEMORY_DB_PATH",

@@ -1,3 +1,5 @@
+import { NEXT_STEPS, type NextSteps, type Surface } from "./contract/surfaces.js";
+
 /**
  * A problem the caller can fix (bad filter, unknown collection, model unavailable...).
  * Tools turn it into an `isError` result whose text says what to do next; anything else is a bug.
@@ -12,13 +14,25 @@ export type MemoryErrorCode =
   | "model_mismatch"
   | "storage_unavailable";
 
+/** A message with the next step left blank, to be worded for the surface that shows it. */
+export type Worded = (steps: NextSteps) => string;
+
 export class MemoryError extends Error {
   override readonly name = "MemoryError";
+  private readonly worded: Worded | undefined;
+
+  /** `message` is worded for MCP, the server's own surface; `messageFor` words it for another. */
   constructor(
     readonly code: MemoryErrorCode,
-    message: string,
+    message: string | Worded,
   ) {
-    super(message);
+    super(typeof message === "string" ? message : message(NEXT_STEPS.mcp));
+    this.worded = typeof message === "string" ? undefined : message;
+  }
+
+  /** The message as `surface` says it: tool names over MCP, commands in the CLI. */
+  messageFor(surface: Surface): string {
+    return this.worded ? this.worded(NEXT_STEPS[surface]) : this.message;
   }
 }
 
@@ -26,7 +40,7 @@ export function unknownCollectionError(collection: string, known: string[]): Mem
   const list = known.length > 0 ? `Known collections: ${known.join(", ")}.` : "There are no collections yet.";
   return new MemoryError(
     "unknown_collection",
-    `Collection "${collection}" does not exist. ${list} Use add_documents to create a collection.`,
+    (say) => `Collection "${collection}" does not exist. ${list} ${say.createCollection}`,
   );
 }
 

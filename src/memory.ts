@@ -303,7 +303,8 @@ export class VectorMemory {
     if ("where" in request && !where) {
       throw new MemoryError(
         "invalid_filter",
-        "An empty where filter would delete every document. To empty the collection, use drop_collection: true.",
+        (say) =>
+          `An empty where filter would delete every document. To empty the collection, use ${say.dropCollection}.`,
       );
     }
     if (options.dryRun) return this.deleteDryRun(collection, request, where);
@@ -565,7 +566,8 @@ function assertUniqueIds(ids: string[]): void {
     if (seen.has(id)) {
       throw new MemoryError(
         "invalid_input",
-        `The id ${JSON.stringify(id)} appears more than once in this call; ids must be unique within one add_documents call.`,
+        (say) =>
+          `The id ${JSON.stringify(id)} appears more than once in this call; ids must be unique within ${say.oneAdd}.`,
       );
     }
     seen.add(id);

@@ -1,47 +1,45 @@
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import picomatch from "picomatch";
 
 export const DEFAULT_INCLUDE = ["**/*.md", "**/*.markdown", "**/*.txt"];
 export const DEFAULT_EXCLUDE = ["**/node_modules/**", "**/.*/**"];
 
 /**
- * A glob as a regular expression over "/"-separated relative paths: `**` crosses directories,
- * `*` and `?` do not, `{a,b}` is a choice.
+ * Glob syntax is picomatch's (bash-like): `**` crosses directories, `*` and `?` do not, `{a,b}` is a
+ * choice, `[a-z]` / `[!a-z]` are character classes, a backslash escapes, and hidden names match like any
+ * other (the default excludes skip hidden folders). `posix: true` makes `[!...]` negate: without it
+ * picomatch 4.0.7 reads the `!` as a class member (micromatch/picomatch#187).
  */
-export function globToRegExp(glob: string): RegExp {
-  let out = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === "*" && glob[i + 1] === "*") {
-      const slash = glob[i + 2] === "/";
-      out += slash ? "(?:.*/)?" : ".*";
-      i += slash ? 2 : 1;
-    } else if (c === "*") out += "[^/]*";
-    else if (c === "?") out += "[^/]";
-    else if (c === "{") {
-      const end = glob.indexOf("}", i);
-      if (end < 0) out += "\\{";
-      else {
-        out += `(?:${glob
-          .slice(i + 1, end)
-          .split(",")
-          .map((part) => part.replace(/[.+^$()|[\]\\]/g, "\\$&"))
-          .join("|")})`;
-        i = end;
-      }
-    } else out += c.replace(/[.+^$()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${out}$`);
+const GLOB_OPTIONS: picomatch.PicomatchOptions = { dot: true, posix: true };
+
+/** Tests "/"-separated relative paths against one glob. */
+export function globMatcher(glob: string): (path: string) => boolean {
+  return picomatch(glob, GLOB_OPTIONS);
+}
+
+/**
+ * A list of globs as one test: a path matches when some plain glob matches it and no `!glob` does.
+ * With only `!globs`, the plain ones are `fallback`. (`!(...)` is an extglob, not a list negation.)
+ */
+function globList(globs: string[], fallback: string[]): (path: string) => boolean {
+  const negated = (glob: string) => glob.startsWith("!") && !glob.startsWith("!(");
+  const plain = globs.filter((g) => !negated(g));
+  const take = (plain.length > 0 ? plain : fallback).map(globMatcher);
+  const drop = globs.filter(negated).map((g) => globMatcher(g.slice(1)));
+  return (path) => take.some((m) => m(path)) && !drop.some((m) => m(path));
 }
 
 /**
  * The files to load from the given files and directories: directories are walked (hidden ones and
  * node_modules skipped by the default excludes), and each relative path is matched against the
- * include and exclude globs. Files named directly are taken whatever their name.
+ * include and exclude globs. `!glob` in --include narrows the includes; in --exclude it keeps what
+ * it matches (`--exclude '!.github/**'` loads a hidden folder). A directory is not entered
+ * when everything in it would be excluded. Files named directly are taken whatever their name.
  */
 export function collectFiles(targets: string[], include: string[], exclude: string[]): string[] {
-  const includes = (include.length > 0 ? include : DEFAULT_INCLUDE).map(globToRegExp);
-  const excludes = [...DEFAULT_EXCLUDE, ...exclude].map(globToRegExp);
+  const included = globList(include, DEFAULT_INCLUDE);
+  const excluded = globList([...DEFAULT_EXCLUDE, ...exclude], []);
   const found = new Set<string>();
   for (const target of targets) {
     const stat = statSync(target);
@@ -54,12 +52,9 @@ export function collectFiles(targets: string[], include: string[], exclude: stri
         const full = path.join(dir, entry.name);
         const rel = path.relative(target, full).split(path.sep).join("/");
         if (entry.isDirectory()) {
-          if (!excludes.some((re) => re.test(`${rel}/x`))) walk(full);
-        } else if (
-          entry.isFile() &&
-          includes.some((re) => re.test(rel)) &&
-          !excludes.some((re) => re.test(rel))
-        ) {
+          // Any name inside it stands for all of them: a glob that excludes one excludes them all.
+          if (!excluded(`${rel}/x`)) walk(full);
+        } else if (entry.isFile() && included(rel) && !excluded(rel)) {
           found.add(full);
         }
       }

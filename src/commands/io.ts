@@ -1,9 +1,3 @@
-import type { App } from "../app.js";
-import type { Config } from "../config.js";
-
-/** A CLI command: positional arguments after its name, the parsed config, the app; returns the exit code. */
-export type Command = (args: string[], config: Config, app: App, io: CommandIO) => Promise<number>;
-
 /** Where a command writes: results to `out` (stdout), progress and errors to `err` (stderr). */
 export interface CommandIO {
   out(text: string): void;
@@ -59,17 +53,4 @@ export function parseJsonFlag(name: string, value: string | undefined): Record<s
     // reported below
   }
   throw new UsageError(`--${name} takes a JSON object, e.g. --${name} '{"topic": "ops"}'`);
-}
-
-export function parseIntFlag(
-  name: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} takes a whole number from ${min} to ${max}`);
-  return n;
 }

@@ -5,15 +5,20 @@ import { ModelUnavailableError } from "../embeddings/embedder.js";
 import { KNOWN_MODELS } from "../embeddings/known-models.js";
 import { listCachedModels } from "../embeddings/model-cache.js";
 import { BUNDLED_MODELS, resolveModelSpec, specId } from "../embeddings/model-spec.js";
-import { TransformersEmbedder } from "../embeddings/transformers.js";
-import { type Command, type CommandIO, UsageError } from "./io.js";
+import { defineCommand } from "./command.js";
+import { type CommandIO, UsageError } from "./io.js";
 
-export const modelsCommand: Command = async (args, config, app, io) => {
-  const [sub, ...rest] = args;
-  if (sub === "list" && rest.length === 0) return listModels(config, app, io);
-  if (sub === "pull" && rest.length === 1) return pullModel(rest[0] as string, config, io);
-  throw new UsageError("usage: models list [--json] | models pull <model id> [--dtype <dtype>]");
-};
+export const modelsCommand = defineCommand({
+  name: "models",
+  usage: "models list [--json] | models pull <model id> [--dtype <dtype>]",
+  options: {},
+  async run({ args, config, app, io }) {
+    const [sub, ...rest] = args;
+    if (sub === "list" && rest.length === 0) return listModels(config, app, io);
+    if (sub === "pull" && rest.length === 1) return pullModel(rest[0] as string, config, app, io);
+    throw new UsageError(`usage: ${this.usage}`);
+  },
+});
 
 async function listModels(config: Config, app: App, io: CommandIO): Promise<number> {
   const collections = await app.memory.listCollections();
@@ -61,7 +66,11 @@ function inUse(names: string[]): string {
   return names.length > 0 ? `  used by: ${names.join(", ")}` : "";
 }
 
-async function pullModel(id: string, config: Config, io: CommandIO): Promise<number> {
+/**
+ * Loads the model once with the app's embedder factory (the configured providers; --offline was
+ * refused above, so the load may download), which puts it in the cache, then lets it go.
+ */
+async function pullModel(id: string, config: Config, app: App, io: CommandIO): Promise<number> {
   const spec = resolveModelSpec(id, config.dtype, homedir());
   if (spec.kind !== "hub") {
     io.err(
@@ -75,19 +84,11 @@ async function pullModel(id: string, config: Config, io: CommandIO): Promise<num
   }
   let lastReport = 0;
   try {
-    const embedder = await TransformersEmbedder.create({
-      model: spec.name,
-      dtype: spec.dtype,
-      local: false,
-      cacheDir: config.modelCache,
-      offline: false,
-      hubUrl: config.hubUrl,
-      onEvent: (event) => {
-        const now = Date.now();
-        if (now - lastReport < 500 && event.loaded < event.total) return;
-        lastReport = now;
-        io.err(`${event.file}: ${(event.loaded / 1e6).toFixed(1)} of ${(event.total / 1e6).toFixed(1)} MB\n`);
-      },
+    const embedder = await app.embedderFactory(spec, (event) => {
+      const now = Date.now();
+      if (now - lastReport < 500 && event.loaded < event.total) return;
+      lastReport = now;
+      io.err(`${event.file}: ${(event.loaded / 1e6).toFixed(1)} of ${(event.total / 1e6).toFixed(1)} MB\n`);
     });
     await embedder.dispose();
     const result = {

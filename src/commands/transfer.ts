@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { documentId, LIMITS, metadata, storedText } from "../contract/index.js";
 import { specFromRecord } from "../embeddings/model-spec.js";
 import type { NewDocument } from "../memory.js";
-import { documentId, metadata } from "../tools/schemas.js";
-import { type Command, EXIT, UsageError } from "./io.js";
+import { defineCommand, parseCollection } from "./command.js";
+import { EXIT, UsageError } from "./io.js";
 
 const HEADER_TYPE = "vector-memory-mcp/collection";
 const BATCH = 500;
@@ -16,7 +17,7 @@ const headerSchema = z.object({
 
 const lineSchema = z.object({
   id: documentId,
-  text: z.string().refine((t) => t.trim().length > 0, "text must not be empty"),
+  text: storedText(LIMITS.textChars),
   metadata: metadata.optional(),
 });
 
@@ -25,66 +26,78 @@ const lineSchema = z.object({
  * then one {id, text, metadata} line per document, ordered by id. Vectors are not exported: import
  * re-embeds with the recorded model, so a file stays valid across LanceDB versions.
  */
-export const exportCommand: Command = async (args, _config, app, io) => {
-  const [collection, ...rest] = args;
-  if (!collection || rest.length > 0) throw new UsageError("usage: export <collection> > file.jsonl");
-  const info = (await app.memory.listCollections()).find((c) => c.name === collection);
-  const first = await app.memory.getDocuments(collection, { limit: 100 });
-  io.out(
-    `${JSON.stringify({ type: HEADER_TYPE, version: 1, name: collection, model: info?.model, count: first.total })}\n`,
-  );
-  let page = first;
-  for (;;) {
-    for (const doc of page.documents) io.out(`${JSON.stringify(doc)}\n`);
-    if (!page.nextCursor) break;
-    page = await app.memory.getDocuments(collection, { limit: 100, cursor: page.nextCursor });
-  }
-  return EXIT.ok;
-};
+export const exportCommand = defineCommand({
+  name: "export",
+  usage: "export <collection> > file.jsonl",
+  options: {},
+  async run({ args, app, io }) {
+    const [name, ...rest] = args;
+    if (name === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
+    const collection = parseCollection(name);
+    const info = (await app.memory.listCollections()).find((c) => c.name === collection);
+    const first = await app.memory.getDocuments(collection, { limit: 100 });
+    io.out(
+      `${JSON.stringify({ type: HEADER_TYPE, version: 1, name: collection, model: info?.model, count: first.total })}\n`,
+    );
+    let page = first;
+    for (;;) {
+      for (const doc of page.documents) io.out(`${JSON.stringify(doc)}\n`);
+      if (!page.nextCursor) break;
+      page = await app.memory.getDocuments(collection, { limit: 100, cursor: page.nextCursor });
+    }
+    return EXIT.ok;
+  },
+});
 
 /**
  * `import <collection> < file.jsonl`: every line is validated before anything is written. A new
  * collection is made with the model the header records; an existing one keeps its own.
  */
-export const importCommand: Command = async (args, config, app, io) => {
-  const [collection, ...rest] = args;
-  if (!collection || rest.length > 0) throw new UsageError("usage: import <collection> < file.jsonl");
-  const lines = (await io.readStdin()).split(/\r?\n/).filter((line) => line.trim() !== "");
-  let model: ReturnType<typeof specFromRecord> | undefined;
-  const documents: NewDocument[] = [];
-  for (const [index, line] of lines.entries()) {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new UsageError(`line ${index + 1} is not JSON`);
+export const importCommand = defineCommand({
+  name: "import",
+  usage: "import <collection> < file.jsonl",
+  options: {},
+  async run({ args, config, app, io }) {
+    const [name, ...rest] = args;
+    if (name === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
+    const collection = parseCollection(name);
+    const lines = (await io.readStdin()).split(/\r?\n/).filter((line) => line.trim() !== "");
+    let model: ReturnType<typeof specFromRecord> | undefined;
+    const documents: NewDocument[] = [];
+    for (const [index, line] of lines.entries()) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new UsageError(`line ${index + 1} is not JSON`);
+      }
+      const header = headerSchema.safeParse(value);
+      if (header.success && index === 0) {
+        model = specFromRecord(header.data.model);
+        continue;
+      }
+      const doc = lineSchema.safeParse(value);
+      if (!doc.success)
+        throw new UsageError(`line ${index + 1}: ${doc.error.issues[0]?.message ?? "invalid document"}`);
+      documents.push(doc.data);
     }
-    const header = headerSchema.safeParse(value);
-    if (header.success && index === 0) {
-      model = specFromRecord(header.data.model);
-      continue;
+    let added = 0;
+    let replaced = 0;
+    for (let start = 0; start < documents.length; start += BATCH) {
+      const result = await app.memory.addDocuments(
+        collection,
+        documents.slice(start, start + BATCH),
+        model ? { model } : {},
+      );
+      added += result.added;
+      replaced += result.replaced;
     }
-    const doc = lineSchema.safeParse(value);
-    if (!doc.success)
-      throw new UsageError(`line ${index + 1}: ${doc.error.issues[0]?.message ?? "invalid document"}`);
-    documents.push(doc.data);
-  }
-  let added = 0;
-  let replaced = 0;
-  for (let start = 0; start < documents.length; start += BATCH) {
-    const result = await app.memory.addDocuments(
-      collection,
-      documents.slice(start, start + BATCH),
-      model ? { model } : {},
+    const summary = { collection, documents: documents.length, added, replaced };
+    io.out(
+      config.json
+        ? `${JSON.stringify(summary)}\n`
+        : `Imported ${documents.length} document(s) into "${collection}": ${added} added, ${replaced} replaced.\n`,
     );
-    added += result.added;
-    replaced += result.replaced;
-  }
-  const summary = { collection, documents: documents.length, added, replaced };
-  io.out(
-    config.json
-      ? `${JSON.stringify(summary)}\n`
-      : `Imported ${documents.length} document(s) into "${collection}": ${added} added, ${replaced} replaced.\n`,
-  );
-  return EXIT.ok;
-};
+    return EXIT.ok;
+  },
+});

@@ -1,30 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS } from "../limits.js";
-import type { ToolDeps } from "./index.js";
+import { addDocumentsInput, modelRecord } from "../contract/index.js";
+import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
-import { collectionName, documentId, metadata, modelRecord, storedText } from "./schemas.js";
-
-const inputSchema = z.object({
-  collection: collectionName,
-  documents: z
-    .array(
-      z.object({
-        id: documentId
-          .optional()
-          .describe(
-            "Optional id. A document with an existing id replaces it (upsert); omitted ids are generated.",
-          ),
-        text: storedText(LIMITS.textChars).describe(
-          `The text to store and embed (1-${LIMITS.textChars} characters). A text longer than the model's window is split into overlapping chunks, each embedded; nothing is cut off.`,
-        ),
-        metadata: metadata.optional(),
-      }),
-    )
-    .min(1)
-    .max(LIMITS.documentsPerCall)
-    .describe(`Documents to store, 1-${LIMITS.documentsPerCall} per call.`),
-});
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection written to."),
@@ -49,7 +27,7 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
         "Store texts in a collection so they can be found later by meaning. Creates the collection on first use. " +
         "Giving an existing id replaces that document. Example: " +
         '{"collection": "notes", "documents": [{"id": "n1", "text": "The deploy key lives in 1Password", "metadata": {"topic": "ops"}}]}',
-      inputSchema,
+      inputSchema: addDocumentsInput,
       outputSchema,
       annotations: {
         readOnlyHint: false,

@@ -1,34 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS } from "../limits.js";
+import { deleteInput, LIMITS } from "../contract/index.js";
 import type { DeleteRequest } from "../memory.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { runTool, toolResult } from "./result.js";
-import { collectionName, documentIds, whereFilter } from "./schemas.js";
-
-const inputSchema = z
-  .object({
-    collection: collectionName,
-    ids: documentIds
-      .optional()
-      .describe(
-        `Delete these documents (1-${LIMITS.idsPerCall} ids). Unknown ids are reported, not an error.`,
-      ),
-    where: whereFilter
-      .optional()
-      .describe("Delete every document whose metadata matches this filter (same syntax as search_similar)."),
-    drop_collection: z
-      .literal(true)
-      .optional()
-      .describe("Set to true to delete the whole collection and all its documents."),
-    dry_run: z
-      .boolean()
-      .default(false)
-      .describe("If true, delete nothing: report how many documents, and which ids, would be deleted."),
-  })
-  .refine((a) => [a.ids, a.where, a.drop_collection].filter((s) => s !== undefined).length === 1, {
-    message: "give exactly one of ids, where or drop_collection",
-  });
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection."),
@@ -55,7 +30,7 @@ export function registerDelete(server: McpServer, deps: ToolDeps): void {
       description:
         "Delete documents by id, by metadata filter, or drop a whole collection; give exactly one of ids, where, drop_collection. Use dry_run: true first to see what a filter would delete. " +
         'Example: {"collection": "notes", "ids": ["n1"]} or {"collection": "notes", "where": {"topic": "obsolete"}}',
-      inputSchema,
+      inputSchema: deleteInput,
       outputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },

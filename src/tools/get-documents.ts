@@ -1,37 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS } from "../limits.js";
-import type { ToolDeps } from "./index.js";
+import { getDocumentsInput, metadataValue } from "../contract/index.js";
+import type { ToolDeps } from "./deps.js";
 import { runTool, snippet, toolResult } from "./result.js";
-import { collectionName, documentIds, metadataValue, whereFilter } from "./schemas.js";
-
-const inputSchema = z
-  .object({
-    collection: collectionName,
-    ids: documentIds
-      .optional()
-      .describe(`Fetch exactly these documents (1-${LIMITS.idsPerCall} ids), in this order.`),
-    where: whereFilter
-      .optional()
-      .describe(
-        "Page through the documents whose metadata matches this filter (same syntax as search_similar).",
-      ),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(LIMITS.nResultsMax)
-      .default(20)
-      .describe(`Page size when listing (1-${LIMITS.nResultsMax}, default 20).`),
-    cursor: z
-      .string()
-      .max(2000)
-      .optional()
-      .describe("next_cursor from the previous page, to get the next one."),
-  })
-  .refine((a) => !(a.ids && (a.where || a.cursor)), {
-    message: "give either ids, or where/cursor for paging, not both",
-  });
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection."),
@@ -66,7 +37,7 @@ export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
       description:
         "Fetch stored documents exactly, by id or by metadata filter, without a similarity search; page through a whole collection with limit and cursor. " +
         'Example: {"collection": "notes", "ids": ["n1"]} or {"collection": "notes", "where": {"topic": "ops"}, "limit": 50}',
-      inputSchema,
+      inputSchema: getDocumentsInput,
       outputSchema,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },

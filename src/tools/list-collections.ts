@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { runTool, toolResult } from "./result.js";
 
 const outputSchema = z.object({

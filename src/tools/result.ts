@@ -24,7 +24,7 @@ export async function runTool(
   try {
     return await body();
   } catch (error) {
-    if (error instanceof MemoryError) return toolError(error.message);
+    if (error instanceof MemoryError) return toolError(error.messageFor("mcp"));
     if (error instanceof CancelledError)
       return toolError(`${tool} was cancelled; nothing from the unfinished call was stored.`);
     logger.error(

@@ -1,73 +1,11 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS } from "../limits.js";
+import { metadataValue, searchSimilarInput } from "../contract/index.js";
 import type { SearchResult } from "../memory.js";
-import type { ToolDeps } from "./index.js";
+import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
-import { collectionName, metadataValue, whereFilter } from "./schemas.js";
 
-/** Chosen from bench/quality.ts (bench/RESULTS.md): hybrid beats semantic and keyword alone. */
-export const DEFAULT_SEARCH_MODE = "hybrid";
-export const DEFAULT_MAX_CHARS = 12_000;
 const SNIPPET_CHARS = 200;
-
-const inputSchema = z.object({
-  collection: collectionName,
-  query: z
-    .string()
-    .max(LIMITS.queryChars)
-    .refine((q) => q.trim().length > 0, { message: "query must not be empty" })
-    .describe("What to look for, in natural language."),
-  n_results: z
-    .number()
-    .int()
-    .min(1)
-    .max(LIMITS.nResultsMax)
-    .default(LIMITS.nResultsDefault)
-    .describe(`How many results to return (1-${LIMITS.nResultsMax}, default ${LIMITS.nResultsDefault}).`),
-  where: whereFilter.optional(),
-  mode: z
-    .enum(["semantic", "keyword", "hybrid"])
-    .default(DEFAULT_SEARCH_MODE)
-    .describe(
-      `"semantic" matches meaning, "keyword" matches words (full-text, BM25; best for names, codes, exact terms), "hybrid" fuses both (default "${DEFAULT_SEARCH_MODE}").`,
-    ),
-  min_score: z
-    .number()
-    .min(-1)
-    .max(1)
-    .optional()
-    .describe("Drop results whose cosine score is below this (e.g. 0.3); applies in every mode."),
-  diversity: z
-    .number()
-    .min(0)
-    .max(1)
-    .default(0)
-    .describe(
-      "0-1: trade relevance for variety, so near-duplicates do not fill the results (try 0.3). Default 0.",
-    ),
-  include_text: z
-    .boolean()
-    .default(true)
-    .describe(
-      "Return each document's text (within max_chars); false returns snippets only, to save context.",
-    ),
-  group_by: z
-    .enum(["document", "chunk"])
-    .default("document")
-    .describe(
-      'Long documents are stored as several chunks. "document" (default) returns each document once, by its best-matching chunk; "chunk" returns every matching chunk, so one document can appear several times.',
-    ),
-  max_chars: z
-    .number()
-    .int()
-    .min(200)
-    .max(100_000)
-    .default(DEFAULT_MAX_CHARS)
-    .describe(
-      `Budget for all returned texts together (default ${DEFAULT_MAX_CHARS}); texts beyond it are cut and marked truncated.`,
-    ),
-});
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection searched."),
@@ -124,7 +62,7 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
       description:
         "Find stored documents relevant to a query, best first: by meaning, by exact words, or both (hybrid, the default); optionally only those whose metadata matches `where`. Long documents are searched chunk by chunk and each result gives the passage that matched. " +
         'Example: {"collection": "notes", "query": "where is the deploy key?", "n_results": 3, "where": {"topic": "ops"}}',
-      inputSchema,
+      inputSchema: searchSimilarInput,
       outputSchema,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },

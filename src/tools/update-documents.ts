@@ -1,39 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS } from "../limits.js";
-import type { ToolDeps } from "./index.js";
+import { updateDocumentsInput } from "../contract/index.js";
+import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
-import {
-  collectionName,
-  documentId,
-  metadataKey,
-  metadataValue,
-  refuseProtoKey,
-  storedText,
-} from "./schemas.js";
-
-const inputSchema = z.object({
-  collection: collectionName,
-  documents: z
-    .array(
-      z.object({
-        id: documentId.describe("Id of the stored document to change."),
-        text: storedText(LIMITS.textChars)
-          .optional()
-          .describe(
-            "New text; the document is re-chunked and re-embedded, and its old chunks removed. Omit to keep the text (and its vectors).",
-          ),
-        metadata: refuseProtoKey(z.record(metadataKey, metadataValue.nullable()))
-          .optional()
-          .describe(
-            "Metadata changes, merged into the stored metadata; set a key to null to remove it. No re-embedding.",
-          ),
-      }),
-    )
-    .min(1)
-    .max(LIMITS.documentsPerCall)
-    .describe(`Changes to existing documents, 1-${LIMITS.documentsPerCall} per call.`),
-});
 
 const outputSchema = z.object({
   collection: z.string().describe("The collection."),
@@ -50,7 +19,7 @@ export function registerUpdateDocuments(server: McpServer, deps: ToolDeps): void
       description:
         "Change existing documents by id: merge metadata changes (null removes a key) without re-embedding, or replace the text (re-embedded). Never creates documents; use add_documents for that. " +
         'Example: {"collection": "notes", "documents": [{"id": "n1", "metadata": {"status": "done", "draft": null}}]}',
-      inputSchema,
+      inputSchema: updateDocumentsInput,
       outputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },

@@ -1,6 +1,13 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_MODEL, defaultDirs, readConfig } from "../../src/config.js";
+import {
+  ArgvError,
+  ConfigError,
+  commandName,
+  DEFAULT_MODEL,
+  defaultDirs,
+  readConfig,
+} from "../../src/config.js";
 
 const linux = { platform: "linux" as const, home: "/home/ada" };
 
@@ -127,5 +134,26 @@ describe("readConfig", () => {
 
   it("passes subcommand words through", () => {
     expect(readConfig({}, ["models", "list"], linux).command).toEqual(["models", "list"]);
+  });
+
+  it("takes a command's own options only when they are given to it", () => {
+    expect(commandName(["--db-path", "search", "list", "--where", "{}"])).toBe("list");
+    const where = { where: { type: "string" } } as const;
+    const config = readConfig({}, ["search", "n", "q", "--where", "{}", "--offline"], linux, where);
+    expect(config.flags).toEqual({ where: "{}" });
+    expect(config.offline).toBe(true);
+    expect(readConfig({}, ["list"], linux).flags).toEqual({});
+    const error = (() => {
+      try {
+        readConfig({}, ["search", "n", "q", "--drop"], linux, where);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ArgvError);
+    expect(error).toMatchObject({
+      unknownOption: "--drop",
+      detail: expect.stringContaining("Unknown option '--drop'"),
+    });
   });
 });

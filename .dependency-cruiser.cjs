@@ -1,0 +1,85 @@
+/**
+ * The architecture's import rules, checked by `npm run check:deps` (and .ci/run).
+ *
+ * Data flows one way: surfaces (MCP tools, CLI commands) -> the memory core (src/memory.ts, with
+ * the input contract in src/contract/) -> embeddings (text to vectors) and the store (vectors and
+ * rows). src/app.ts is the composition root: the one place that picks the concrete store and the
+ * embedding providers, so it is exempt from the layering rules below.
+ *
+ * Type-only imports count: `tsPreCompilationDeps` keeps them, because a type that crosses a
+ * boundary couples the two sides as much as a value does.
+ *
+ * What "concrete embedder" means (rule surfaces-not-to-concrete-embedders): everything in
+ * src/embeddings/ except these neutral modules, which load no model and no runtime:
+ *   embedder.ts      the Embedder interface, ModelRecord, ModelUnavailableError
+ *   model-spec.ts    parsing a model id into a spec (hub id, local dir, bundled name)
+ *   known-models.ts  the catalogue shown by `models list`
+ *   model-cache.ts   listing what is in the download cache (file system only)
+ *   registry.ts      EmbedderRegistry, which loads models only through the factory it is given
+ * providers.ts (the factory that imports transformers.js and TF.js), transformers.ts, use-lite.ts,
+ * sentencepiece.ts and any new provider are concrete: surfaces reach them only through the
+ * registry that src/app.ts builds.
+ */
+const NEUTRAL_EMBEDDINGS = "^src/embeddings/(embedder|model-spec|known-models|model-cache|registry)\\.ts$";
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "A cycle makes import order matter and the layers meaningless.",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "surfaces-not-to-store",
+      severity: "error",
+      comment:
+        "Tools and commands go through the memory core (src/memory.ts); they never touch the store, not even its types.",
+      from: { path: "^src/(tools|commands)/" },
+      to: { path: "^src/store/" },
+    },
+    {
+      name: "surfaces-not-to-concrete-embedders",
+      severity: "error",
+      comment:
+        "Tools and commands may use the neutral embedding modules (listed at the top of this file), never a provider.",
+      from: { path: "^src/(tools|commands)/" },
+      to: { path: "^src/embeddings/", pathNot: NEUTRAL_EMBEDDINGS },
+    },
+    {
+      name: "memory-not-to-concrete-store",
+      severity: "error",
+      comment:
+        "The memory core knows the VectorStore interface (src/store/vector-store.ts) only; src/app.ts picks the implementation.",
+      from: { path: "^src/memory\\.ts$" },
+      to: { path: "^src/store/", pathNot: "^src/store/vector-store\\.ts$" },
+    },
+    {
+      name: "store-not-to-embeddings",
+      severity: "error",
+      comment:
+        "The store never embeds: it takes vectors and model records, and imports nothing from src/embeddings/.",
+      from: { path: "^src/store/" },
+      to: { path: "^src/embeddings/" },
+    },
+    {
+      name: "nothing-imports-cli",
+      severity: "error",
+      comment: "src/cli.ts is the entry point: importing it would run the program.",
+      from: {},
+      to: { path: "^src/cli\\.ts$" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^(dist|node_modules)/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+    },
+  },
+};
