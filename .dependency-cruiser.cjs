@@ -11,7 +11,7 @@
  *
  * What "concrete embedder" means (rule surfaces-not-to-concrete-embedders): everything in
  * src/embeddings/ except these neutral modules, which load no model and no runtime:
- *   embedder.ts      the Embedder interface, ModelRecord, ModelUnavailableError
+ *   embedder.ts      the Embedder interface, ModelUnavailableError (ModelRecord: src/model-record.ts)
  *   model-spec.ts    parsing a model id into a spec (hub id, local dir, bundled name)
  *   known-models.ts  the catalogue shown by `models list`
  *   model-cache.ts   listing what is in the download cache (file system only)
@@ -65,6 +65,22 @@ module.exports = {
       to: { path: "^src/embeddings/" },
     },
     {
+      name: "lancedb-only-in-store-lance",
+      severity: "error",
+      comment:
+        "LanceDB is known only to src/store/lance/ and the store that orchestrates it (src/store/lancedb-store.ts).",
+      from: { path: "^src/", pathNot: "^src/store/(lance/|lancedb-store\\.ts$)" },
+      to: { path: "@lancedb/lancedb" },
+    },
+    {
+      name: "store-neutral-not-to-lance",
+      severity: "error",
+      comment:
+        "The store's backend-neutral modules (the interface, the commit seam, locks, compaction policy, the vector cache) never import the LanceDB pieces: another backend reuses them as they are.",
+      from: { path: "^src/store/", pathNot: "^src/store/(lance/|lancedb-store\\.ts$)" },
+      to: { path: "^src/store/lance/" },
+    },
+    {
       name: "nothing-imports-cli",
       severity: "error",
       comment: "src/cli.ts is the entry point: importing it would run the program.",
@@ -74,7 +90,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(dist|node_modules)/" },
+    exclude: { path: "^dist/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {

@@ -1,4 +1,4 @@
-import { assertCollectionName } from "./lance/generations.js";
+import { assertCollectionName } from "./vector-store.js";
 
 /**
  * Runs `work` holding whatever orders a collection's writers across processes (a lock file next to

@@ -1,4 +1,5 @@
 import type { Filter } from "../filter.js";
+import { COLLECTION_NAME_PATTERN } from "../limits.js";
 import type { ModelRecord } from "../model-record.js";
 
 export type MetadataValue = string | number | boolean | string[];
@@ -137,4 +138,10 @@ export interface VectorStore {
 /** One string per row: a document's id and which of its chunks the row holds. */
 export function chunkKey(id: string, chunk: number): string {
   return JSON.stringify([id, chunk]);
+}
+
+/** Collection names become table and lock file names: the store refuses any that were not validated. */
+export function assertCollectionName(name: string): void {
+  if (!COLLECTION_NAME_PATTERN.test(name))
+    throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
 }

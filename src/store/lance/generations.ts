@@ -35,9 +35,3 @@ export function liveGeneration(collection: string, names: string[]): number | un
 export function collectionsIn(names: string[]): Set<string> {
   return new Set(names.map((name) => parseTableName(name)?.collection).filter((c) => c !== undefined));
 }
-
-/** Collection names become table and lock file names: the store refuses any that were not validated. */
-export function assertCollectionName(name: string): void {
-  if (!COLLECTION_NAME_PATTERN.test(name))
-    throw new Error(`bug: unvalidated collection name reached the store: ${name}`);
-}

@@ -1,8 +1,9 @@
 import * as lancedb from "@lancedb/lancedb";
 import type { ModelRecord } from "../../model-record.js";
 import type { CommitFeed } from "../commits.js";
+import { assertCollectionName } from "../vector-store.js";
 import { isCommitConflict, isNotFound } from "./errors.js";
-import { assertCollectionName, liveGeneration, tableName } from "./generations.js";
+import { liveGeneration, tableName } from "./generations.js";
 import { readModelRecord } from "./schema.js";
 
 export interface TableState {
