@@ -1,61 +1,42 @@
 /**
  * Retrieval quality on real data, through the server's own tools (a real MCP Client over
- * InMemoryTransport), with the bundled use-lite model.
+ * InMemoryTransport), with the bundled use-lite model, beside two baselines outside the server.
  *
- *   npx tsx bench/quality.ts
+ *   npx tsx bench/quality.ts            STS-B dev and LoCoMo dev
+ *   npx tsx bench/quality.ts --all      also the other development tasks the fusion was chosen on
  *
- * Task built from the STS Benchmark dev split (../shared/data/stsbenchmark/sts-dev.csv, or STS_DEV_CSV):
- * every distinct sentence is a document; each pair scored >= 4.0 gives a query (its first sentence)
- * whose one relevant document is its second sentence. The query's own sentence is in the corpus
- * too, so it is removed from that query's results before scoring (otherwise rank 1 is trivially
- * the query itself). Prints recall@1, recall@10 and MRR@10 for semantic, keyword and hybrid search.
+ * Data: ../shared/data (or STS_DEV_CSV and LOCOMO_JSON); the tasks are described in
+ * bench/lib/quality-tasks.ts. For each task it prints recall@1/5/10 and MRR@10 of every mode, of
+ * plain BM25 and of a brute-force dense search with the same model, then the default mode's margin
+ * over the best single mode. On LoCoMo it also shows what the turns' metadata changes: a `where`
+ * on the speaker a question names, and the session date written into each memory's text.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { createApp } from "../src/app.js";
+import { DEFAULT_SEARCH_MODE } from "../src/contract/index.js";
 import { silentLogger } from "../src/logger.js";
 import { createServer } from "../src/server.js";
+import {
+  locomoTask,
+  type RetrievalTask,
+  stsTask,
+  type TaskQuery,
+  taskFilesPresent,
+} from "./lib/quality-tasks.js";
+import { bm25Ranker, denseRanker, METRICS, type Scores, score } from "./lib/retrieval-metrics.js";
 
 const MODES = ["semantic", "keyword", "hybrid"] as const;
-const RELEVANT_SCORE = 4.0;
+type Mode = (typeof MODES)[number];
 const BATCH = 1000;
+const DEPTH = 10;
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const dataFile = process.env.STS_DEV_CSV ?? path.resolve(repoRoot, "../shared/data/stsbenchmark/sts-dev.csv");
-
-/** Tab-separated; some lines carry extra fields after the sentences, so split on tabs, no CSV quoting. */
-function parsePairs(text: string): Array<{ score: number; first: string; second: string }> {
-  return text.split(/\r?\n/).flatMap((line) => {
-    const [, , , , score, first, second] = line.split("\t");
-    const value = Number.parseFloat(score ?? "");
-    return first !== undefined && second !== undefined && Number.isFinite(value)
-      ? [{ score: value, first, second }]
-      : [];
-  });
-}
-
-async function main(): Promise<void> {
-  if (!existsSync(dataFile)) {
-    process.stderr.write(`STS data not found at ${dataFile}; set STS_DEV_CSV to the sts-dev.csv file.\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const pairs = parsePairs(readFileSync(dataFile, "utf8"));
-  const sentences = [...new Set(pairs.flatMap((p) => [p.first, p.second]))];
-  const idOf = new Map(sentences.map((s, i) => [s, `s${i}`]));
-  const queries = pairs
-    .filter((p) => p.score >= RELEVANT_SCORE && p.first !== p.second)
-    .map((p) => ({
-      text: p.first,
-      self: idOf.get(p.first) as string,
-      relevant: idOf.get(p.second) as string,
-    }));
-
+/** A server on a fresh database, as an agent's client sees it. */
+async function startServer() {
   const dir = mkdtempSync(path.join(tmpdir(), "vmm-quality-"));
   const app = createApp(
     {
@@ -76,54 +57,201 @@ async function main(): Promise<void> {
     if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
     return result.structuredContent as Record<string, unknown>;
   };
+  return {
+    app,
+    call,
+    async close() {
+      await client.close();
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+type Server = Awaited<ReturnType<typeof startServer>>;
 
-  try {
-    const loadStart = performance.now();
-    for (let start = 0; start < sentences.length; start += BATCH) {
-      const documents = sentences.slice(start, start + BATCH).map((text) => ({ id: idOf.get(text), text }));
-      await call("add_documents", { collection: "sts", documents });
+async function load(server: Server, task: RetrievalTask): Promise<void> {
+  for (const { name, documents } of task.collections) {
+    for (let start = 0; start < documents.length; start += BATCH) {
+      await server.call("add_documents", {
+        collection: name,
+        documents: documents.slice(start, start + BATCH),
+      });
     }
-    const loadSeconds = (performance.now() - loadStart) / 1000;
-    process.stdout.write(
-      `corpus: ${sentences.length} sentences loaded in ${loadSeconds.toFixed(1)} s; ${queries.length} queries (pairs scored >= ${RELEVANT_SCORE})\n\n`,
-    );
-    process.stdout.write(
-      "| mode | recall@1 | recall@10 | MRR@10 | ms/query |\n| --- | --- | --- | --- | --- |\n",
-    );
+  }
+}
+
+/** Each query's ranked ids through search_similar; one more than scored, for the excluded id. */
+async function searchAll(
+  server: Server,
+  queries: TaskQuery[],
+  mode: Mode,
+  where?: (q: TaskQuery) => Record<string, unknown> | undefined,
+): Promise<{ rankings: string[][]; msPerQuery: number }> {
+  const started = performance.now();
+  const rankings: string[][] = [];
+  for (const query of queries) {
+    const filter = where?.(query);
+    const out = await server.call("search_similar", {
+      collection: query.collection,
+      query: query.text,
+      mode,
+      n_results: DEPTH + 1,
+      include_text: false,
+      ...(filter ? { where: filter } : {}),
+    });
+    rankings.push((out.results as Array<{ id: string }>).map((r) => r.id));
+  }
+  return { rankings, msPerQuery: (performance.now() - started) / Math.max(1, queries.length) };
+}
+
+async function baselines(
+  server: Server,
+  task: RetrievalTask,
+): Promise<{ bm25: string[][]; dense: string[][] }> {
+  const embedder = await server.app.embedders.get(server.app.defaultModel);
+  const bm25: string[][] = [];
+  const dense: string[][] = [];
+  for (const { name, documents } of task.collections) {
+    const byWords = bm25Ranker(documents);
+    const byMeaning = await denseRanker(embedder, documents);
+    for (const [i, query] of task.queries.entries()) {
+      if (query.collection !== name) continue;
+      bm25[i] = byWords(query.text, DEPTH + 1);
+      dense[i] = await byMeaning(query.text, DEPTH + 1);
+    }
+  }
+  return { bm25, dense };
+}
+
+const f3 = (x: number) => x.toFixed(3);
+const signed = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`;
+
+function table(title: string, rows: Array<[string, Scores, string?]>): string {
+  const head = `| ${title} | ${METRICS.map(([, label]) => label).join(" | ")} | ms/query |`;
+  const rule = `| --- | ${METRICS.map(() => "---:").join(" | ")} | ---: |`;
+  const body = rows.map(
+    ([name, s, ms]) => `| ${name} | ${METRICS.map(([key]) => f3(s[key])).join(" | ")} | ${ms ?? ""} |`,
+  );
+  return [head, rule, ...body].join("\n");
+}
+
+/** The default mode against the better single mode, metric by metric. */
+function margins(byMode: Record<Mode, Scores>): Scores {
+  const def = byMode[DEFAULT_SEARCH_MODE as Mode];
+  const best = (key: keyof Scores) => Math.max(byMode.semantic[key], byMode.keyword[key]);
+  return {
+    r1: def.r1 - best("r1"),
+    r5: def.r5 - best("r5"),
+    r10: def.r10 - best("r10"),
+    mrr10: def.mrr10 - best("mrr10"),
+  };
+}
+
+async function measure(task: RetrievalTask, out: string[]): Promise<{ name: string; margin: Scores }> {
+  const server = await startServer();
+  try {
+    const started = performance.now();
+    await load(server, task);
+    const documents = task.collections.reduce((n, c) => n + c.documents.length, 0);
+    const byMode = {} as Record<Mode, Scores>;
+    const rows: Array<[string, Scores, string?]> = [];
     for (const mode of MODES) {
-      let hits1 = 0;
-      let hits10 = 0;
-      let reciprocal = 0;
-      const started = performance.now();
-      for (const query of queries) {
-        const out = await call("search_similar", {
-          collection: "sts",
-          query: query.text,
-          mode,
-          n_results: 11,
-          include_text: false,
-        });
-        const ranked = (out.results as Array<{ id: string }>)
-          .map((r) => r.id)
-          .filter((id) => id !== query.self);
-        const rank = ranked.slice(0, 10).indexOf(query.relevant);
-        if (rank === 0) hits1 += 1;
-        if (rank >= 0) {
-          hits10 += 1;
-          reciprocal += 1 / (rank + 1);
-        }
-      }
-      const msPerQuery = (performance.now() - started) / queries.length;
-      const n = queries.length;
-      process.stdout.write(
-        `| ${mode} | ${(hits1 / n).toFixed(3)} | ${(hits10 / n).toFixed(3)} | ${(reciprocal / n).toFixed(3)} | ${msPerQuery.toFixed(1)} |\n`,
-      );
+      const { rankings, msPerQuery } = await searchAll(server, task.queries, mode);
+      byMode[mode] = score(task.queries, rankings);
+      rows.push([
+        `${mode}${mode === DEFAULT_SEARCH_MODE ? " (default)" : ""}`,
+        byMode[mode],
+        msPerQuery.toFixed(1),
+      ]);
+    }
+    const { bm25, dense } = await baselines(server, task);
+    rows.push(["baseline: plain BM25 outside the server, no stemming", score(task.queries, bm25)]);
+    rows.push(["baseline: brute-force dense, same model, outside the server", score(task.queries, dense)]);
+    const margin = margins(byMode);
+    rows.push([`**default − best single mode**`, margin]);
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    out.push(
+      `### ${task.name}: ${documents} documents in ${task.collections.length} collection(s), ${task.queries.length} queries (${seconds} s)\n`,
+      table("mode", rows),
+      "",
+    );
+    return { name: task.name, margin };
+  } finally {
+    await server.close();
+  }
+}
+
+/** LoCoMo with the turns' metadata used: a speaker filter, and the session date in the text. */
+async function locomoMetadata(out: string[]): Promise<void> {
+  const plain = locomoTask();
+  const named = plain.queries.filter((q) => q.speaker !== undefined);
+  const server = await startServer();
+  const rows: Array<[string, Scores, string?]> = [];
+  try {
+    await load(server, plain);
+    const mode = DEFAULT_SEARCH_MODE as Mode;
+    rows.push([
+      `${named.length} questions that name one speaker, ${mode}`,
+      score(named, (await searchAll(server, named, mode)).rankings),
+    ]);
+    const bySpeaker = await searchAll(server, named, mode, (q) => ({ speaker: q.speaker }));
+    rows.push([`the same, where {"speaker": <named>}`, score(named, bySpeaker.rankings)]);
+  } finally {
+    await server.close();
+  }
+  const dated = locomoTask(undefined, { dateInText: true });
+  const datedServer = await startServer();
+  try {
+    await load(datedServer, dated);
+    for (const mode of MODES) {
+      const { rankings } = await searchAll(datedServer, dated.queries, mode);
+      rows.push([`all questions, date in each memory's text, ${mode}`, score(dated.queries, rankings)]);
     }
   } finally {
-    await client.close();
-    await app.close();
-    rmSync(dir, { recursive: true, force: true });
+    await datedServer.close();
   }
+  out.push("### LoCoMo dev: using the speaker and session date\n", table("variant", rows), "");
+}
+
+async function main(): Promise<void> {
+  const missing = taskFilesPresent();
+  if (missing) {
+    process.stderr.write(`${missing}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const all = process.argv.includes("--all");
+  const tasks = [
+    stsTask(),
+    locomoTask(),
+    ...(all
+      ? [
+          stsTask(undefined, { reverse: true }),
+          stsTask(undefined, { band: [3, 4] }),
+          stsTask(undefined, { band: [3, 4], reverse: true }),
+          locomoTask(undefined, { observations: true }),
+        ]
+      : []),
+  ];
+  const out: string[] = [
+    `Model use-lite; default mode ${DEFAULT_SEARCH_MODE}; results through search_similar.\n`,
+  ];
+  const summary: Array<{ name: string; margin: Scores }> = [];
+  for (const task of tasks) {
+    summary.push(await measure(task, out));
+    process.stdout.write(`${out.splice(0).join("\n")}\n`);
+  }
+  await locomoMetadata(out);
+  out.push(
+    "### The default against the best single mode, per task (positive: the default is better)\n",
+    `| task | ${METRICS.map(([, label]) => label).join(" | ")} |`,
+    `| --- | ${METRICS.map(() => "---:").join(" | ")} |`,
+    ...summary.map(
+      ({ name, margin }) => `| ${name} | ${METRICS.map(([key]) => signed(margin[key])).join(" | ")} |`,
+    ),
+    "",
+  );
+  process.stdout.write(`${out.join("\n")}\n`);
 }
 
 await main();

@@ -10,11 +10,11 @@ export function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * The cosine's weight in hybrid search; the keyword side has the rest. Chosen on four development
- * tasks of two kinds (STS-B dev sentence retrieval both ways and LoCoMo dev questions and
- * observations, bench/quality.ts and bench/RESULTS.md "Search quality"): 0.35-0.45 never fell
- * behind the better single mode by more than noise on any of them, where one side is far stronger
- * than the other in either direction; reciprocal rank fusion fell behind by 0.1-0.4 in recall@5.
+ * The cosine's weight in hybrid search; the keyword side has the rest. Chosen on development tasks
+ * of two kinds, where either side can be far stronger (STS-B dev paraphrase retrieval; LoCoMo dev
+ * questions and observations against conversation turns; bench/quality.ts --all, bench/RESULTS.md
+ * "Search quality"): weights 0.35-0.45 were never behind the better single mode by more than noise,
+ * where equal-weight reciprocal rank fusion fell 0.16-0.24 behind keyword in recall@5.
  */
 export const HYBRID_COSINE_WEIGHT = 0.4;
 

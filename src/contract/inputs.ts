@@ -19,7 +19,7 @@ import {
  */
 
 export const SEARCH_MODES = ["semantic", "keyword", "hybrid"] as const;
-/** Chosen from bench/quality.ts (bench/RESULTS.md): hybrid beats semantic and keyword alone. */
+/** Hybrid (ranking.ts convexFusion) never fell behind the better single mode on the development data (bench/RESULTS.md "Search quality"). */
 export const DEFAULT_SEARCH_MODE = "hybrid";
 export const DEFAULT_MAX_CHARS = 12_000;
 /** Documents per page when listing with get_documents / `get`. */
