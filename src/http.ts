@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { type LoopbackGuard, loopbackGuard } from "./http-guard.js";
 import type { Logger } from "./logger.js";
 
 export interface HttpOptions {
@@ -45,8 +46,8 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
     });
   });
 
-  let allowedHosts: Set<string> = new Set();
-  let allowedOrigins: Set<string> = new Set();
+  // Known once the port is bound (port 0 picks one).
+  let guard: LoopbackGuard | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = Buffer.from(req.headers.authorization ?? "");
@@ -54,13 +55,9 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
       res.writeHead(401, { "WWW-Authenticate": 'Bearer realm="vector-memory-mcp"' }).end();
       return;
     }
-    if (!allowedHosts.has((req.headers.host ?? "").toLowerCase())) {
-      res.writeHead(403).end("Host not allowed");
-      return;
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
-      res.writeHead(403).end("Origin not allowed");
+    const refusal = guard ? guard.refusal(req) : "Not listening yet";
+    if (refusal) {
+      res.writeHead(403).end(refusal);
       return;
     }
     if (new URL(req.url ?? "/", "http://x").pathname !== MCP_PATH) {
@@ -118,18 +115,8 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const names = [
-    "127.0.0.1",
-    "localhost",
-    "[::1]",
-    options.host.includes(":") ? `[${options.host}]` : options.host,
-  ];
-  allowedHosts = new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
-  allowedOrigins = new Set([
-    ...[...allowedHosts].map((host) => `http://${host}`),
-    ...options.allowedOrigins.map((o) => o.toLowerCase()),
-  ]);
-  const url = `http://${names[3]}:${port}${MCP_PATH}`;
+  guard = loopbackGuard(options.host, port, options.allowedOrigins);
+  const url = `${guard.base}${MCP_PATH}`;
   return {
     url,
     async close() {
@@ -141,9 +128,10 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
   };
 }
 
-type Body = { kind: "ok"; value: unknown } | { kind: "too-large" } | { kind: "invalid" };
+export type Body = { kind: "ok"; value: unknown } | { kind: "too-large" } | { kind: "invalid" };
 
-async function readJson(req: IncomingMessage, limit: number): Promise<Body> {
+/** The request's JSON body, read up to `limit` bytes. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<Body> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) return { kind: "too-large" };
   const chunks: Buffer[] = [];
