@@ -1,9 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../support/harness.js";
-import { TINY_BERT } from "../support/stdio.js";
+import { CLI, TINY_BERT } from "../support/stdio.js";
 import {
   HAVE_CHROMIUM,
   importDocuments,
@@ -287,5 +288,34 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     });
     expect(done.status).toBe(200);
     expect(await metadataOf("a2")).toEqual({ topic: "changed", n: 2 });
+  });
+});
+
+describe("the ui command's usage", () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, "ui", ...args], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
+
+  it("refuses extra words or another command's flag with exit 2 and one line", () => {
+    for (const [args, message] of [
+      [["extra"], "usage: ui [--port N] [--open]"],
+      [["--bogus"], "unknown option --bogus; ui takes --port <N>, --open"],
+    ] as const) {
+      const result = run(...args);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stdout).toBe("");
+    }
+  });
+
+  it("refuses a port that is not one as the server's --port does: exit 1, nothing started", () => {
+    for (const port of ["nope", "70000", "1.5"]) {
+      const result = run("--port", port);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("--port / VECTOR_MEMORY_PORT");
+      expect(result.stdout).toBe("");
+    }
   });
 });
