@@ -24,7 +24,14 @@ export const uiCommand = defineCommand({
       { port: "--port" },
     );
     const logger = createLogger(config.logLevel, io.err);
-    const ui = await startUiServer({ port, memory: app.memory, logger });
+    let ui: Awaited<ReturnType<typeof startUiServer>>;
+    try {
+      ui = await startUiServer({ port, memory: app.memory, logger });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+      io.err(`vector-memory-mcp ui: port ${port} is in use; --port 0 picks a free one.\n`);
+      return EXIT.failed;
+    }
     // The login URL is the one thing on stdout, so scripts (and the tests) can read it.
     io.out(`${ui.loginUrl}\n`);
     io.err(`Web UI on ${ui.url} for database ${config.dbPath}; Ctrl-C stops it.\n`);

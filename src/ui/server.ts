@@ -88,8 +88,11 @@ export async function startUiServer(options: UiOptions): Promise<UiHandle> {
     const token = url.searchParams.get("token");
     if (url.pathname === "/" && req.method === "GET" && token !== null) {
       const session = sessions.login(token);
-      if (!session)
+      if (!session) {
+        // The link again from a browser that is logged in already: just go in.
+        if (sessions.session(req)) return redirectHome(res);
         return send(res, 401, "text/plain", loggedOut("This login link was used already or is wrong."));
+      }
       // Redirect to the clean URL, so the token leaves the address bar and the history.
       res.writeHead(303, {
         ...SECURITY_HEADERS,
@@ -142,6 +145,10 @@ export async function startUiServer(options: UiOptions): Promise<UiHandle> {
       server.closeAllConnections();
     },
   };
+}
+
+function redirectHome(res: ServerResponse): void {
+  res.writeHead(303, { ...SECURITY_HEADERS, Location: "/" }).end();
 }
 
 function loggedOut(why: string): string {

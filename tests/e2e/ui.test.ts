@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,8 +117,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     const [session] = (await context.cookies(ui.base)).filter((c) => c.name.startsWith("vmm_ui_"));
     expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict" });
     expect(csrf).toMatch(/^[\w-]{40,}$/);
-    // The login token is good for one login only.
+    // The login token is good for one login only; the browser that used it is just let in again.
     expect((await raw(ui.loginUrl)).status).toBe(401);
+    await page.goto(ui.loginUrl);
+    expect(page.url()).toBe(`${ui.base}/`);
+    await page.getByRole("heading", { name: "Collections" }).waitFor();
   });
 
   it("lists the collections with count, model and dimensions", async () => {
@@ -308,6 +313,16 @@ describe("the ui command's usage", () => {
       expect(result.stderr).toContain(message);
       expect(result.stdout).toBe("");
     }
+  });
+
+  it("says so when the port is taken, exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const result = run("--port", String(port), "--db-path", path.join(tmpdir(), "vmm-ui-unused"));
+    taken.close();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`port ${port} is in use; --port 0 picks a free one`);
   });
 
   it("refuses a port that is not one as the server's --port does: exit 1, nothing started", () => {
