@@ -18,10 +18,22 @@ export interface HttpOptions {
   logger: Logger;
   /** A fresh MCP server for each session; all of them share one memory. */
   makeServer: () => McpServer;
+  /**
+   * Served beside /mcp (the web UI, src/ui/): the paths it owns skip the bearer token and get its
+   * own checks (Host/Origin by the same guard, a session cookie, CSRF). Structural, so this module
+   * does not import the UI.
+   */
+  beside?: {
+    owns(pathname: string): boolean;
+    handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+    listening(host: string, port: number): { loginUrl: string };
+  };
 }
 
 export interface HttpHandle {
   url: string;
+  /** The web UI's login URL, when `beside` is given. */
+  besideLoginUrl?: string;
   close(): Promise<void>;
 }
 
@@ -50,6 +62,9 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
   let guard: LoopbackGuard | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? "/", "http://x").pathname;
+    if (options.beside && pathname !== MCP_PATH && options.beside.owns(pathname))
+      return options.beside.handle(req, res);
     const auth = Buffer.from(req.headers.authorization ?? "");
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
       res.writeHead(401, { "WWW-Authenticate": 'Bearer realm="vector-memory-mcp"' }).end();
@@ -60,7 +75,7 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
       res.writeHead(403).end(refusal);
       return;
     }
-    if (new URL(req.url ?? "/", "http://x").pathname !== MCP_PATH) {
+    if (pathname !== MCP_PATH) {
       res.writeHead(404).end();
       return;
     }
@@ -117,8 +132,10 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
   const port = (server.address() as AddressInfo).port;
   guard = loopbackGuard(options.host, port, options.allowedOrigins);
   const url = `${guard.base}${MCP_PATH}`;
+  const beside = options.beside?.listening(options.host, port);
   return {
     url,
+    ...(beside ? { besideLoginUrl: beside.loginUrl } : {}),
     async close() {
       await Promise.all([...sessions.values()].map((t) => t.close().catch(() => undefined)));
       sessions.clear();

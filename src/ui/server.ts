@@ -55,6 +55,36 @@ const SECURITY_HEADERS = {
  * GET, the CSRF header (403). Only then does a request reach the memory.
  */
 export async function startUiServer(options: UiOptions): Promise<UiHandle> {
+  const ui = createUiHandler(options);
+  const server = createServer((req, res) => void ui.handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, UI_HOST, () => resolve());
+  });
+  const urls = ui.listening(UI_HOST, (server.address() as AddressInfo).port);
+  return {
+    ...urls,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    },
+  };
+}
+
+export interface UiHandler {
+  /** Whether a path is the UI's (the page, its assets, its API), for a server that serves more. */
+  owns(pathname: string): boolean;
+  /** Answers a request; never rejects (a bug is logged and answered 500). */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Called once the server listens: fixes the names it answers to and makes the login token. */
+  listening(host: string, port: number): { url: string; loginUrl: string };
+}
+
+/**
+ * The UI as a request handler, for its own server (`ui`) or beside /mcp (`--http`). It refuses
+ * everything until `listening` has told it its host and port.
+ */
+export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
   const dir = options.assetsDir ?? fileURLToPath(new URL("./assets/", import.meta.url));
   const files = new Map<string, Buffer>();
   let page: string;
@@ -67,14 +97,6 @@ export async function startUiServer(options: UiOptions): Promise<UiHandle> {
 
   let guard: LoopbackGuard | undefined;
   let sessions: ReturnType<typeof createSessions> | undefined;
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      options.logger.error(
-        `UI request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
-      if (!res.headersSent) send(res, 500, "text/plain", "Internal error");
-    });
-  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!guard || !sessions) return send(res, 503, "text/plain", "Starting");
@@ -130,19 +152,19 @@ export async function startUiServer(options: UiOptions): Promise<UiHandle> {
     return json(res, reply.status, reply.body);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, UI_HOST, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  guard = loopbackGuard(UI_HOST, port);
-  sessions = createSessions(port);
   return {
-    url: `${guard.base}/`,
-    loginUrl: `${guard.base}/?token=${sessions.loginToken}`,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+    owns: (pathname) => pathname === "/" || pathname.startsWith("/assets/") || pathname.startsWith("/api/"),
+    handle: (req, res) =>
+      handle(req, res).catch((error: unknown) => {
+        options.logger.error(
+          `UI request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        if (!res.headersSent) send(res, 500, "text/plain", "Internal error");
+      }),
+    listening(host, port) {
+      guard = loopbackGuard(host, port);
+      sessions = createSessions(port);
+      return { url: `${guard.base}/`, loginUrl: `${guard.base}/?token=${sessions.loginToken}` };
     },
   };
 }

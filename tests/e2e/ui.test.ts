@@ -6,6 +6,7 @@ import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../support/harness.js";
+import { spawnHttpServer } from "../support/http.js";
 import { CLI, TINY_BERT } from "../support/stdio.js";
 import {
   HAVE_CHROMIUM,
@@ -332,5 +333,44 @@ describe("the ui command's usage", () => {
       expect(result.stderr).toContain("--port / VECTOR_MEMORY_PORT");
       expect(result.stdout).toBe("");
     }
+  });
+});
+
+describe("the web UI beside /mcp with --http", () => {
+  const work = tempDir("vmm-ui-http-");
+  let server: Awaited<ReturnType<typeof spawnHttpServer>>;
+  beforeAll(async () => {
+    const args = ["--db-path", path.join(work.dir, "db"), "--model", TINY_BERT, "--offline"];
+    importDocuments(args, "notes", DOCS.slice(0, 2));
+    server = await spawnHttpServer([...args, "--token-file", path.join(work.dir, "token")]);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    work.cleanup();
+  });
+
+  it("serves the same UI and login, while /mcp still needs the bearer token", async () => {
+    const loginUrl = /web UI: (http:\/\/\S+)/.exec(server.stderr())?.[1] ?? "";
+    const base = server.url.replace(/\/mcp$/, "");
+    expect(loginUrl.startsWith(`${base}/?token=`)).toBe(true);
+    expect((await raw(`${base}/api/collections`)).status).toBe(401);
+    const login = await raw(loginUrl);
+    expect(login.status).toBe(303);
+    const cookie = String(login.headers["set-cookie"]).split(";")[0] ?? "";
+    expect(String(login.headers["set-cookie"])).toMatch(/HttpOnly; SameSite=Strict/);
+    const collections = await raw(`${base}/api/collections`, { headers: { Cookie: cookie } });
+    expect(collections.status).toBe(200);
+    expect(JSON.parse(collections.body)).toMatchObject({ collections: [{ name: "notes", count: 2 }] });
+    const page = await raw(`${base}/`, { headers: { Cookie: cookie } });
+    expect(page.body).toContain('<script type="module" src="/assets/app.js">');
+    expect(
+      (await raw(`${base}/api/collections`, { headers: { Cookie: cookie, Origin: "http://evil.example" } }))
+        .status,
+    ).toBe(403);
+    // The session cookie is no bearer token: /mcp and other paths refuse it.
+    expect((await raw(server.url, { method: "POST", headers: { Cookie: cookie }, body: "{}" })).status).toBe(
+      401,
+    );
+    expect((await raw(`${base}/other`, { headers: { Cookie: cookie } })).status).toBe(401);
   });
 });
