@@ -226,15 +226,17 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     await page.locator("pre.doc-text").waitFor();
     expect(await page.locator("pre.doc-text").textContent()).toBe(HOSTILE_TEXT);
     expect(await page.locator("h1 code").textContent()).toBe("x<script>");
+    expect(await page.locator("body img, main script").count()).toBe(0);
     expect(JSON.parse(await page.getByLabel(/Metadata as JSON/).inputValue())).toMatchObject({
       note: HOSTILE_META,
     });
     await open(`#/browse?c=notes&where=${encodeURIComponent('{"topic":"hostile"}')}`);
     await expect.poll(() => page.locator("td.text").textContent()).toBe(HOSTILE_TEXT);
     expect(await page.locator("td.meta").textContent()).toContain(HOSTILE_META);
+    expect(await page.locator("body img, main script").count()).toBe(0);
     await open(`#/search?c=notes&q=script%20img&mode=keyword`);
     await expect.poll(() => page.locator("li.result").count()).toBeGreaterThan(0);
-    expect(await page.locator("main img, main script").count()).toBe(0);
+    expect(await page.locator("body img, main script").count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
   });
