@@ -22,6 +22,7 @@ import {
   taskFilesPresent,
 } from "./lib/quality-tasks.js";
 import { METRICS, type Scores, score } from "./lib/retrieval-metrics.js";
+import { Rng } from "./lib/vectors.js";
 
 interface Candidate {
   id: string;
@@ -132,17 +133,6 @@ const FUSIONS: Array<[string, Fusion]> = [
   ["convex 0.4, both z-scored", normalised(0.4, zScore)],
 ];
 
-/** A small seeded PRNG (mulberry32), so the weakened lists are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function main(): Promise<void> {
   const missing = taskFilesPresent();
   if (missing) {
@@ -167,22 +157,21 @@ async function main(): Promise<void> {
   // trails semantic by 0.06 in recall@10): its BM25 jittered (x e^N(0, 0.2)), or the answer taken
   // out of its list for 10% of the queries (no shared word), seeded.
   for (const l of lists.filter((x) => x.name.startsWith("STS") && !x.name.includes("not stored"))) {
-    const random = mulberry32(7);
-    const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const jitter = new Rng(7);
     weakened.push({
       name: `${l.name}, keyword BM25 jittered`,
       queries: l.queries.map((q) => ({
         ...q,
         keyword: q.keyword
-          .map((c) => ({ ...c, keywordScore: (c.keywordScore ?? 0) * Math.exp(0.2 * gauss()) }))
+          .map((c) => ({ ...c, keywordScore: (c.keywordScore ?? 0) * Math.exp(0.2 * jitter.gaussian()) }))
           .sort((a, b) => b.keywordScore - a.keywordScore),
       })),
     });
-    const missing = mulberry32(11);
+    const missing = new Rng(11);
     weakened.push({
       name: `${l.name}, answer missing from 10% of keyword lists`,
       queries: l.queries.map((q) =>
-        missing() < 0.1 ? { ...q, keyword: q.keyword.filter((c) => !q.relevant.includes(c.id)) } : q,
+        missing.next() < 0.1 ? { ...q, keyword: q.keyword.filter((c) => !q.relevant.includes(c.id)) } : q,
       ),
     });
   }

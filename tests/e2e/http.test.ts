@@ -1,28 +1,11 @@
 import { readFileSync, statSync } from "node:fs";
-import { request } from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../support/harness.js";
-import { connectHttp, type HttpServerProcess, spawnHttpServer } from "../support/http.js";
+import { connectHttp, type HttpServerProcess, raw, spawnHttpServer } from "../support/http.js";
 import { TINY_BERT } from "../support/stdio.js";
 
 /** A raw request, so tests control every header (fetch forbids setting Host). */
-function raw(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string },
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? "POST", headers: options.headers ?? {} }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end(options.body);
-  });
-}
 
 const initialize = JSON.stringify({
   jsonrpc: "2.0",

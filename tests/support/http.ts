@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -60,4 +61,23 @@ export async function connectHttp(url: string, token: string, name = "http-test"
       (await client.callTool({ name: tool, arguments: args })) as CallToolResult,
     close: () => client.close(),
   };
+}
+
+/** One plain HTTP request (no MCP client): a POST when it has a body, else a GET, unless `method` says. */
+export function raw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const method = options.method ?? (options.body === undefined ? "GET" : "POST");
+    const req = request(url, { method, headers: options.headers ?? {} }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
 }

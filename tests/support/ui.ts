@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { request } from "node:http";
 import { type BrowserContext, chromium } from "playwright-core";
+import { raw } from "./http.js";
 import { CLI } from "./stdio.js";
+
+export { raw };
 
 /** Debian's chromium (apt-get install chromium); .ci/run installs it. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -81,23 +83,5 @@ export function spawnUi(args: string[]): Promise<UiProcess> {
       clearTimeout(timer);
       reject(new Error(`ui exited with ${code}:\n${stderr}`));
     });
-  });
-}
-
-/** A raw request, so a test controls every header (fetch forbids setting Host and Origin freely). */
-export function raw(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? "GET", headers: options.headers ?? {} }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end(options.body);
   });
 }

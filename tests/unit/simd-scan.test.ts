@@ -3,17 +3,7 @@ import { describe, expect, it } from "vitest";
 import { compileScanKernel, MODULE_PATH, renderModule } from "../../scripts/build-wasm.js";
 import { createScanner, SIMD_LANES, SIMD_LANES_I8 } from "../../src/store/simd-scan.js";
 import { SCAN_KERNEL_WASM } from "../../src/store/simd-scan.wasm.js";
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "../support/random.js";
 
 const f32 = Math.fround;
 

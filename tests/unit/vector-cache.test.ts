@@ -8,21 +8,11 @@ import { topK } from "../../src/store/simd-scan.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
 import type { ChunkToWrite, Hit } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
+import { random } from "../support/random.js";
 
 // 37 dimensions: not a multiple of the kernel's 16 lanes, so the padding is exercised too.
 const DIM = 37;
 const model: ModelRecord = { model: "random", dtype: "fp32", dimensions: DIM };
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const next = random(7);
 /** Not normalised: lengths vary, as cosine must not care. */
