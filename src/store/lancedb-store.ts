@@ -3,7 +3,8 @@ import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
-import { CollectionLocks } from "./collection-locks.js";
+import { isRemoteUri, type ObjectStoreOptions } from "../storage-uri.js";
+import { CollectionLocks, type CrossProcessLock } from "./collection-locks.js";
 import { type Commit, CommitFeed, type CommitListener } from "./commits.js";
 import {
   CHECK_EVERY,
@@ -43,6 +44,7 @@ import {
 } from "./lance/text-index.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
+import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
 import { compileFilter, idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -62,8 +64,13 @@ import type {
 } from "./vector-store.js";
 
 export interface LanceStoreOptions {
+  /** A local directory, or an object-storage URI (`s3://bucket/prefix`, `s3+ddb://...`, `gs://...`). */
   dbPath: string;
   logger: Logger;
+  /** S3 options for an `s3://` database (endpoint, keys, ...); unset ones leave LanceDB's `AWS_*` env in charge. */
+  objectStore?: ObjectStoreOptions;
+  /** Environment the commit probe reads `AWS_*` from (default process.env). */
+  env?: Record<string, string | undefined>;
   /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when overdue. */
   compactEvery?: number;
   /** A due compaction waits for this many ms without writes (default IDLE_MS). */
@@ -96,11 +103,16 @@ export class LanceStore implements VectorStore {
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
-    this.tables = new LanceTables(dbPath, this.commits);
-    // In this process, writes queue in `locks`; across processes, the collection's lock file orders them.
-    this.locks = new CollectionLocks((collection, work) =>
-      this.guard(() => withProcessLock(dbPath, collection, logger, work)),
-    );
+    const objectStore = options.objectStore ?? {};
+    const env = options.env ?? process.env;
+    this.tables = new LanceTables(dbPath, this.commits, objectStore, env);
+    // In this process, writes queue in `locks`; across processes, the collection's lock file orders
+    // them on a local disk. On object storage there is no shared file: LanceDB's conditional
+    // commits order them, once the probe has shown that the store honours them.
+    const crossProcess: CrossProcessLock = isRemoteUri(dbPath)
+      ? remoteCommitLock(dbPath, objectStore, env, logger)
+      : (collection, work) => withProcessLock(dbPath, collection, logger, work);
+    this.locks = new CollectionLocks((collection, work) => this.guard(() => crossProcess(collection, work)));
     this.compactions = new CompactionScheduler(
       (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
       {

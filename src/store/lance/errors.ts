@@ -1,5 +1,6 @@
 import { MemoryError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { isRemoteUri } from "../../storage-uri.js";
 
 /** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
 const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
@@ -34,14 +35,16 @@ export async function guardStorage<T>(
     logger.error(`storage error on ${dbPath}: ${String(error)}`);
     throw new MemoryError(
       "storage_unavailable",
-      `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
+      `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(dbPath, error)}`,
     );
   }
 }
 
 /** What to do about a storage error, by its cause: the agent relays this to the user. */
-function storageAdvice(error: unknown): string {
+function storageAdvice(dbPath: string, error: unknown): string {
   const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (isRemoteUri(dbPath))
+    return `Check that the object store is reachable and that the bucket, endpoint, region and credentials are right (${where}, --s3-endpoint, --s3-region, --s3-access-key-id or the AWS_* variables), then retry.`;
   if (DISK_FULL.test(String(error)))
     return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
   if (NOT_WRITABLE.test(String(error)))
