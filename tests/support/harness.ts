@@ -39,8 +39,26 @@ export interface HarnessOptions {
   logger?: Logger;
 }
 
+let remoteDefault: (() => Pick<HarnessOptions, "dbPath" | "objectStore">) | undefined;
+
+/**
+ * Makes every harness of this test file that names no dbPath open a fresh remote database from
+ * `make` instead of a temp directory: a suite written for a directory then runs on `s3://` as it
+ * is (tests/integration/s3-tools.test.ts). Vitest gives each file its own modules, so this stays
+ * within the file that calls it.
+ */
+export function useRemoteDatabases(make: () => Pick<HarnessOptions, "dbPath" | "objectStore">): void {
+  remoteDefault = make;
+}
+
+/** True when this file's harnesses default to a remote database (see useRemoteDatabases). */
+export function remoteDatabases(): boolean {
+  return remoteDefault !== undefined;
+}
+
 /** A real SDK Client linked to createServer() over InMemoryTransport, on a fresh temp database. */
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+export async function startHarness(given: HarnessOptions = {}): Promise<Harness> {
+  const options = given.dbPath === undefined && remoteDefault ? { ...given, ...remoteDefault() } : given;
   const remote = options.dbPath !== undefined && isRemoteUri(options.dbPath);
   const temp = options.dbPath && !remote ? undefined : tempDir();
   const dbPath = options.dbPath ?? path.join(temp?.dir as string, "db");
