@@ -9,6 +9,16 @@ const PROBE_DIR = "_vector_memory_probe";
 const TIMEOUT_MS = 10_000;
 const UNSAFE_FLAG = "--s3-unsafe-single-writer / VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER=1";
 
+/** The store failed the probe; `retryable` when it could not be asked (unreachable, 5xx), not when it answered wrong. */
+export class ProbeError extends MemoryError {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super("storage_unavailable", message);
+  }
+}
+
 /** Where and as whom the probe talks to the bucket: our options first, then LanceDB's own `AWS_*` env. */
 export interface ProbeTarget {
   url: URL;
@@ -55,10 +65,10 @@ export async function probeConditionalPut(
   target: ProbeTarget,
   fetchImpl: typeof fetch = fetch,
 ): Promise<void> {
-  const refuse = (reason: string) =>
-    new MemoryError(
-      "storage_unavailable",
+  const refuse = (reason: string, retryable = false) =>
+    new ProbeError(
       `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written.`,
+      retryable,
     );
   if (target.url.protocol === "http:" && !target.allowHttp)
     throw refuse(
@@ -89,6 +99,7 @@ export async function probeConditionalPut(
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw refuse(
         `${target.url.origin} did not answer (${cause?.code ?? cause?.message ?? String(error)}); check the endpoint (--s3-endpoint / VECTOR_MEMORY_S3_ENDPOINT) and that the store is running, then retry`,
+        true,
       );
     }
   };
@@ -98,6 +109,7 @@ export async function probeConditionalPut(
   if (!first.ok)
     throw refuse(
       `a test write to ${target.url.pathname} was refused with HTTP ${first.status}${s3Code(firstText)}${first.status === 403 ? " (check the access key, secret and region)" : ""}`,
+      first.status >= 500,
     );
   try {
     const second = await request("PUT", conditional);

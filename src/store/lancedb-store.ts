@@ -84,6 +84,8 @@ export interface LanceStoreOptions {
 }
 
 type Counts = { inserted: number; updated: number };
+/** What an upsert did; `created` only when this call's commit made the collection. */
+type Upserted = Counts & { created: boolean };
 
 /**
  * The VectorStore on LanceDB: one table per collection (see lance/schema.ts for its columns, and
@@ -137,8 +139,8 @@ export class LanceStore implements VectorStore {
     );
   }
 
-  async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Counts> {
-    if (rows.length === 0) return { inserted: 0, updated: 0 };
+  async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Upserted> {
+    if (rows.length === 0) return { inserted: 0, updated: 0, created: false };
     for (const row of rows) {
       if (row.vector.length !== model.dimensions) {
         throw new Error(`bug: vector of ${row.vector.length} dimensions for a ${model.dimensions}-d model`);
@@ -175,7 +177,11 @@ export class LanceStore implements VectorStore {
       return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.locks.run(collection, () =>
-      this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
+      this.withTable(
+        collection,
+        async (state): Promise<Upserted> => ({ ...(await write(state)), created: false }),
+        () => this.create(collection, model, kinds, rows, write),
+      ),
     );
     this.compactions.noteWrite(collection);
     return result;
@@ -191,7 +197,7 @@ export class LanceStore implements VectorStore {
     kinds: Map<string, ColumnKind>,
     rows: ChunkToWrite[],
     write: (state: TableState) => Promise<Counts>,
-  ): Promise<Counts> {
+  ): Promise<Upserted> {
     const db = await this.tables.db();
     let table: lancedb.Table;
     try {
@@ -204,7 +210,7 @@ export class LanceStore implements VectorStore {
       if (!isAlreadyExists(error)) throw error;
       const existing = await this.tables.get(collection);
       if (!existing) throw error;
-      return write(existing);
+      return { ...(await write(existing)), created: false };
     }
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
@@ -212,7 +218,7 @@ export class LanceStore implements VectorStore {
     await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
-    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
+    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
   }
 
   /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */

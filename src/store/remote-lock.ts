@@ -1,7 +1,7 @@
 import type { Logger } from "../logger.js";
 import { type ObjectStoreOptions, uriScheme } from "../storage-uri.js";
 import type { CrossProcessLock } from "./collection-locks.js";
-import { probeConditionalPut, probeTarget } from "./commit-probe.js";
+import { ProbeError, probeConditionalPut, probeTarget } from "./commit-probe.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -31,7 +31,7 @@ export function remoteCommitLock(
       logger.info(`${dbPath}: the store refuses overwrites (If-None-Match), so concurrent writers are safe`);
     })().catch((error: unknown) => {
       // A refusal is the store's nature and stays; a store that could not be reached may come back.
-      if (/did not answer/.test(String(error))) verdict = undefined;
+      if (error instanceof ProbeError && error.retryable) verdict = undefined;
       throw error;
     });
     return verdict;

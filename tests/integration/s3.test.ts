@@ -214,6 +214,40 @@ describe.skipIf(!s3)(`s3:// on radosgw${s3 ? "" : ` (skipped: ${reason})`}`, () 
     expect((await h.ok<ListOut>("list_collections", {})).collections).toEqual([]);
   });
 
+  it("refuses a wrong secret at the first write with a clear error, not a hang", async () => {
+    const dbPath = uri();
+    const h = await startHarness({ dbPath, objectStore: { ...store.options, secretAccessKey: "wrong" } });
+    open.push(h);
+    const text = await h.error("add_documents", { collection: "notes", documents: docs });
+    expect(text).toMatch(
+      /127\.0\.0\.1:\d+ answered HTTP 403 \(SignatureDoesNotMatch\): check the access key, secret and region/,
+    );
+    expect(text).not.toMatch(/RetryError|backtrace/);
+  });
+
+  it("names a missing bucket", async () => {
+    const h = await startHarness({
+      dbPath: `s3://no-such-bucket-${randomUUID()}/p`,
+      objectStore: store.options,
+    });
+    open.push(h);
+    expect(await h.error("list_collections", {})).toMatch(
+      /HTTP 404 \(NoSuchBucket\): the bucket does not exist/,
+    );
+  });
+
+  it("two servers creating the same collection at once: one creates, the other writes into it", async () => {
+    const dbPath = uri();
+    const [one, two] = [await harness(dbPath), await harness(dbPath)];
+    const [a, b] = await Promise.all([
+      one.ok<AddOut>("add_documents", { collection: "notes", documents: docs.slice(0, 2) }),
+      two.ok<AddOut>("add_documents", { collection: "notes", documents: docs.slice(2) }),
+    ]);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    const got = await one.ok<GetOut>("get_documents", { collection: "notes", where: { year: { $gt: 0 } } });
+    expect(got.documents.map((d) => d.id)).toEqual(["a", "b", "c", "d"]);
+  });
+
   it("two servers on one prefix see each other's writes on their next call", async () => {
     const dbPath = uri();
     const [one, two] = [await harness(dbPath), await harness(dbPath)];

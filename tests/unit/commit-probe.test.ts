@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.js";
 import { isRemoteUri, parseS3Uri, uriScheme } from "../../src/storage-uri.js";
 import { probeConditionalPut, probeTarget } from "../../src/store/commit-probe.js";
-import { guardStorage } from "../../src/store/lance/errors.js";
+import { guardStorage, objectStoreReason } from "../../src/store/lance/errors.js";
 import { storageOptions } from "../../src/store/lance/tables.js";
 import { remoteCommitLock } from "../../src/store/remote-lock.js";
 import { signS3Request } from "../../src/store/sigv4.js";
@@ -215,5 +215,28 @@ describe("storage errors of a remote store", () => {
     await expect(guardStorage("/tmp/db", silentLogger, failing)).rejects.toThrow(
       /writable directory on a disk/,
     );
+  });
+});
+
+describe("objectStoreReason", () => {
+  const lance = (inner: string) =>
+    `Error: Invalid input, Failed to connect to namespace: IO { source: Generic { store: "S3", source: ListRequest { source: RetryError(RetryErrorImpl { method: GET, uri: Some(http://127.0.0.1:7480/b?list-type=2&prefix=p%2F), retries: 0, ${inner} }) } }, location: Location { file: "/x/object_store.rs", line: 905 } }`;
+  it("words LanceDB's debug-formatted S3 errors for a person", () => {
+    expect(
+      objectStoreReason(
+        lance(
+          'inner: Status { status: 403, body: Some("<Error><Code>SignatureDoesNotMatch</Code></Error>") }',
+        ),
+      ),
+    ).toBe(
+      "http://127.0.0.1:7480 answered HTTP 403 (SignatureDoesNotMatch): check the access key, secret and region",
+    );
+    expect(
+      objectStoreReason(lance('inner: Status { status: 404, body: Some("<Code>NoSuchBucket</Code>") }')),
+    ).toMatch(/HTTP 404 \(NoSuchBucket\): the bucket does not exist/);
+    expect(objectStoreReason(lance("inner: Http { source: error sending request }"))).toBe(
+      "http://127.0.0.1:7480 did not answer (is it running, and is the endpoint right?)",
+    );
+    expect(objectStoreReason("something else entirely")).toBeUndefined();
   });
 });

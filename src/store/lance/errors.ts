@@ -27,17 +27,48 @@ export async function guardStorage<T>(
     return await operation();
   } catch (error) {
     if (error instanceof MemoryError || !isStorageError(error)) throw error;
-    const reason = String(error)
-      .replace(/^Error: /, "")
-      .split(/\s+Caused by:/)[0]
-      ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
-      .slice(0, 300);
+    const reason =
+      (isRemoteUri(dbPath) ? objectStoreReason(String(error)) : undefined) ??
+      String(error)
+        .replace(/^Error: /, "")
+        .split(/\s+Caused by:/)[0]
+        ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
+        .slice(0, 300);
     logger.error(`storage error on ${dbPath}: ${String(error)}`);
     throw new MemoryError(
       "storage_unavailable",
       `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(dbPath, error)}`,
     );
   }
+}
+
+/**
+ * What an object store said, from LanceDB's long debug-formatted error (its request URI, the HTTP
+ * status and the S3 error code in the body), worded for a person: "http://127.0.0.1:7480 answered
+ * HTTP 403 (SignatureDoesNotMatch): check the access key, secret and region".
+ */
+export function objectStoreReason(message: string): string | undefined {
+  const uri = /uri: Some\(([^)\s]+)\)/.exec(message)?.[1];
+  let where = "the object store";
+  try {
+    if (uri) where = new URL(uri).origin;
+  } catch {
+    // Not a URL: keep the generic name.
+  }
+  const status = /\bstatus: (\d{3})\b/.exec(message)?.[1];
+  const code = /<Code>([^<]{1,64})<\/Code>/.exec(message)?.[1];
+  if (status) {
+    const hint =
+      status === "403"
+        ? ": check the access key, secret and region"
+        : code === "NoSuchBucket"
+          ? ": the bucket does not exist (create it, or fix the bucket in --db-path)"
+          : "";
+    return `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${hint}`;
+  }
+  if (/error sending request|connection refused|timed out|dns error/i.test(message))
+    return `${where} did not answer (is it running, and is the endpoint right?)`;
+  return undefined;
 }
 
 /** What to do about a storage error, by its cause: the agent relays this to the user. */
