@@ -9,7 +9,8 @@
 #   tools/radosgw/stop.sh
 #
 # Environment: VMM_RADOSGW_DIR (state directory, default <repo>/.radosgw), VMM_RADOSGW_PORT (S3
-# port, default 7480), VMM_RADOSGW_MON_PORT (monitor port, default 3300; the v1 port is not used),
+# port, default 7480; 0 picks free ports for it and the monitor, as .ci/run does so that several
+# checkouts on one machine can run at once), VMM_RADOSGW_MON_PORT (monitor port, default 3300),
 # VMM_RADOSGW_BUCKET (default vector-memory-test), VMM_RADOSGW_MEMORY_MB (OSD RAM, default 1024).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,17 +19,26 @@ PORT=${VMM_RADOSGW_PORT:-7480}
 MON_PORT=${VMM_RADOSGW_MON_PORT:-3300}
 BUCKET=${VMM_RADOSGW_BUCKET:-vector-memory-test}
 MEMORY_MB=${VMM_RADOSGW_MEMORY_MB:-1024}
-ENDPOINT=http://127.0.0.1:$PORT
 log() { echo "radosgw: $*" >&2; }
 
-if [ -f "$D/env" ] && curl -fs -o /dev/null "$ENDPOINT/"; then
-  log "already running ($ENDPOINT, state in $D)"
+running=$(sed -n 's/^export VECTOR_MEMORY_S3_ENDPOINT=//p' "$D/env" 2>/dev/null || true)
+if [ -n "$running" ] && curl -fs -o /dev/null "$running/"; then
+  log "already running ($running, state in $D)"
   cat "$D/env"
   exit 0
 fi
-if curl -s -o /dev/null "$ENDPOINT/"; then
-  log "something else answers on $ENDPOINT; set VMM_RADOSGW_PORT to another port" && exit 1
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+if [ "$PORT" = 0 ]; then
+  PORT=$(free_port)
+  MON_PORT=$(free_port)
 fi
+ENDPOINT=http://127.0.0.1:$PORT
+for port in "$PORT" "$MON_PORT"; do
+  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "port $port on 127.0.0.1 is taken (another radosgw?); set VMM_RADOSGW_PORT and VMM_RADOSGW_MON_PORT, or 0 for free ones"
+    exit 1
+  fi
+done
 
 if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null \
   || ! command -v uuidgen >/dev/null; then
