@@ -10,13 +10,32 @@ export function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * The cosine's weight in hybrid search; the keyword side has the rest. Chosen on development tasks
- * of two kinds, where either side can be far stronger (STS-B dev paraphrase retrieval; LoCoMo dev
- * questions and observations against conversation turns; bench/quality.ts --all, bench/RESULTS.md
- * "Search quality"): weights 0.35-0.45 were never behind the better single mode by more than noise,
- * where equal-weight reciprocal rank fusion fell 0.16-0.24 behind keyword in recall@5.
+ * The cosine's weight in hybrid search (the keyword side has the rest) when meaning has no clear
+ * answer. Chosen on development tasks of two kinds, where either side can be far stronger (STS-B dev
+ * paraphrase retrieval; LoCoMo dev questions and observations against conversation turns;
+ * bench/fusion-study.ts, bench/RESULTS.md "Search quality").
  */
 export const HYBRID_COSINE_WEIGHT = 0.4;
+/** The cosine's weight once the semantic side has a near-paraphrase (see hybridCosineWeight). */
+export const HYBRID_CONFIDENT_COSINE_WEIGHT = 0.9;
+/** Best cosines from which, and up to which, the semantic side's weight grows. */
+export const CONFIDENT_COSINE: readonly [number, number] = [0.7, 0.9];
+
+/**
+ * How much the cosine weighs in one query's fusion: HYBRID_COSINE_WEIGHT while the best cosine
+ * (of a text other than the query itself, which comes first anyway) is below 0.7, growing to
+ * HYBRID_CONFIDENT_COSINE_WEIGHT at 0.9 and above. A side should speak when it has signal: BM25
+ * scaled to its best hit always gives its first hit full marks, so without this a paraphrase that
+ * shares no rare word with the query (cosine 0.9) would sink below every text that shares one.
+ * Measured: with the keyword side made weaker than on STS-B dev (its scores jittered, or the answer
+ * taken out of its list for 10% of the queries), a fixed 0.4 fell up to 0.05 behind semantic in
+ * MRR@10, this within about 0.01; on the real dev tasks both hold (bench/RESULTS.md).
+ */
+export function hybridCosineWeight(bestCosine: number): number {
+  const [from, to] = CONFIDENT_COSINE;
+  const t = Math.min(1, Math.max(0, (bestCosine - from) / (to - from)));
+  return HYBRID_COSINE_WEIGHT + (HYBRID_CONFIDENT_COSINE_WEIGHT - HYBRID_COSINE_WEIGHT) * t;
+}
 
 /**
  * Convex combination of normalised scores (Bruch, Gai, Ingber, "An Analysis of Fusion Functions

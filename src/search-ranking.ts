@@ -3,7 +3,7 @@
  * come in, ranked results go out. `VectorMemory.search` fetches the hits (and reads deeper when
  * this asks for more); everything about order lives here.
  */
-import { convexFusion, dot, maximalMarginalRelevance } from "./ranking.js";
+import { convexFusion, dot, hybridCosineWeight, maximalMarginalRelevance } from "./ranking.js";
 import { chunkKey, type Hit, type KeywordHit, type Metadata } from "./store/vector-store.js";
 
 export type SearchMode = "semantic" | "keyword" | "hybrid";
@@ -54,7 +54,7 @@ export interface RankRequest {
 
 /**
  * The chunks in the mode's order: semantic by cosine, keyword by BM25, hybrid by the convex
- * fusion of both. A chunk whose text is exactly the query comes first in every mode: asking for a
+ * fusion of both, weighted by how sure the semantic side is (hybridCosineWeight). A chunk whose text is exactly the query comes first in every mode: asking for a
  * stored text finds it even where BM25 favours a longer text or cosines tie. Then `minScore` (a
  * cosine) drops what is too far from the query.
  */
@@ -67,7 +67,10 @@ export function rankChunks(request: RankRequest): Candidate[] {
   let ranked: Candidate[];
   if (request.mode === "hybrid") {
     // Chunks, not documents, are fused: one document's chunks are separate entries.
-    ranked = convexFusion(semantic, keyword, keyOf).map(({ item, fused, inBoth }) => ({
+    // The weight follows the semantic side's confidence: its best cosine, a text equal to the query aside.
+    const bestCosine = Math.max(0, ...semantic.filter((c) => c.text !== request.query).map((c) => c.score));
+    const weight = hybridCosineWeight(bestCosine);
+    ranked = convexFusion(semantic, keyword, keyOf, weight).map(({ item, fused, inBoth }) => ({
       ...item,
       fusedScore: fused,
       ...(inBoth ? { matchedBy: ["semantic", "keyword"] as MatchKind[] } : {}),

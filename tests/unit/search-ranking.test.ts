@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { HYBRID_COSINE_WEIGHT } from "../../src/ranking.js";
+import {
+  HYBRID_CONFIDENT_COSINE_WEIGHT,
+  HYBRID_COSINE_WEIGHT,
+  hybridCosineWeight,
+} from "../../src/ranking.js";
 import { bestChunkPerDocument, finalPage, type RankRequest, rankChunks } from "../../src/search-ranking.js";
 import type { Hit, KeywordHit } from "../../src/store/vector-store.js";
 
@@ -44,11 +48,8 @@ describe("rankChunks", () => {
 
   it("fuses both lists in hybrid mode and says which found each chunk", () => {
     const fused = rank({ semantic, keyword });
-    const expected = {
-      a: HYBRID_COSINE_WEIGHT * 0.9,
-      b: HYBRID_COSINE_WEIGHT * 0.6 + (1 - HYBRID_COSINE_WEIGHT) * 0.5,
-      c: HYBRID_COSINE_WEIGHT * 0.3 + (1 - HYBRID_COSINE_WEIGHT) * 1,
-    };
+    const w = hybridCosineWeight(0.9);
+    const expected = { a: w * 0.9, b: w * 0.6 + (1 - w) * 0.5, c: w * 0.3 + (1 - w) * 1 };
     const order = Object.entries(expected)
       .sort((x, y) => y[1] - x[1])
       .map(([id]) => id);
@@ -58,6 +59,34 @@ describe("rankChunks", () => {
     expect(fused.find((r) => r.id === "a")?.matchedBy).toEqual(["semantic"]);
     // The score stays the cosine whatever the fused order.
     expect(fused.find((r) => r.id === "c")?.score).toBeCloseTo(0.3, 6);
+  });
+
+  it("weighs meaning by its confidence: a near-paraphrase beats the best word match, flat cosines do not", () => {
+    expect(hybridCosineWeight(0.5)).toBe(HYBRID_COSINE_WEIGHT);
+    expect(hybridCosineWeight(0.95)).toBe(HYBRID_CONFIDENT_COSINE_WEIGHT);
+    expect(hybridCosineWeight(0.8)).toBeCloseTo(
+      (HYBRID_COSINE_WEIGHT + HYBRID_CONFIDENT_COSINE_WEIGHT) / 2,
+      9,
+    );
+    // A paraphrase that shares no indexed word with the query (so no BM25) at cosine 0.92.
+    const paraphrase = rank({
+      semantic: [hit("paraphrase", 0.92), hit("other", 0.6)],
+      keyword: [keywordHit("shares-a-word", 0.55, 6), keywordHit("other", 0.6, 2)],
+    });
+    expect(ids(paraphrase)[0]).toBe("paraphrase");
+    // Low, flat cosines (a question against statements): the best word match leads.
+    const flat = rank({
+      semantic: [hit("s1", 0.55), hit("s2", 0.54)],
+      keyword: [keywordHit("answer", 0.45, 6), keywordHit("s2", 0.54, 1)],
+    });
+    expect(ids(flat)[0]).toBe("answer");
+    // The query's own stored text does not count as confidence.
+    const selfOnly = rank({
+      query: "the same words",
+      semantic: [hit("self", 1, "the same words"), hit("s1", 0.55)],
+      keyword: [keywordHit("answer", 0.45, 6)],
+    });
+    expect(ids(selfOnly)).toEqual(["self", "answer", "s1"]);
   });
 
   it("fuses chunks, not documents: two chunks of one document stay apart", () => {
