@@ -36,16 +36,16 @@ module.exports = {
       name: "surfaces-not-to-store",
       severity: "error",
       comment:
-        "Tools and commands go through the memory core (src/memory.ts); they never touch the store, not even its types.",
-      from: { path: "^src/(tools|commands)/" },
+        "Tools, commands and the web UI go through the memory core (src/memory.ts); they never touch the store, not even its types.",
+      from: { path: "^src/(tools|commands|ui)/" },
       to: { path: "^src/store/" },
     },
     {
       name: "surfaces-not-to-concrete-embedders",
       severity: "error",
       comment:
-        "Tools and commands may use the neutral embedding modules (listed at the top of this file), never a provider.",
-      from: { path: "^src/(tools|commands)/" },
+        "Tools, commands and the web UI may use the neutral embedding modules (listed at the top of this file), never a provider.",
+      from: { path: "^src/(tools|commands|ui)/" },
       to: { path: "^src/embeddings/", pathNot: NEUTRAL_EMBEDDINGS },
     },
     {
@@ -79,6 +79,21 @@ module.exports = {
         "The store's backend-neutral modules (the interface, the commit seam, locks, compaction policy, the vector cache) never import the LanceDB pieces: another backend reuses them as they are.",
       from: { path: "^src/store/", pathNot: "^src/store/(lance/|lancedb-store\\.ts$)" },
       to: { path: "^src/store/lance/" },
+    },
+    {
+      name: "ui-browser-code-apart",
+      comment:
+        "src/ui/web/ runs in the browser: it reaches the server only over HTTP (its JSON API), never by importing server modules, and nothing on the server imports it (esbuild bundles it).",
+      severity: "error",
+      from: { path: "^src/ui/web/" },
+      to: { path: "^src/", pathNot: "^src/ui/web/" },
+    },
+    {
+      name: "nothing-imports-ui-browser-code",
+      severity: "error",
+      comment: "The browser bundle's sources are not server modules.",
+      from: { path: "^src/", pathNot: "^src/ui/web/" },
+      to: { path: "^src/ui/web/" },
     },
     {
       name: "nothing-imports-cli",

@@ -21,6 +21,7 @@ const { EXIT, processIO } = await import("./commands/io.js");
 const { COMMANDS, runCommand, unknownFlagMessage } = await import("./commands/index.js");
 const { MAX_BODY_BYTES, startHttpServer } = await import("./http.js");
 const { resolveToken } = await import("./http-token.js");
+const { createUiHandler } = await import("./ui/server.js");
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -104,6 +105,13 @@ async function serveHttp(config: Config, app: App, logger: Logger): Promise<numb
       `binding ${config.host}: the server is reachable beyond this machine; anyone with the token can use it`,
     );
   }
+  // The web UI beside /mcp; without its built files (a tsx run from src/) MCP is served alone.
+  let beside: ReturnType<typeof createUiHandler> | undefined;
+  try {
+    beside = createUiHandler({ memory: app.memory, logger });
+  } catch (error) {
+    logger.warn(`no web UI beside /mcp: ${(error as Error).message}`);
+  }
   const http = await startHttpServer({
     host: config.host,
     port: config.port,
@@ -112,6 +120,7 @@ async function serveHttp(config: Config, app: App, logger: Logger): Promise<numb
     maxBodyBytes: MAX_BODY_BYTES,
     logger,
     makeServer: () => createServer({ memory: app.memory, logger }),
+    ...(beside ? { beside } : {}),
   });
   const shutdown = async (reason: string) => {
     logger.info(`shutting down (${reason})`);
@@ -121,6 +130,9 @@ async function serveHttp(config: Config, app: App, logger: Logger): Promise<numb
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  // Before the "listening" line (which scripts wait for), whatever the log level: it is the way in.
+  if (http.besideLoginUrl)
+    process.stderr.write(`web UI: ${http.besideLoginUrl} (one login; see README "Web UI")\n`);
   logger.info(
     `v${VERSION} listening on ${http.url} (bearer token from ${token.source}); database ${config.dbPath}`,
   );

@@ -172,6 +172,7 @@ const USAGE = `Usage: ${APP_NAME} [options]                 run the MCP server o
        ${APP_NAME} get <collection> [ids...] [--where JSON] [--limit N]
        ${APP_NAME} delete <collection> (ids... | --where JSON | --drop) [--dry-run]
        ${APP_NAME} export <collection> > file.jsonl   |   import <collection> < file.jsonl
+       ${APP_NAME} ui [--port N]                a web UI on 127.0.0.1 (default port 7822; 0 picks one)
          (--json for machine-readable output; exit 0 ok, 1 failed, 2 bad usage)
 
 A local vector memory for LLM agents, served over MCP.

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { type LoopbackGuard, loopbackGuard } from "./http-guard.js";
 import type { Logger } from "./logger.js";
 
 export interface HttpOptions {
@@ -17,10 +18,22 @@ export interface HttpOptions {
   logger: Logger;
   /** A fresh MCP server for each session; all of them share one memory. */
   makeServer: () => McpServer;
+  /**
+   * Served beside /mcp (the web UI, src/ui/): the paths it owns skip the bearer token and get its
+   * own checks (Host/Origin by the same guard, a session cookie, CSRF). Structural, so this module
+   * does not import the UI.
+   */
+  beside?: {
+    owns(pathname: string): boolean;
+    handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+    listening(host: string, port: number): { loginUrl: string };
+  };
 }
 
 export interface HttpHandle {
   url: string;
+  /** The web UI's login URL, when `beside` is given. */
+  besideLoginUrl?: string;
   close(): Promise<void>;
 }
 
@@ -45,25 +58,24 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
     });
   });
 
-  let allowedHosts: Set<string> = new Set();
-  let allowedOrigins: Set<string> = new Set();
+  // Known once the port is bound (port 0 picks one).
+  let guard: LoopbackGuard | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? "/", "http://x").pathname;
+    if (options.beside && pathname !== MCP_PATH && options.beside.owns(pathname))
+      return options.beside.handle(req, res);
     const auth = Buffer.from(req.headers.authorization ?? "");
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
       res.writeHead(401, { "WWW-Authenticate": 'Bearer realm="vector-memory-mcp"' }).end();
       return;
     }
-    if (!allowedHosts.has((req.headers.host ?? "").toLowerCase())) {
-      res.writeHead(403).end("Host not allowed");
+    const refusal = guard ? guard.refusal(req) : "Not listening yet";
+    if (refusal) {
+      res.writeHead(403).end(refusal);
       return;
     }
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
-      res.writeHead(403).end("Origin not allowed");
-      return;
-    }
-    if (new URL(req.url ?? "/", "http://x").pathname !== MCP_PATH) {
+    if (pathname !== MCP_PATH) {
       res.writeHead(404).end();
       return;
     }
@@ -118,20 +130,12 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const names = [
-    "127.0.0.1",
-    "localhost",
-    "[::1]",
-    options.host.includes(":") ? `[${options.host}]` : options.host,
-  ];
-  allowedHosts = new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
-  allowedOrigins = new Set([
-    ...[...allowedHosts].map((host) => `http://${host}`),
-    ...options.allowedOrigins.map((o) => o.toLowerCase()),
-  ]);
-  const url = `http://${names[3]}:${port}${MCP_PATH}`;
+  guard = loopbackGuard(options.host, port, options.allowedOrigins);
+  const url = `${guard.base}${MCP_PATH}`;
+  const beside = options.beside?.listening(options.host, port);
   return {
     url,
+    ...(beside ? { besideLoginUrl: beside.loginUrl } : {}),
     async close() {
       await Promise.all([...sessions.values()].map((t) => t.close().catch(() => undefined)));
       sessions.clear();
@@ -141,9 +145,10 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpHandle>
   };
 }
 
-type Body = { kind: "ok"; value: unknown } | { kind: "too-large" } | { kind: "invalid" };
+export type Body = { kind: "ok"; value: unknown } | { kind: "too-large" } | { kind: "invalid" };
 
-async function readJson(req: IncomingMessage, limit: number): Promise<Body> {
+/** The request's JSON body, read up to `limit` bytes. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<Body> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) return { kind: "too-large" };
   const chunks: Buffer[] = [];

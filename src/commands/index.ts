@@ -8,6 +8,7 @@ import { type CommandIO, EXIT, UsageError } from "./io.js";
 import { modelsCommand } from "./models.js";
 import { reembedCommand } from "./reembed.js";
 import { exportCommand, importCommand } from "./transfer.js";
+import { uiCommand } from "./ui.js";
 
 export const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>(
   [
@@ -21,6 +22,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>(
     statsCommand,
     exportCommand,
     importCommand,
+    uiCommand,
   ].map((command) => [command.name, command as Command]),
 );
 

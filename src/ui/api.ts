@@ -1,0 +1,137 @@
+import type { z } from "zod";
+import {
+  deleteInput,
+  getDocumentsInput,
+  searchSimilarInput,
+  updateDocumentsInput,
+} from "../contract/index.js";
+import { MemoryError } from "../errors.js";
+import type { VectorMemory } from "../memory.js";
+import { fitToBudget } from "../tools/search-similar.js";
+
+/**
+ * The UI's JSON API: each route validates with the contract schema its MCP tool uses and calls the
+ * same VectorMemory method, so the UI has no write path of its own and every rule holds here too.
+ * Reads are GET; everything else is POST (which the server lets through only with the CSRF token).
+ */
+export interface ApiReply {
+  status: number;
+  body: unknown;
+}
+
+export interface ApiRequest {
+  method: string;
+  /** The path after /api, e.g. "/documents". */
+  route: string;
+  query: URLSearchParams;
+  /** The parsed JSON body of a POST. */
+  body: unknown;
+}
+
+const ok = (body: unknown): ApiReply => ({ status: 200, body });
+const fail = (status: number, error: string): ApiReply => ({ status, body: { error } });
+
+/** Search results carry snippets, not whole texts: the page shows a passage and links to the document. */
+const SEARCH_CHARS = 100_000;
+
+export async function handleApi(memory: VectorMemory, req: ApiRequest): Promise<ApiReply> {
+  try {
+    const route = `${req.method} ${req.route}`;
+    switch (route) {
+      case "GET /collections":
+        return ok({ collections: await collections(memory) });
+      case "GET /documents": {
+        const input = parse(getDocumentsInput, {
+          collection: req.query.get("collection") ?? undefined,
+          ids: req.query.has("id") ? req.query.getAll("id") : undefined,
+          where: jsonParam(req.query.get("where")),
+          limit: numberParam(req.query.get("limit")),
+          cursor: req.query.get("cursor") || undefined,
+        });
+        if (typeof input === "string") return fail(400, input);
+        const result = await memory.getDocuments(
+          input.collection,
+          input.ids ? { ids: input.ids } : { where: input.where, limit: input.limit, cursor: input.cursor },
+        );
+        return ok(result);
+      }
+      case "POST /search": {
+        const input = parse(searchSimilarInput, req.body);
+        if (typeof input === "string") return fail(400, input);
+        const found = await memory.search(input.collection, input.query, {
+          limit: input.n_results,
+          mode: input.mode,
+          where: input.where,
+          minScore: input.min_score,
+          diversity: input.diversity,
+          groupBy: input.group_by,
+        });
+        const { results } = fitToBudget(found.results, input.query, false, SEARCH_CHARS);
+        return ok({ mode: input.mode, results, queryTruncated: found.queryTruncated });
+      }
+      case "POST /update": {
+        const input = parse(updateDocumentsInput, req.body);
+        if (typeof input === "string") return fail(400, input);
+        return ok(await memory.updateDocuments(input.collection, input.documents));
+      }
+      case "POST /delete": {
+        const input = parse(deleteInput, req.body);
+        if (typeof input === "string") return fail(400, input);
+        const request = input.ids
+          ? { ids: input.ids }
+          : input.where
+            ? { where: input.where }
+            : { dropCollection: true as const };
+        return ok(await memory.delete(input.collection, request, { dryRun: input.dry_run }));
+      }
+      default:
+        return fail(404, `No such API route: ${route}`);
+    }
+  } catch (error) {
+    if (error instanceof MemoryError)
+      return fail(error.code === "unknown_collection" ? 404 : 400, error.messageFor("cli"));
+    throw error;
+  }
+}
+
+async function collections(memory: VectorMemory) {
+  const rows = [];
+  for (const c of await memory.listCollections()) {
+    const stats = await memory.stats(c.name);
+    rows.push({
+      name: c.name,
+      count: c.count,
+      chunks: stats.chunks,
+      bytes: stats.bytes,
+      model: c.model.model,
+      dtype: c.model.dtype,
+      dimensions: c.model.dimensions,
+    });
+  }
+  return rows;
+}
+
+/** The input as the schema makes it, or the first problem as one line naming the field. */
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> | string {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.join(".");
+  return `${field ? `${field}: ` : ""}${issue?.message ?? "invalid input"}`;
+}
+
+/** A JSON query parameter; text that is not JSON is passed on as is, for the schema to refuse. */
+function jsonParam(value: string | null): unknown {
+  if (value === null || value.trim() === "") return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function numberParam(value: string | null): unknown {
+  if (value === null || value === "") return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : value;
+}
