@@ -19,13 +19,18 @@ export interface App {
 /** Wires the store, the embedders and the memory from a config. Opens nothing yet: everything is lazy. */
 export function createApp(
   config: Pick<Config, "dbPath" | "model" | "dtype" | "modelCache" | "offline"> & {
+    objectStore?: Config["objectStore"];
     hubUrl?: string;
     ortSpinning?: boolean | undefined;
   },
   logger: Logger,
   factory?: EmbedderFactory,
 ): App {
-  const store = new LanceStore({ dbPath: config.dbPath, logger });
+  const store = new LanceStore({
+    dbPath: config.dbPath,
+    logger,
+    ...(config.objectStore ? { objectStore: config.objectStore } : {}),
+  });
   const embedderFactory =
     factory ??
     createEmbedderFactory({

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { isRemoteUri, type ObjectStoreOptions, parseS3Uri, uriScheme } from "./storage-uri.js";
 
 export const APP_NAME = "vector-memory-mcp";
 
@@ -13,8 +14,10 @@ export const DEFAULT_HUB_URL = "https://huggingface.co";
 export const DEFAULT_PORT = 7821;
 
 export interface Config {
-  /** Directory of the LanceDB database. */
+  /** Directory of the LanceDB database, or an object-storage URI (`s3://bucket/prefix`). */
   dbPath: string;
+  /** S3 options for an `s3://` database; unset ones leave LanceDB's own `AWS_*` env in charge. */
+  objectStore: ObjectStoreOptions;
   /** Model for new collections: a Hugging Face id, a local model directory, or a bundled model name. */
   model: string;
   /** Weight precision for transformers.js models; undefined = q8 for hub models, auto for local dirs. */
@@ -119,8 +122,29 @@ const nonEmptyPath = z.string().trim().min(1, "must not be empty");
 
 const dtypeSchema = z.enum(["auto", "fp32", "fp16", "q8", "int8", "uint8", "q4", "bnb4", "q4f16"]);
 
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => v || undefined);
+
+const objectStoreSchema = z.object({
+  endpoint: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL like http://127.0.0.1:7480" })
+    .optional(),
+  region: optionalText,
+  accessKeyId: optionalText,
+  secretAccessKey: optionalText,
+  sessionToken: optionalText,
+  allowHttp: envBoolean.optional(),
+  unsafeSingleWriter: envBoolean.optional(),
+});
+
 const configSchema = z.object({
-  dbPath: nonEmptyPath,
+  dbPath: nonEmptyPath.refine((p) => uriScheme(p) !== "s3" || parseS3Uri(p) !== undefined, {
+    message: "an s3:// URI needs a bucket: s3://bucket/prefix",
+  }),
+  objectStore: objectStoreSchema,
   model: z.string().trim().min(1, "must not be empty"),
   dtype: dtypeSchema.optional(),
   modelCache: nonEmptyPath,
@@ -154,7 +178,15 @@ const USAGE = `Usage: ${APP_NAME} [options]                 run the MCP server o
 A local vector memory for LLM agents, served over MCP.
 
 Options (each also settable by the environment variable shown):
-  --db-path <dir>        LanceDB database directory        VECTOR_MEMORY_DB_PATH
+  --db-path <dir|uri>    LanceDB database directory, or s3://bucket/prefix  VECTOR_MEMORY_DB_PATH
+  --s3-endpoint <url>    S3-compatible endpoint (default AWS)  VECTOR_MEMORY_S3_ENDPOINT
+  --s3-region <region>   VECTOR_MEMORY_S3_REGION
+  --s3-access-key-id <id> / --s3-secret-access-key <secret> / --s3-session-token <token>
+                         VECTOR_MEMORY_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY / _SESSION_TOKEN
+                         (unset: LanceDB's AWS_* environment variables apply)
+  --s3-allow-http        allow a plain-HTTP endpoint        VECTOR_MEMORY_S3_ALLOW_HTTP=1
+  --s3-unsafe-single-writer  skip the check that the store refuses overwrites (one writer only)
+                         VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER=1
   --model <id|dir|name>  embedding model for new collections VECTOR_MEMORY_MODEL
                          (Hugging Face id, local model directory, or a bundled model)
   --dtype <dtype>        weight precision for transformers.js models  VECTOR_MEMORY_DTYPE
@@ -218,6 +250,16 @@ export function readConfig(
   const dirs = defaultDirs(env, platform);
   const candidate = {
     dbPath: values["db-path"] ?? env.VECTOR_MEMORY_DB_PATH ?? path.join(dirs.data, "db"),
+    objectStore: {
+      endpoint: values["s3-endpoint"] ?? (env.VECTOR_MEMORY_S3_ENDPOINT || undefined),
+      region: values["s3-region"] ?? env.VECTOR_MEMORY_S3_REGION,
+      accessKeyId: values["s3-access-key-id"] ?? env.VECTOR_MEMORY_S3_ACCESS_KEY_ID,
+      secretAccessKey: values["s3-secret-access-key"] ?? env.VECTOR_MEMORY_S3_SECRET_ACCESS_KEY,
+      sessionToken: values["s3-session-token"] ?? env.VECTOR_MEMORY_S3_SESSION_TOKEN,
+      // Unset stays unset, so LanceDB's AWS_ALLOW_HTTP still decides.
+      allowHttp: values["s3-allow-http"] ? "1" : env.VECTOR_MEMORY_S3_ALLOW_HTTP,
+      unsafeSingleWriter: values["s3-unsafe-single-writer"] ? "1" : env.VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER,
+    },
     model: values.model ?? env.VECTOR_MEMORY_MODEL ?? DEFAULT_MODEL,
     dtype: values.dtype ?? (env.VECTOR_MEMORY_DTYPE || undefined),
     modelCache: values["model-cache"] ?? env.VECTOR_MEMORY_MODEL_CACHE ?? path.join(dirs.cache, "models"),
@@ -239,14 +281,15 @@ export function readConfig(
   const result = configSchema.safeParse(candidate);
   if (!result.success) {
     const lines = result.error.issues.map(
-      (issue) => `  ${describeKey(String(issue.path[0]))}: ${issue.message}`,
+      (issue) => `  ${describeKey(issue.path.map(String))}: ${issue.message}`,
     );
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}\n\nRun with --help for usage.`);
   }
   const config = result.data;
   return {
     ...config,
-    dbPath: path.resolve(config.dbPath),
+    // A URI is LanceDB's to open; resolving it would make it a local path under the working directory.
+    dbPath: isRemoteUri(config.dbPath) ? config.dbPath : path.resolve(config.dbPath),
     tokenFile: path.resolve(config.tokenFile),
     modelCache: path.resolve(config.modelCache),
     dtype: config.dtype === "auto" ? undefined : config.dtype,
@@ -297,6 +340,13 @@ function pickParseArgsKeys(options: OptionsConfig): OptionsConfig {
 /** Options of the server that every command takes too (they choose the database, the model, ...). */
 const GLOBAL_OPTIONS = {
   "db-path": { type: "string" },
+  "s3-endpoint": { type: "string" },
+  "s3-region": { type: "string" },
+  "s3-access-key-id": { type: "string" },
+  "s3-secret-access-key": { type: "string" },
+  "s3-session-token": { type: "string" },
+  "s3-allow-http": { type: "boolean" },
+  "s3-unsafe-single-writer": { type: "boolean" },
   model: { type: "string" },
   dtype: { type: "string" },
   "model-cache": { type: "string" },
@@ -320,6 +370,9 @@ type GlobalValues = ReturnType<
 
 const KEY_NAMES: Record<string, string> = {
   dbPath: "--db-path / VECTOR_MEMORY_DB_PATH",
+  "objectStore.endpoint": "--s3-endpoint / VECTOR_MEMORY_S3_ENDPOINT",
+  "objectStore.allowHttp": "--s3-allow-http / VECTOR_MEMORY_S3_ALLOW_HTTP",
+  "objectStore.unsafeSingleWriter": "--s3-unsafe-single-writer / VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER",
   model: "--model / VECTOR_MEMORY_MODEL",
   dtype: "--dtype / VECTOR_MEMORY_DTYPE",
   modelCache: "--model-cache / VECTOR_MEMORY_MODEL_CACHE",
@@ -334,6 +387,7 @@ const KEY_NAMES: Record<string, string> = {
   logLevel: "--log-level / VECTOR_MEMORY_LOG_LEVEL",
 };
 
-function describeKey(key: string): string {
-  return KEY_NAMES[key] ?? key;
+function describeKey(path: string[]): string {
+  const [key = "", sub] = path;
+  return (sub === undefined ? undefined : KEY_NAMES[`${key}.${sub}`]) ?? KEY_NAMES[key] ?? key;
 }

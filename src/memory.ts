@@ -208,7 +208,8 @@ export class VectorMemory {
     throwIfCancelled(options.signal);
 
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
-    const { inserted, updated } = await this.deps.store.upsert(collection, record, rows);
+    const { inserted, updated, created } = await this.deps.store.upsert(collection, record, rows);
+    // The list this server's clients saw changed, whoever made the collection.
     if (existing === undefined) this.collectionsChanged();
     const chunks = new Map<string, number>();
     for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
@@ -218,7 +219,7 @@ export class VectorMemory {
       chunks: ids.map((id) => chunks.get(id) ?? 0),
       added: inserted,
       replaced: updated,
-      created: existing === undefined,
+      created,
       model: record,
     };
   }

@@ -3,7 +3,8 @@ import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
-import { CollectionLocks } from "./collection-locks.js";
+import { isRemoteUri, type ObjectStoreOptions } from "../storage-uri.js";
+import { CollectionLocks, type CrossProcessLock } from "./collection-locks.js";
 import { type Commit, CommitFeed, type CommitListener } from "./commits.js";
 import {
   CHECK_EVERY,
@@ -43,6 +44,7 @@ import {
 } from "./lance/text-index.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
+import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
 import { compileFilter, idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
@@ -62,8 +64,13 @@ import type {
 } from "./vector-store.js";
 
 export interface LanceStoreOptions {
+  /** A local directory, or an object-storage URI (`s3://bucket/prefix`, `s3+ddb://...`, `gs://...`). */
   dbPath: string;
   logger: Logger;
+  /** S3 options for an `s3://` database (endpoint, keys, ...); unset ones leave LanceDB's `AWS_*` env in charge. */
+  objectStore?: ObjectStoreOptions;
+  /** Environment the commit probe reads `AWS_*` from (default process.env). */
+  env?: Record<string, string | undefined>;
   /** Look at a collection's fragments after this many writes to it (default CHECK_EVERY), compacting when overdue. */
   compactEvery?: number;
   /** A due compaction waits for this many ms without writes (default IDLE_MS). */
@@ -77,6 +84,8 @@ export interface LanceStoreOptions {
 }
 
 type Counts = { inserted: number; updated: number };
+/** What an upsert did; `created` only when this call's commit made the collection. */
+type Upserted = Counts & { created: boolean };
 
 /**
  * The VectorStore on LanceDB: one table per collection (see lance/schema.ts for its columns, and
@@ -96,11 +105,16 @@ export class LanceStore implements VectorStore {
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
-    this.tables = new LanceTables(dbPath, this.commits);
-    // In this process, writes queue in `locks`; across processes, the collection's lock file orders them.
-    this.locks = new CollectionLocks((collection, work) =>
-      this.guard(() => withProcessLock(dbPath, collection, logger, work)),
-    );
+    const objectStore = options.objectStore ?? {};
+    const env = options.env ?? process.env;
+    this.tables = new LanceTables(dbPath, this.commits, objectStore, env);
+    // In this process, writes queue in `locks`; across processes, the collection's lock file orders
+    // them on a local disk. On object storage there is no shared file: LanceDB's conditional
+    // commits order them, once the probe has shown that the store honours them.
+    const crossProcess: CrossProcessLock = isRemoteUri(dbPath)
+      ? remoteCommitLock(dbPath, objectStore, env, logger)
+      : (collection, work) => withProcessLock(dbPath, collection, logger, work);
+    this.locks = new CollectionLocks((collection, work) => this.guard(() => crossProcess(collection, work)));
     this.compactions = new CompactionScheduler(
       (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
       {
@@ -125,8 +139,8 @@ export class LanceStore implements VectorStore {
     );
   }
 
-  async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Counts> {
-    if (rows.length === 0) return { inserted: 0, updated: 0 };
+  async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Upserted> {
+    if (rows.length === 0) return { inserted: 0, updated: 0, created: false };
     for (const row of rows) {
       if (row.vector.length !== model.dimensions) {
         throw new Error(`bug: vector of ${row.vector.length} dimensions for a ${model.dimensions}-d model`);
@@ -163,7 +177,11 @@ export class LanceStore implements VectorStore {
       return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.locks.run(collection, () =>
-      this.withTable(collection, write, () => this.create(collection, model, kinds, rows, write)),
+      this.withTable(
+        collection,
+        async (state): Promise<Upserted> => ({ ...(await write(state)), created: false }),
+        () => this.create(collection, model, kinds, rows, write),
+      ),
     );
     this.compactions.noteWrite(collection);
     return result;
@@ -179,7 +197,7 @@ export class LanceStore implements VectorStore {
     kinds: Map<string, ColumnKind>,
     rows: ChunkToWrite[],
     write: (state: TableState) => Promise<Counts>,
-  ): Promise<Counts> {
+  ): Promise<Upserted> {
     const db = await this.tables.db();
     let table: lancedb.Table;
     try {
@@ -192,7 +210,7 @@ export class LanceStore implements VectorStore {
       if (!isAlreadyExists(error)) throw error;
       const existing = await this.tables.get(collection);
       if (!existing) throw error;
-      return write(existing);
+      return { ...(await write(existing)), created: false };
     }
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
@@ -200,7 +218,7 @@ export class LanceStore implements VectorStore {
     await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
-    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0 };
+    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
   }
 
   /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */

@@ -99,12 +99,14 @@ export interface VectorStore {
    * Writes documents in one commit: each id's rows (its chunks) replace every row stored under that
    * id, so a document that shrinks leaves no stale chunks. Counts are of documents (ids). Creates the
    * collection (recording `model`) if it does not exist; refuses to mix vectors of another model.
+   * `created` is true only when this call made the collection (not when another process, racing
+   * it, did first).
    */
   upsert(
     collection: string,
     model: ModelRecord,
     rows: ChunkToWrite[],
-  ): Promise<{ inserted: number; updated: number }>;
+  ): Promise<{ inserted: number; updated: number; created: boolean }>;
   /** Nearest rows (chunks) to `vector`, best first. */
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
   /** Full-text (BM25) search over the rows' (chunks') text, best first, with their vectors. */

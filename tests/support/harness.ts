@@ -8,6 +8,7 @@ import { type App, createApp } from "../../src/app.js";
 import type { EmbedderFactory } from "../../src/embeddings/registry.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { createServer } from "../../src/server.js";
+import { isRemoteUri, type ObjectStoreOptions } from "../../src/storage-uri.js";
 import { hashFactory } from "./hash-embedder.js";
 
 export function tempDir(prefix = "vmm-test-"): { dir: string; cleanup: () => void } {
@@ -29,24 +30,46 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
+  /** A local directory or an object-storage URI; default a fresh temp directory. */
   dbPath?: string;
+  objectStore?: ObjectStoreOptions;
   model?: string;
   dtype?: string;
   factory?: EmbedderFactory;
   logger?: Logger;
 }
 
+let remoteDefault: (() => Pick<HarnessOptions, "dbPath" | "objectStore">) | undefined;
+
+/**
+ * Makes every harness of this test file that names no dbPath open a fresh remote database from
+ * `make` instead of a temp directory: a suite written for a directory then runs on `s3://` as it
+ * is (tests/integration/s3-tools.test.ts). Vitest gives each file its own modules, so this stays
+ * within the file that calls it.
+ */
+export function useRemoteDatabases(make: () => Pick<HarnessOptions, "dbPath" | "objectStore">): void {
+  remoteDefault = make;
+}
+
+/** True when this file's harnesses default to a remote database (see useRemoteDatabases). */
+export function remoteDatabases(): boolean {
+  return remoteDefault !== undefined;
+}
+
 /** A real SDK Client linked to createServer() over InMemoryTransport, on a fresh temp database. */
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const temp = options.dbPath ? undefined : tempDir();
+export async function startHarness(given: HarnessOptions = {}): Promise<Harness> {
+  const options = given.dbPath === undefined && remoteDefault ? { ...given, ...remoteDefault() } : given;
+  const remote = options.dbPath !== undefined && isRemoteUri(options.dbPath);
+  const temp = options.dbPath && !remote ? undefined : tempDir();
   const dbPath = options.dbPath ?? path.join(temp?.dir as string, "db");
   const app = createApp(
     {
       dbPath,
       model: options.model ?? "test/hash-64",
       dtype: options.dtype ?? "fp32",
-      modelCache: path.join(dbPath, "..", "cache"),
+      modelCache: remote ? path.join(temp?.dir as string, "cache") : path.join(dbPath, "..", "cache"),
       offline: true,
+      ...(options.objectStore ? { objectStore: options.objectStore } : {}),
     },
     options.logger ?? silentLogger,
     options.factory ?? hashFactory(),

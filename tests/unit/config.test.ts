@@ -112,6 +112,65 @@ describe("readConfig", () => {
     expect(readConfig({}, ["--db-path", "rel/db"], linux).dbPath).toBe(path.resolve("rel/db"));
   });
 
+  it("keeps an object-storage URI as given and reads the S3 options from flags or environment", () => {
+    const uri = "s3://bucket/team/memory";
+    const config = readConfig({ VECTOR_MEMORY_DB_PATH: uri }, [], linux);
+    expect(config.dbPath).toBe(uri);
+    // Nothing set: every option stays unset, so LanceDB's own AWS_* variables decide.
+    expect(Object.values(config.objectStore).every((v) => v === undefined)).toBe(true);
+    expect(readConfig({}, ["--db-path", "s3+ddb://b/p?ddbTableName=t"], linux).dbPath).toBe(
+      "s3+ddb://b/p?ddbTableName=t",
+    );
+    const env = {
+      VECTOR_MEMORY_S3_ENDPOINT: "http://127.0.0.1:7480",
+      VECTOR_MEMORY_S3_REGION: "eu-west-1",
+      VECTOR_MEMORY_S3_ACCESS_KEY_ID: "env-key",
+      VECTOR_MEMORY_S3_SECRET_ACCESS_KEY: "env-secret",
+      VECTOR_MEMORY_S3_SESSION_TOKEN: "env-token",
+      VECTOR_MEMORY_S3_ALLOW_HTTP: "1",
+      VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER: "0",
+    };
+    expect(readConfig(env, ["--db-path", uri], linux).objectStore).toEqual({
+      endpoint: "http://127.0.0.1:7480",
+      region: "eu-west-1",
+      accessKeyId: "env-key",
+      secretAccessKey: "env-secret",
+      sessionToken: "env-token",
+      allowHttp: true,
+      unsafeSingleWriter: false,
+    });
+    const flags = [
+      "--db-path",
+      uri,
+      "--s3-endpoint",
+      "https://s3.example.com",
+      "--s3-access-key-id",
+      "flag-key",
+      "--s3-secret-access-key",
+      "flag-secret",
+      "--s3-allow-http",
+      "--s3-unsafe-single-writer",
+    ];
+    expect(readConfig(env, flags, linux).objectStore).toMatchObject({
+      endpoint: "https://s3.example.com",
+      accessKeyId: "flag-key",
+      secretAccessKey: "flag-secret",
+      region: "eu-west-1",
+      allowHttp: true,
+      unsafeSingleWriter: true,
+    });
+  });
+
+  it("refuses an s3:// URI without a bucket and a bad endpoint, naming the flag", () => {
+    expect(() => readConfig({}, ["--db-path", "s3://"], linux)).toThrow(/--db-path .*needs a bucket/);
+    expect(() => readConfig({ VECTOR_MEMORY_S3_ENDPOINT: "ftp://x" }, [], linux)).toThrow(
+      /--s3-endpoint \/ VECTOR_MEMORY_S3_ENDPOINT: must be an http\(s\) URL/,
+    );
+    expect(() => readConfig({ VECTOR_MEMORY_S3_ALLOW_HTTP: "perhaps" }, [], linux)).toThrow(
+      /--s3-allow-http \/ VECTOR_MEMORY_S3_ALLOW_HTTP/,
+    );
+  });
+
   it("treats --dtype auto as no explicit dtype", () => {
     expect(readConfig({}, ["--dtype", "auto"], linux).dtype).toBeUndefined();
   });

@@ -40,6 +40,7 @@ describe("LanceStore", () => {
     expect(await store.upsert("c", model, [doc("a", unit(1, 0, 0)), doc("b", unit(0, 1, 0))])).toEqual({
       inserted: 2,
       updated: 0,
+      created: true,
     });
     expect(await store.getCollection("c")).toEqual({ name: "c", count: 2, model });
   });
@@ -51,6 +52,7 @@ describe("LanceStore", () => {
     ).toEqual({
       inserted: 1,
       updated: 1,
+      created: false,
     });
     const [hit] = await store.search("c", unit(0, 0, 1), { limit: 1 });
     expect(hit).toMatchObject({ id: "a", metadata: { v: 2 } });
@@ -78,6 +80,7 @@ describe("LanceStore", () => {
     await expect(store.upsert("c", model, [doc("b", unit(0, 1, 0), { other: "x" })])).resolves.toEqual({
       inserted: 1,
       updated: 0,
+      created: false,
     });
     const where = parseWhere({ flag: true });
     expect(
@@ -367,6 +370,7 @@ describe("chunks: rows that share an id", () => {
     expect(await store.upsert("c", model, [...long, doc("short", unit(0, 0, 1))])).toEqual({
       inserted: 2,
       updated: 0,
+      created: true,
     });
     expect(await store.getCollection("c")).toMatchObject({ count: 2 });
     expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 4 });
@@ -384,6 +388,7 @@ describe("chunks: rows that share an id", () => {
     expect(await store.upsert("c", model, [chunk("long", 0, unit(1, 0, 0), { k: "y" })])).toEqual({
       inserted: 0,
       updated: 1,
+      created: false,
     });
     expect(await store.fetch("c", ["long"])).toHaveLength(1);
     expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 2 });
@@ -425,7 +430,11 @@ describe("chunks: rows that share an id", () => {
       model,
       [0, 1].map((n) => chunk("b", n, unit(0, 1, n))),
     );
-    expect(await store.upsert("c", model, [doc("a", unit(1, 1, 0))])).toEqual({ inserted: 0, updated: 1 });
+    expect(await store.upsert("c", model, [doc("a", unit(1, 1, 0))])).toEqual({
+      inserted: 0,
+      updated: 1,
+      created: false,
+    });
     expect(await store.stats("c")).toMatchObject({ documents: 2, chunks: 3 });
   });
 });

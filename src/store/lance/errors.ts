@@ -1,5 +1,6 @@
 import { MemoryError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { isRemoteUri } from "../../storage-uri.js";
 
 /** ENOSPC, EDQUOT, EFBIG: as Node words them, and as LanceDB (Rust) reports them ("os error 28"). */
 const DISK_FULL = /No space left|Disk quota exceeded|File too large|os error (?:28|122|27)\b/i;
@@ -26,22 +27,55 @@ export async function guardStorage<T>(
     return await operation();
   } catch (error) {
     if (error instanceof MemoryError || !isStorageError(error)) throw error;
-    const reason = String(error)
-      .replace(/^Error: /, "")
-      .split(/\s+Caused by:/)[0]
-      ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
-      .slice(0, 300);
+    const reason =
+      (isRemoteUri(dbPath) ? objectStoreReason(String(error)) : undefined) ??
+      String(error)
+        .replace(/^Error: /, "")
+        .split(/\s+Caused by:/)[0]
+        ?.replace(/,?\s*\/\S+\.rs:\d+:\d+/g, "")
+        .slice(0, 300);
     logger.error(`storage error on ${dbPath}: ${String(error)}`);
     throw new MemoryError(
       "storage_unavailable",
-      `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(error)}`,
+      `The memory database at ${dbPath} cannot be used: ${reason}. Nothing was written. ${storageAdvice(dbPath, error)}`,
     );
   }
 }
 
+/**
+ * What an object store said, from LanceDB's long debug-formatted error (its request URI, the HTTP
+ * status and the S3 error code in the body), worded for a person: "http://127.0.0.1:7480 answered
+ * HTTP 403 (SignatureDoesNotMatch): check the access key, secret and region".
+ */
+export function objectStoreReason(message: string): string | undefined {
+  const uri = /uri: Some\(([^)\s]+)\)/.exec(message)?.[1];
+  let where = "the object store";
+  try {
+    if (uri) where = new URL(uri).origin;
+  } catch {
+    // Not a URL: keep the generic name.
+  }
+  const status = /\bstatus: (\d{3})\b/.exec(message)?.[1];
+  const code = /<Code>([^<]{1,64})<\/Code>/.exec(message)?.[1];
+  if (status) {
+    const hint =
+      status === "403"
+        ? ": check the access key, secret and region"
+        : code === "NoSuchBucket"
+          ? ": the bucket does not exist (create it, or fix the bucket in --db-path)"
+          : "";
+    return `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${hint}`;
+  }
+  if (/error sending request|connection refused|timed out|dns error/i.test(message))
+    return `${where} did not answer (is it running, and is the endpoint right?)`;
+  return undefined;
+}
+
 /** What to do about a storage error, by its cause: the agent relays this to the user. */
-function storageAdvice(error: unknown): string {
+function storageAdvice(dbPath: string, error: unknown): string {
   const where = "--db-path / VECTOR_MEMORY_DB_PATH";
+  if (isRemoteUri(dbPath))
+    return `Check that the object store is reachable and that the bucket, endpoint, region and credentials are right (${where}, --s3-endpoint, --s3-region, --s3-access-key-id or the AWS_* variables), then retry.`;
   if (DISK_FULL.test(String(error)))
     return `The disk is full: free space on it (or move the database with ${where}), then retry the same call; the documents stored before are intact.`;
   if (NOT_WRITABLE.test(String(error)))

@@ -1,5 +1,6 @@
 import * as lancedb from "@lancedb/lancedb";
 import type { ModelRecord } from "../../model-record.js";
+import { isRemoteUri, type ObjectStoreOptions } from "../../storage-uri.js";
 import type { CommitFeed } from "../commits.js";
 import { assertCollectionName } from "../vector-store.js";
 import { isCommitConflict, isNotFound } from "./errors.js";
@@ -22,6 +23,32 @@ export interface TableState {
 const MAX_CONFLICT_RETRIES = 8;
 
 /**
+ * LanceDB's storage options (object_store's snake_case keys) for the options the user gave; keys
+ * left out let LanceDB read its own `AWS_*` environment variables, so those keep working.
+ */
+export function storageOptions(
+  dbPath: string,
+  options: ObjectStoreOptions,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  if (!isRemoteUri(dbPath)) return {};
+  // An S3-compatible endpoint with no region anywhere: us-east-1, as the commit probe signs with,
+  // rather than LanceDB asking the EC2 metadata service (a warning and a delay off AWS).
+  const region =
+    options.region ??
+    (options.endpoint && !env.AWS_REGION && !env.AWS_DEFAULT_REGION ? "us-east-1" : undefined);
+  const entries: [string, string | undefined][] = [
+    ["aws_endpoint", options.endpoint],
+    ["aws_region", region],
+    ["aws_access_key_id", options.accessKeyId],
+    ["aws_secret_access_key", options.secretAccessKey],
+    ["aws_session_token", options.sessionToken],
+    ["allow_http", options.allowHttp === undefined ? undefined : String(options.allowHttp)],
+  ];
+  return Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/**
  * The connection and each collection's open live table. Handles are kept between calls; one that
  * went stale under another process (a re-embedding, a drop) is forgotten and looked up again.
  */
@@ -32,12 +59,17 @@ export class LanceTables {
   constructor(
     private readonly dbPath: string,
     private readonly commits: CommitFeed,
+    private readonly objectStore: ObjectStoreOptions = {},
+    private readonly env: Record<string, string | undefined> = process.env,
   ) {}
 
   db(): Promise<lancedb.Connection> {
     // readConsistencyInterval 0: every read checks for commits made by other processes on the same directory.
     this.connection ??= lancedb
-      .connect(this.dbPath, { readConsistencyInterval: 0 })
+      .connect(this.dbPath, {
+        readConsistencyInterval: 0,
+        storageOptions: storageOptions(this.dbPath, this.objectStore, this.env),
+      })
       .catch((error: unknown) => {
         // Not memoised: once the directory is fixed (remounted, space freed), the next call connects.
         this.connection = undefined;
