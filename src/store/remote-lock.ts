@@ -28,7 +28,9 @@ export function remoteCommitLock(
       const target = probeTarget(dbPath, options, env);
       if (!target) return;
       await probeConditionalPut(dbPath, target);
-      logger.info(`${dbPath}: the store refuses overwrites (If-None-Match), so concurrent writers are safe`);
+      logger.info(
+        `${dbPath}: the store refuses overwrites (If-None-Match), so concurrent commits cannot overwrite each other`,
+      );
     })().catch((error: unknown) => {
       // A refusal is the store's nature and stays; a store that could not be reached may come back.
       if (error instanceof ProbeError && error.retryable) verdict = undefined;
