@@ -33,12 +33,7 @@ export function spawnHttpServer(
           url: match[1],
           child,
           stderr: () => stderr,
-          stop: () =>
-            new Promise<void>((done) => {
-              if (child.exitCode !== null) return done();
-              child.once("exit", () => done());
-              child.kill("SIGTERM");
-            }),
+          stop: () => stopChild(child),
         });
       }
     });
@@ -79,5 +74,14 @@ export function raw(
     });
     req.on("error", reject);
     req.end(options.body);
+  });
+}
+
+/** Ends a spawned server with SIGTERM and waits until it has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((done) => {
+    if (child.exitCode !== null) return done();
+    child.once("exit", () => done());
+    child.kill("SIGTERM");
   });
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type BrowserContext, chromium } from "playwright-core";
-import { raw } from "./http.js";
+import { raw, stopChild } from "./http.js";
 import { CLI } from "./stdio.js";
 
 export { raw };
@@ -71,12 +71,7 @@ export function spawnUi(args: string[]): Promise<UiProcess> {
         loginUrl: match[0],
         base: match[1],
         child,
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.once("exit", () => done());
-            child.kill("SIGTERM");
-          }),
+        stop: () => stopChild(child),
       });
     });
     child.once("exit", (code) => {
