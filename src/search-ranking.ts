@@ -54,9 +54,10 @@ export interface RankRequest {
 
 /**
  * The chunks in the mode's order: semantic by cosine, keyword by BM25, hybrid by the convex
- * fusion of both, weighted by how sure the semantic side is (hybridCosineWeight). A chunk whose text is exactly the query comes first in every mode: asking for a
- * stored text finds it even where BM25 favours a longer text or cosines tie. Then `minScore` (a
- * cosine) drops what is too far from the query.
+ * fusion of both, weighted by how sure the semantic side is (hybridCosineWeight). A chunk whose
+ * text is exactly the query comes first in every mode: asking for a stored text finds it even
+ * where BM25 favours a longer text or cosines tie. Then `minScore` (a cosine) drops what is too
+ * far from the query.
  */
 export function rankChunks(request: RankRequest): Candidate[] {
   const semantic = request.semantic.map((hit) => fromHit(hit, "semantic"));
@@ -67,7 +68,7 @@ export function rankChunks(request: RankRequest): Candidate[] {
   let ranked: Candidate[];
   if (request.mode === "hybrid") {
     // Chunks, not documents, are fused: one document's chunks are separate entries.
-    // The weight follows the semantic side's confidence: its best cosine, a text equal to the query aside.
+    // The weight follows the semantic side's confidence: its best cosine, the query's own text aside.
     const bestCosine = Math.max(0, ...semantic.filter((c) => c.text !== request.query).map((c) => c.score));
     const weight = hybridCosineWeight(bestCosine);
     ranked = convexFusion(semantic, keyword, keyOf, weight).map(({ item, fused, inBoth }) => ({
