@@ -22,6 +22,8 @@ export function createApp(
     objectStore?: Config["objectStore"];
     hubUrl?: string;
     ortSpinning?: boolean | undefined;
+    /** Default: the store's (1 GiB). */
+    vectorCacheMb?: number | undefined;
   },
   logger: Logger,
   factory?: EmbedderFactory,
@@ -30,6 +32,7 @@ export function createApp(
     dbPath: config.dbPath,
     logger,
     ...(config.objectStore ? { objectStore: config.objectStore } : {}),
+    ...(config.vectorCacheMb === undefined ? {} : { vectorCacheBytes: config.vectorCacheMb * 1024 * 1024 }),
   });
   const embedderFactory =
     factory ??

@@ -30,6 +30,11 @@ export interface Config {
   hubUrl: string;
   /** Whether ONNX Runtime's threads spin while waiting for work; undefined keeps its default (spin). */
   ortSpinning: boolean | undefined;
+  /**
+   * Memory for the in-memory copy of the vectors that exact searches scan, all collections
+   * together, in MiB (0 turns it off); undefined keeps the store's default (1 GiB).
+   */
+  vectorCacheMb: number | undefined;
   /** Machine-readable output for CLI commands. */
   json: boolean;
   /** Serve MCP over streamable HTTP instead of stdio. */
@@ -151,6 +156,7 @@ const configSchema = z.object({
   offline: z.boolean(),
   hubUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
   ortSpinning: envBoolean.optional(),
+  vectorCacheMb: z.coerce.number().int("must be a whole number of MiB").min(0).max(1_048_576).optional(),
   http: z.boolean(),
   host: z.string().trim().min(1, "must not be empty"),
   port: z.coerce.number().int().min(0).max(65535),
@@ -197,6 +203,8 @@ Options (each also settable by the environment variable shown):
                          (default: $HF_ENDPOINT, else https://huggingface.co)
   --ort-spinning <on|off> ONNX Runtime threads spin while idle (default on)  VECTOR_MEMORY_ORT_SPINNING
                          (off: steadier and up to 3x faster on a busy machine)
+  --vector-cache-mb <n>  memory for exact searches' copy of the vectors, all collections
+                         (default 1024; 0 turns it off)  VECTOR_MEMORY_VECTOR_CACHE_MB
   --json                 machine-readable output (CLI commands)
   --http                 serve MCP over streamable HTTP (POST/GET /mcp)  VECTOR_MEMORY_HTTP=1
   --host <addr>          HTTP bind address (default 127.0.0.1)  VECTOR_MEMORY_HOST
@@ -266,6 +274,7 @@ export function readConfig(
     offline,
     hubUrl: values["hub-url"] ?? (env.VECTOR_MEMORY_HUB_URL || env.HF_ENDPOINT || DEFAULT_HUB_URL),
     ortSpinning: values["ort-spinning"] ?? (env.VECTOR_MEMORY_ORT_SPINNING || undefined),
+    vectorCacheMb: values["vector-cache-mb"] ?? (env.VECTOR_MEMORY_VECTOR_CACHE_MB || undefined),
     http: values.http ?? flag("VECTOR_MEMORY_HTTP"),
     host: values.host ?? (env.VECTOR_MEMORY_HOST || "127.0.0.1"),
     port: values.port ?? (env.VECTOR_MEMORY_PORT || String(DEFAULT_PORT)),
@@ -294,6 +303,7 @@ export function readConfig(
     modelCache: path.resolve(config.modelCache),
     dtype: config.dtype === "auto" ? undefined : config.dtype,
     ortSpinning: config.ortSpinning,
+    vectorCacheMb: config.vectorCacheMb,
     command: positionals,
     flags,
     json: values.json ?? false,
@@ -353,6 +363,7 @@ const GLOBAL_OPTIONS = {
   offline: { type: "boolean" },
   "hub-url": { type: "string" },
   "ort-spinning": { type: "string" },
+  "vector-cache-mb": { type: "string" },
   json: { type: "boolean" },
   http: { type: "boolean" },
   host: { type: "string" },
@@ -379,6 +390,7 @@ const KEY_NAMES: Record<string, string> = {
   offline: "--offline / VECTOR_MEMORY_OFFLINE",
   hubUrl: "--hub-url / VECTOR_MEMORY_HUB_URL",
   ortSpinning: "--ort-spinning / VECTOR_MEMORY_ORT_SPINNING",
+  vectorCacheMb: "--vector-cache-mb / VECTOR_MEMORY_VECTOR_CACHE_MB",
   http: "--http / VECTOR_MEMORY_HTTP",
   host: "--host / VECTOR_MEMORY_HOST",
   port: "--port / VECTOR_MEMORY_PORT",

@@ -57,6 +57,19 @@ describe("readConfig", () => {
     });
   });
 
+  it("reads the vector cache's memory in MiB, refusing what is not a whole number of them", () => {
+    expect(readConfig({}, [], linux).vectorCacheMb).toBeUndefined();
+    expect(readConfig({ VECTOR_MEMORY_VECTOR_CACHE_MB: "256" }, [], linux).vectorCacheMb).toBe(256);
+    expect(
+      readConfig({ VECTOR_MEMORY_VECTOR_CACHE_MB: "256" }, ["--vector-cache-mb", "0"], linux).vectorCacheMb,
+    ).toBe(0);
+    for (const bad of ["-1", "1.5", "lots"]) {
+      expect(() => readConfig({}, [`--vector-cache-mb=${bad}`], linux)).toThrow(
+        /--vector-cache-mb \/ VECTOR_MEMORY_VECTOR_CACHE_MB/,
+      );
+    }
+  });
+
   it("leaves ONNX Runtime thread spinning at its default unless asked, by flag or environment", () => {
     expect(readConfig({}, [], linux).ortSpinning).toBeUndefined();
     expect(readConfig({ VECTOR_MEMORY_ORT_SPINNING: "off" }, [], linux).ortSpinning).toBe(false);
