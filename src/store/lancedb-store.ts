@@ -32,7 +32,7 @@ import {
   columnKinds,
   ensureColumns,
   metadataKinds,
-  positionOf,
+  storedChunk,
   tableSchema,
 } from "./lance/schema.js";
 import { LanceTables, type TableState } from "./lance/tables.js";
@@ -57,7 +57,6 @@ import type {
   FetchedChunk,
   Hit,
   KeywordHit,
-  Metadata,
   SearchOptions,
   StoredChunk,
   VectorStore,
@@ -312,10 +311,7 @@ export class LanceStore implements VectorStore {
           )
         : await fullTextScan(state.table, query, where, options.limit, positions);
       return rows.map((row) => ({
-        id: row.id,
-        text: row.text,
-        metadata: JSON.parse(row.metadata) as Metadata,
-        ...positionOf(row),
+        ...storedChunk(row),
         keywordScore: row._score,
         vector: Float32Array.from(row.vector),
       }));

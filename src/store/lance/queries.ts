@@ -8,11 +8,10 @@ import {
   type DeleteSelector,
   type FetchedChunk,
   type Hit,
-  type Metadata,
   type SearchOptions,
   type StoredChunk,
 } from "../vector-store.js";
-import { columnKinds, hasChunkColumns, POSITION_COLUMNS, positionOf, type RawRow } from "./schema.js";
+import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
 
 /** Ids per query where a list of ids becomes a predicate, so it never becomes one enormous SQL string. */
@@ -44,10 +43,7 @@ export async function searchTable(
   if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
   return rows.map((row) => ({
-    id: row.id,
-    text: row.text,
-    metadata: JSON.parse(row.metadata) as Metadata,
-    ...positionOf(row),
+    ...storedChunk(row),
     distance: row._distance,
     ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
   }));
@@ -67,10 +63,7 @@ export async function fetchChunks(
     >;
     for (const row of rows) {
       found.push({
-        id: row.id,
-        text: row.text,
-        metadata: JSON.parse(row.metadata) as Metadata,
-        ...positionOf(row),
+        ...storedChunk(row),
         ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
       });
     }
@@ -109,10 +102,7 @@ export async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
     .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
     .toArray()) as RawRow[];
   return rows.map((row) => ({
-    id: row.id,
-    text: row.text,
-    metadata: JSON.parse(row.metadata) as Metadata,
-    ...positionOf(row),
+    ...storedChunk(row),
   }));
 }
 

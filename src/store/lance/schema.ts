@@ -6,7 +6,7 @@ import type { ModelRecord } from "../../model-record.js";
 import { arrow } from "../arrow.js";
 import { rowsToArrow } from "../arrow-batch.js";
 import { type ColumnKind, metadataColumn, quoteIdentifier } from "../sql.js";
-import type { ChunkToWrite, MetadataValue } from "../vector-store.js";
+import type { ChunkToWrite, Metadata, MetadataValue, StoredChunk } from "../vector-store.js";
 import { isAlreadyExists } from "./errors.js";
 
 /**
@@ -156,6 +156,11 @@ export const POSITION_COLUMNS = ["chunk", "chunk_start"] as const;
 
 export function positionOf(row: RawRow): { chunk: number; start: number } {
   return { chunk: row.chunk ?? 0, start: row.chunk_start ?? 0 };
+}
+
+/** A row as the store hands it out: its metadata parsed back to what the caller gave, its position. */
+export function storedChunk(row: RawRow): StoredChunk {
+  return { id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata, ...positionOf(row) };
 }
 
 /** A row as LanceDB returns it. */
