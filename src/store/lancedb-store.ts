@@ -269,16 +269,17 @@ export class LanceStore implements VectorStore {
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
-      // Filtered searches stay in LanceDB: it prefilters on its typed columns.
-      const cached = options.where
-        ? undefined
-        : await this.vectors?.search(
-            collection,
-            state.generation,
-            cacheSource(state.table, positions),
-            vector,
-            options,
-          );
+      // A filter is compiled first, also for the cache: it refuses a value of the wrong type.
+      const kinds = options.where ? columnKinds(await state.table.schema()) : undefined;
+      if (options.where && kinds) compileFilter(options.where, kinds);
+      const where = options.where && kinds ? { filter: options.where, kinds } : undefined;
+      const cached = await this.vectors?.search(
+        collection,
+        state.generation,
+        cacheSource(state.table, positions),
+        vector,
+        { limit: options.limit, withVectors: options.withVectors, where },
+      );
       return cached ?? searchTable(state.table, vector, options, positions);
     });
   }

@@ -1,4 +1,6 @@
+import type { Filter } from "../filter.js";
 import type { Commit, RowLocations } from "./commits.js";
+import { compileMatcher, filterFields } from "./filter-match.js";
 import {
   createScanner,
   type ScanFunction,
@@ -8,6 +10,7 @@ import {
   WASM_PAGE,
   type WasmMemory,
 } from "./simd-scan.js";
+import type { ColumnKind } from "./sql.js";
 import { type ChunkToWrite, chunkKey, type Hit, type Metadata } from "./vector-store.js";
 
 /**
@@ -32,6 +35,8 @@ interface Loaded {
   /** Per slot: the document id and the chunk of it the row holds (a long text is several rows). */
   ids: string[];
   chunks: number[];
+  /** Per slot: the row's typed metadata columns, null ones left out, for filters (see filter-match.ts). */
+  fields: Metadata[];
   rowIds: BigUint64Array;
   /** Slot of each row, by chunkKey(id, chunk). */
   index: Map<string, number>;
@@ -46,6 +51,26 @@ interface Loaded {
   scales: Float32Array;
   /** The largest row scale ever written (it bounds the quantisation error; never lowered). */
   maxScale: number;
+  /** Bumped whenever a slot changes; filter masks are valid for one epoch. */
+  epoch: number;
+  /** The last filters' row masks (by the filter's JSON), for this epoch only. */
+  masks: Map<string, Mask>;
+}
+
+/** Which slots a filter admits (1) and how many. */
+interface Mask {
+  epoch: number;
+  admits: Uint8Array;
+  matched: number;
+}
+
+/** Masks kept per collection: agents repeat a few filters (a project, a tag) many times. */
+const MASKS_KEPT = 8;
+
+/** A `where` filter, with the kinds of the collection's metadata columns that it was compiled against. */
+export interface CacheFilter {
+  filter: Filter;
+  kinds: ReadonlyMap<string, ColumnKind>;
 }
 
 /** The collection at this version is larger than the memory left for caching: LanceDB searches it. */
@@ -90,6 +115,8 @@ export interface SourceRow {
 /** Rows with their vectors, a batch at a time; `vector(i)` may be a view, valid while the batch is. */
 export interface VectorBatch extends RowLocations {
   vector(i: number): Float32Array;
+  /** The row's typed metadata columns by key, null ones left out (as filterFields makes them). */
+  fields(i: number): Metadata;
 }
 
 /**
@@ -160,20 +187,21 @@ export class VectorCache {
   }
 
   /**
-   * Exact top-k of an unfiltered cosine search with rows' text and metadata from LanceDB, or
-   * undefined when the cache cannot answer (too big, zero query, a row vanished meanwhile): the
-   * caller then searches LanceDB itself.
+   * Exact top-k of a cosine search with rows' text and metadata from LanceDB, or undefined when
+   * the cache cannot answer (too big, zero query, a row vanished meanwhile): the caller then
+   * searches LanceDB itself. `where`: only rows the filter admits (evaluated in memory on the
+   * rows' metadata columns, with LanceDB's meaning), then the same exact scan over those.
    */
   async search(
     collection: string,
     generation: number,
     source: CacheSource,
     query: Float32Array,
-    options: { limit: number; withVectors?: boolean | undefined },
+    options: { limit: number; withVectors?: boolean | undefined; where?: CacheFilter | undefined },
   ): Promise<Hit[] | undefined> {
     const entry = await this.current(collection, generation, source);
     if (entry.kind !== "loaded") return undefined;
-    const picks = pick(entry, query, options.limit);
+    const picks = pick(entry, query, options.limit, options.where && maskOf(entry, options.where));
     if (!picks) return undefined;
     const hits = await details(source, picks, options.withVectors === true);
     // A row missing now was deleted after the version check: this entry is stale.
@@ -246,11 +274,13 @@ export class VectorCache {
         entry.chunks[at] = chunk;
         entry.index.set(chunkKey(row.id, chunk), at);
       }
+      entry.fields[at] = filterFields(row.metadata);
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
       entry.rowIds[at] = UNKNOWN_ROW;
       writeRow(entry, at, row.vector);
     }
     entry.version = version;
+    entry.epoch++;
   }
 
   /**
@@ -389,6 +419,7 @@ export class VectorCache {
         const chunk = batch.chunk(i);
         entry.ids[at] = id;
         entry.chunks[at] = chunk;
+        entry.fields[at] = batch.fields(i);
         entry.index.set(chunkKey(id, chunk), at);
         entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
         entry.rowIds[at] = batch.rowId(i);
@@ -451,6 +482,7 @@ function emptyEntry(generation: number, version: number, dim: number, capacity: 
     capacity,
     ids: [],
     chunks: [],
+    fields: [],
     rowIds: new BigUint64Array(capacity),
     index: new Map(),
     chunkCounts: new Map(),
@@ -461,6 +493,8 @@ function emptyEntry(generation: number, version: number, dim: number, capacity: 
     scan8,
     scales: new Float32Array(capacity),
     maxScale: 0,
+    epoch: 0,
+    masks: new Map(),
   };
 }
 
@@ -524,12 +558,15 @@ function removeRow(entry: Loaded, id: string, chunk: number): void {
     entry.scales[at] = entry.scales[last] as number;
     entry.ids[at] = lastId;
     entry.chunks[at] = lastChunk;
+    entry.fields[at] = entry.fields[last] as Metadata;
     entry.rowIds[at] = entry.rowIds[last] as bigint;
     entry.index.set(chunkKey(lastId, lastChunk), at);
   }
   entry.ids.length = last;
   entry.chunks.length = last;
+  entry.fields.length = last;
   entry.count = last;
+  entry.epoch++;
 }
 
 /** Below this many rows the float32 scan alone is fast enough (and simplest). */
@@ -537,21 +574,89 @@ const QUANTISED_FROM_ROWS = 4096;
 /** The int16 query's range: keeps scan8's int32 sums from overflowing up to 4096 dimensions. */
 const QUERY_LEVELS = 4095;
 
-/** The k nearest rows by cosine distance, or undefined for a zero query (LanceDB decides those). */
-function pick(entry: Loaded, query: Float32Array, k: number): CachedPick[] | undefined {
-  let sum = 0;
-  for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
-  if (!(sum > 0) || entry.count === 0) return entry.count === 0 ? [] : undefined;
-  const norm = Math.sqrt(sum);
-  const quantised =
-    entry.count >= QUANTISED_FROM_ROWS && k * 8 <= entry.count
-      ? pickQuantised(entry, query, norm, k)
-      : undefined;
-  return quantised ?? pickExact(entry, query, norm, k);
+/**
+ * The slots `where` admits, evaluated once per filter and epoch (the entry's rows unchanged).
+ * About 1-3 ms per 100k rows for a filter on one or two keys (bench/search-paths.ts).
+ */
+function maskOf(entry: Loaded, where: CacheFilter): Mask {
+  const key = JSON.stringify(where.filter);
+  const kept = entry.masks.get(key);
+  if (kept && kept.epoch === entry.epoch) return kept;
+  const matches = compileMatcher(where.filter, where.kinds);
+  const admits = new Uint8Array(entry.count);
+  let matched = 0;
+  const fields = entry.fields;
+  for (let i = 0; i < entry.count; i++) {
+    if (matches(fields[i] as Metadata)) {
+      admits[i] = 1;
+      matched++;
+    }
+  }
+  const mask = { epoch: entry.epoch, admits, matched };
+  entry.masks.delete(key);
+  entry.masks.set(key, mask);
+  // Oldest first in a Map: forget the least recently used past MASKS_KEPT (and any stale ones).
+  for (const [old, value] of entry.masks) {
+    if (entry.masks.size <= MASKS_KEPT && value.epoch === entry.epoch) break;
+    entry.masks.delete(old);
+  }
+  return mask;
 }
 
-/** The float32 scan of every row. */
-function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number): CachedPick[] {
+/**
+ * Below this share of the rows admitted, a filtered search scores only those rows (a JS loop over
+ * their float32 copies) instead of scanning all of them with the kernel and masking the scores.
+ */
+const SUBSET_SHARE = 1 / 16;
+
+/**
+ * The k nearest rows by cosine distance (among those `mask` admits), or undefined for a zero query
+ * (LanceDB decides those).
+ */
+function pick(entry: Loaded, query: Float32Array, k: number, mask?: Mask): CachedPick[] | undefined {
+  let sum = 0;
+  for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
+  const candidates = mask ? mask.matched : entry.count;
+  if (!(sum > 0) || candidates === 0) return candidates === 0 ? [] : undefined;
+  const norm = Math.sqrt(sum);
+  if (mask && candidates <= entry.count * SUBSET_SHARE) return pickSubset(entry, query, norm, k, mask);
+  const quantised =
+    entry.count >= QUANTISED_FROM_ROWS && k * 8 <= candidates
+      ? pickQuantised(entry, query, norm, k, mask)
+      : undefined;
+  return quantised ?? pickExact(entry, query, norm, k, mask);
+}
+
+/** Exact scores of only the rows the mask admits, from their float32 copies. */
+function pickSubset(entry: Loaded, query: Float32Array, norm: number, k: number, mask: Mask): CachedPick[] {
+  const { dim, stride } = entry;
+  const unit = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) unit[i] = (query[i] as number) / norm;
+  const rows = new Float32Array(entry.memory.buffer, 0, entry.count * stride);
+  const slots = new Int32Array(mask.matched);
+  const scores = new Float32Array(mask.matched);
+  let n = 0;
+  for (let at = 0; at < entry.count; at++) {
+    if (mask.admits[at] !== 1) continue;
+    let score = 0;
+    const base = at * stride;
+    for (let i = 0; i < dim; i++) score += (rows[base + i] as number) * (unit[i] as number);
+    slots[n] = at;
+    scores[n++] = score;
+  }
+  return Array.from(topK(scores, n, k), (j) => {
+    const at = slots[j] as number;
+    return {
+      id: entry.ids[at] as string,
+      chunk: entry.chunks[at] as number,
+      rowId: entry.rowIds[at] as bigint,
+      distance: 1 - (scores[j] as number),
+    };
+  });
+}
+
+/** The float32 scan of every row (rows the mask refuses scored -Infinity). */
+function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number, mask?: Mask): CachedPick[] {
   const queryAt = entry.capacity * entry.stride * 4;
   const scoresAt = queryAt + entry.stride * 4;
   const q = new Float32Array(entry.memory.buffer, queryAt, entry.stride);
@@ -559,8 +664,9 @@ function pickExact(entry: Loaded, query: Float32Array, norm: number, k: number):
   q.fill(0, entry.dim);
   entry.scan(queryAt, 0, entry.count, entry.stride * 4, scoresAt);
   const scores = new Float32Array(entry.memory.buffer, scoresAt, entry.count);
+  if (mask) refuse(scores, mask);
   // Ids are read now, synchronously: a write applied while details are fetched may move rows.
-  return Array.from(topK(scores, entry.count, k), (at) => ({
+  return Array.from(topK(scores, entry.count, Math.min(k, mask?.matched ?? k)), (at) => ({
     id: entry.ids[at] as string,
     chunk: entry.chunks[at] as number,
     rowId: entry.rowIds[at] as bigint,
@@ -584,6 +690,7 @@ function pickQuantised(
   query: Float32Array,
   norm: number,
   k: number,
+  mask?: Mask,
 ): CachedPick[] | undefined {
   const { dim, count, stride, stride8 } = entry;
   const unit = new Float64Array(dim);
@@ -606,6 +713,7 @@ function pickQuantised(
   const approx = new Float32Array(entry.memory8.buffer, outAt, count);
   const scales = entry.scales;
   for (let i = 0; i < count; i++) approx[i] = (approx[i] as number) * (scales[i] as number) * step;
+  if (mask) refuse(approx, mask);
   // 1e-5 more for float32 rounding in the scores themselves.
   const bound = (step * Math.sqrt(dim)) / 2 + entry.maxScale * step * (dim / 2 + l1 / 2) + 1e-5;
 
@@ -616,7 +724,7 @@ function pickQuantised(
     for (let i = 0; i < dim; i++) score += (rows[base + i] as number) * (unit[i] as number);
     return { at, score };
   };
-  const top = topK(approx, count, Math.min(count, Math.max(4 * k, 64)));
+  const top = topK(approx, count, Math.min(mask?.matched ?? count, Math.max(4 * k, 64)));
   let scored = Array.from(top, exact).sort((a, b) => b.score - a.score);
   const threshold = (scored[k - 1] as { score: number }).score;
   if ((approx[top[top.length - 1] as number] as number) + bound >= threshold) {
@@ -635,6 +743,12 @@ function pickQuantised(
     rowId: entry.rowIds[at] as bigint,
     distance: 1 - score,
   }));
+}
+
+/** Scores of the rows the mask does not admit become -Infinity: no admitted row ranks below them. */
+function refuse(scores: Float32Array, mask: Mask): void {
+  const admits = mask.admits;
+  for (let i = 0; i < admits.length; i++) if (admits[i] !== 1) scores[i] = Number.NEGATIVE_INFINITY;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type * as lancedb from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
-import { idInList } from "../sql.js";
+import { idInList, metadataColumn } from "../sql.js";
 import type { CacheSource, SourceRow, VectorBatch } from "../vector-cache.js";
-import { hasChunkColumns } from "./schema.js";
+import type { Metadata } from "../vector-store.js";
+import { columnKinds, hasChunkColumns } from "./schema.js";
 
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
@@ -29,7 +30,16 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
     },
     vectors: async function* () {
       const dim = vectorDimensions(await schemaOnce());
-      const select = hasChunkColumns(await schemaOnce()) ? ["id", "chunk", "vector"] : ["id", "vector"];
+      // The typed metadata columns too: filters are evaluated on them, as LanceDB would.
+      const keys = [...columnKinds(await schemaOnce())].map(([key, kind]) => ({
+        key,
+        kind,
+        column: metadataColumn(key),
+      }));
+      const select = [
+        ...(hasChunkColumns(await schemaOnce()) ? ["id", "chunk", "vector"] : ["id", "vector"]),
+        ...keys.map((k) => k.column),
+      ];
       for await (const batch of table.query().select(select).withRowId()) {
         const ids = batch.getChild("id");
         const chunks = batch.getChild("chunk");
@@ -38,6 +48,11 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
         const child = data?.children[0];
         const values = child?.values as Float32Array | undefined;
         if (!ids || !rowIds || !data || !child || !values) throw new Error("bug: unexpected batch shape");
+        const metadataColumns = keys.map(({ key, kind }) => {
+          const column = batch.getChild(metadataColumn(key));
+          if (!column) throw new Error("bug: unexpected batch shape");
+          return { key, kind, column };
+        });
         const rows: VectorBatch = {
           size: batch.numRows,
           id: (i) => ids.get(i) as string,
@@ -46,6 +61,18 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
           vector: (i) => {
             const start = child.offset + (data.offset + i) * dim;
             return values.subarray(start, start + dim);
+          },
+          fields: (i) => {
+            const fields: Metadata = {};
+            for (const { key, kind, column } of metadataColumns) {
+              const value: unknown = column.get(i);
+              if (value === null || value === undefined) continue;
+              if (kind === "string[]") fields[key] = Array.from(value as Iterable<string>);
+              else if (kind === "boolean") fields[key] = Number(value) === 1;
+              else if (kind === "number") fields[key] = Number(value);
+              else fields[key] = String(value);
+            }
+            return fields;
           },
         };
         yield rows;
