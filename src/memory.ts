@@ -196,7 +196,7 @@ export class VectorMemory {
     const ids = documents.map((doc) => doc.id ?? randomUUID());
     assertUniqueIds(ids);
     const progress = new ProgressReporter(options.onProgress, documents.length + 1);
-    const existing = await this.deps.store.getCollection(collection);
+    const existing = await this.deps.store.collectionModel(collection);
     const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
 
     const rows = await this.embedChunked(
@@ -226,11 +226,12 @@ export class VectorMemory {
 
   async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {
     const where = options.where ? parseWhere(options.where) : undefined;
-    const info = await this.deps.store.getCollection(collection);
-    if (!info) throw await this.unknownCollection(collection);
+    // The model only: getCollection would count the documents (a scan) on every search.
+    const model = await this.deps.store.collectionModel(collection);
+    if (!model) throw await this.unknownCollection(collection);
     const { embedder } = await this.embedderFor(
       collection,
-      info,
+      model,
       new ProgressReporter(options.onProgress, 1),
     );
     const vector = await embedder.embedQuery(query);
@@ -263,21 +264,20 @@ export class VectorMemory {
   ): Promise<{ ranked: Candidate[]; exhausted: boolean }> {
     const withVectors = (options.diversity ?? 0) > 0;
     const filter = where ? { where } : {};
-    const semantic =
-      options.mode === "keyword"
-        ? []
-        : await this.deps.store.search(collection, vector, { limit: pool, withVectors, ...filter });
-    const keyword =
-      options.mode === "semantic"
-        ? []
-        : await this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter });
+    // Both sides at once: the keyword search runs in LanceDB's threads while the vector cache scans
+    // on this one (hybrid at 100k rows: measured in bench/RESULTS.md, "Search paths").
     // A stored text asked for exactly is found in keyword mode too, even one with no indexed word
     // ("the", "!!!") or one that BM25 ranks below a longer text: its vector is the query's, so the
     // few closest by meaning hold it. Semantic and hybrid searches hold it in their own hits.
-    const exact =
-      options.mode === "keyword"
-        ? await this.deps.store.search(collection, vector, { limit: EXACT_PROBE, withVectors, ...filter })
-        : [];
+    const semanticLimit = options.mode === "keyword" ? EXACT_PROBE : pool;
+    const [semanticHits, keyword] = await Promise.all([
+      this.deps.store.search(collection, vector, { limit: semanticLimit, withVectors, ...filter }),
+      options.mode === "semantic"
+        ? []
+        : this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter }),
+    ]);
+    const semantic = options.mode === "keyword" ? [] : semanticHits;
+    const exact = options.mode === "keyword" ? semanticHits : [];
     // Semantic hits come best first: once the last one is below min_score, reading deeper finds nothing.
     const lastScore = 1 - (semantic.at(-1)?.distance ?? 2);
     const exhausted =
@@ -388,8 +388,8 @@ export class VectorMemory {
     options: { onProgress?: Progress; signal?: AbortSignal } = {},
   ): Promise<UpdateResult> {
     assertUniqueIds(updates.map((u) => u.id));
-    const info = await this.deps.store.getCollection(collection);
-    if (!info) throw await this.unknownCollection(collection);
+    const model = await this.deps.store.collectionModel(collection);
+    if (!model) throw await this.unknownCollection(collection);
     const stored = await this.deps.store.fetch(
       collection,
       updates.map((u) => u.id),
@@ -410,12 +410,12 @@ export class VectorMemory {
     }
     if (changed.length > 0) {
       const progress = new ProgressReporter(options.onProgress, changed.length + 1);
-      const { embedder } = await this.embedderFor(collection, info, progress);
+      const { embedder } = await this.embedderFor(collection, model, progress);
       rows.push(...(await this.embedChunked(embedder, changed, progress, options.signal)));
     }
     throwIfCancelled(options.signal);
     // Each document's new chunks replace all its old ones (a shorter text leaves none behind).
-    await this.deps.store.upsert(collection, info.model, rows);
+    await this.deps.store.upsert(collection, model, rows);
     return {
       collection,
       updated: updates.map((u) => u.id).filter((id) => existing.has(id)),
@@ -540,21 +540,21 @@ export class VectorMemory {
   /** The collection's own model (or the default for a new collection), loaded and checked. */
   private async embedderFor(
     collection: string,
-    existing: CollectionInfo | undefined,
+    existing: ModelRecord | undefined,
     progress: ProgressReporter,
     /** The model for a new collection, instead of the default. */
     modelForNew?: ModelSpec,
   ): Promise<{ embedder: Embedder; record: ModelRecord }> {
-    const spec = existing ? specFromRecord(existing.model) : (modelForNew ?? this.deps.defaultModel);
+    const spec = existing ? specFromRecord(existing) : (modelForNew ?? this.deps.defaultModel);
     const whose = existing
-      ? `Collection "${collection}" was made with ${describeModel(existing.model)}, and every search and add in it must use that model. It could not be loaded: `
+      ? `Collection "${collection}" was made with ${describeModel(existing)}, and every search and add in it must use that model. It could not be loaded: `
       : "The default embedding model could not be loaded: ";
     const embedder = await this.loadEmbedder(spec, progress, whose);
     const record: ModelRecord = { model: spec.name, dtype: spec.dtype, dimensions: embedder.dimensions };
-    if (existing && existing.model.dimensions !== embedder.dimensions) {
+    if (existing && existing.dimensions !== embedder.dimensions) {
       throw new MemoryError(
         "model_mismatch",
-        `Collection "${collection}" holds ${existing.model.dimensions}-dimensional vectors, but ${spec.name} now gives ${embedder.dimensions}. The model files changed since the collection was made; restore them or re-create the collection.`,
+        `Collection "${collection}" holds ${existing.dimensions}-dimensional vectors, but ${spec.name} now gives ${embedder.dimensions}. The model files changed since the collection was made; restore them or re-create the collection.`,
       );
     }
     return { embedder, record };

@@ -92,7 +92,7 @@ type Upserted = Counts & { created: boolean };
  * same `id` are its chunks, told apart by `chunk`; (id, chunk) is the row's identity.
  *
  * Writes to a collection run one at a time under its lock; each commit is published on `commits`,
- * which the vector cache (unfiltered searches, in memory) follows. LanceDB stays the source of truth.
+ * which the vector cache (semantic searches, in memory) follows. LanceDB stays the source of truth.
  */
 export class LanceStore implements VectorStore {
   private readonly commits = new CommitFeed();
@@ -134,6 +134,14 @@ export class LanceStore implements VectorStore {
     return this.withTable<CollectionInfo | undefined>(
       name,
       async (state) => ({ name, count: await countDocuments(state), model: state.model }),
+      async () => undefined,
+    );
+  }
+
+  collectionModel(name: string): Promise<ModelRecord | undefined> {
+    return this.withTable<ModelRecord | undefined>(
+      name,
+      async (state) => state.model,
       async () => undefined,
     );
   }

@@ -96,6 +96,11 @@ export interface VectorStore {
   /** Undefined when the collection does not exist. */
   getCollection(name: string): Promise<CollectionInfo | undefined>;
   /**
+   * The collection's model record, undefined when it does not exist: getCollection without the
+   * document count, which costs a scan (searches and writes need only the model).
+   */
+  collectionModel(name: string): Promise<ModelRecord | undefined>;
+  /**
    * Writes documents in one commit: each id's rows (its chunks) replace every row stored under that
    * id, so a document that shrinks leaves no stale chunks. Counts are of documents (ids). Creates the
    * collection (recording `model`) if it does not exist; refuses to mix vectors of another model.

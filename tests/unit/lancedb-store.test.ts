@@ -43,6 +43,8 @@ describe("LanceStore", () => {
       created: true,
     });
     expect(await store.getCollection("c")).toEqual({ name: "c", count: 2, model });
+    expect(await store.collectionModel("c")).toEqual(model);
+    expect(await store.collectionModel("other")).toBeUndefined();
   });
 
   it("replaces rows with the same id", async () => {
