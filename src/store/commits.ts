@@ -8,7 +8,8 @@ import type { ChunkToWrite } from "./vector-store.js";
  *
  * Guarantees to subscribers: a write's commits are published before the collection's write lock is
  * released, so writes arrive in commit order; index builds run outside the lock and say what they
- * know of the version before (see `index`). A call that committed nothing publishes nothing.
+ * know of the version before (see `index`); a compaction on a local disk runs beside the writes
+ * and is published once it is done, possibly after later writes (see `optimize`). A call that committed nothing publishes nothing.
  * Commits made by other processes (or machines, on shared object storage) are not published here:
  * a subscriber tells them by the table's version when it next reads, as the vector cache does.
  */
@@ -45,8 +46,13 @@ export type Commit =
    * `before`: the version read before the build, or undefined when it was not read.
    */
   | (Committed & { kind: "index"; column: string; before: number | undefined })
-  /** Fragments merged and old versions removed: rows moved (new row ids), none changed. */
-  | (Committed & { kind: "optimize"; before: number; locations: () => AsyncIterable<RowLocations> })
+  /**
+   * Fragments merged, indexes updated and old versions removed: rows moved (new row ids), none
+   * changed. The compaction read `before` and made commits up to `version`; it may run beside
+   * this process's writes (see LanceStore.compact), so it can be published after commits of theirs
+   * that came later, and the versions between are the compaction's and theirs.
+   */
+  | (Committed & { kind: "optimize"; before: number })
   /** Re-embedded: a new generation holding `rows` (all of them) replaced the collection's tables. */
   | (Committed & { kind: "rebuild"; rows: readonly ChunkToWrite[] })
   /**

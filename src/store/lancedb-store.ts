@@ -15,7 +15,7 @@ import {
   MAX_BUSY_MS,
 } from "./compaction.js";
 import { cacheSource } from "./lance/cache-source.js";
-import { guardStorage, isAlreadyExists, isStorageError } from "./lance/errors.js";
+import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import {
@@ -23,7 +23,6 @@ import {
   fetchChunks,
   idsMatching,
   readAll,
-  rowLocations,
   searchTable,
   storedChunksOf,
 } from "./lance/queries.js";
@@ -81,6 +80,9 @@ export interface LanceStoreOptions {
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
 }
+
+/** Compactions beside writes that a conflicting write may preempt before one queues with the writes (each preempted one is a wasted rewrite). */
+const BESIDE_ATTEMPTS = 1;
 
 type Counts = { inserted: number; updated: number };
 /** What an upsert did; `created` only when this call's commit made the collection. */
@@ -244,34 +246,84 @@ export class LanceStore implements VectorStore {
 
   /**
    * Merges small fragments, folds new rows into the indexes and removes the versions older than
-   * this compaction (see cleanupCutoff). Runs under the collection's write lock: this process's
-   * writes wait for it, and LanceDB's commit protocol orders it against other processes.
-   * `onlyIfDue`: only when the fragments are that many times due (compactionDue).
+   * this compaction (see cleanupCutoff). `onlyIfDue`: only when the fragments are that many times
+   * due (compactionDue).
+   *
+   * On a local disk it runs beside this process's writes, not in their queue: on a table handle of
+   * its own (LanceDB holds a handle's dataset for a whole optimize), holding the collection's
+   * cross-process lock, so no other process commits meanwhile and every commit this process did
+   * not publish while it runs is the compaction's (the vector cache follows writes across them).
+   * LanceDB orders the concurrent commits; a conflict (an update rewrote a fragment being merged)
+   * is retried. On object storage, where no lock keeps other writers out, it queues with writes.
    */
   async compact(collection: string, { onlyIfDue }: { onlyIfDue?: number } = {}): Promise<void> {
-    const optimize = async (state: TableState) => {
-      if (onlyIfDue !== undefined) {
-        const { numRows, fragmentStats } = await state.table.stats();
-        const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
-        if (!compactionDue(stats, onlyIfDue)) return;
+    const queued = (state: TableState) => this.optimize(collection, state, state.table, onlyIfDue, false);
+    const run = (work: (state: TableState) => Promise<unknown>) =>
+      this.withTable(collection, work, async () => undefined);
+    if (isRemoteUri(this.options.dbPath)) {
+      await this.locks.run(collection, () => run(queued));
+      return;
+    }
+    const cache = this.vectors;
+    cache?.compacting(collection, true);
+    try {
+      for (let attempt = 1; attempt <= BESIDE_ATTEMPTS; attempt++) {
+        const done = await this.locks.beside(collection, () =>
+          run(async (state) => {
+            const own = await (await this.tables.db()).openTable(tableName(collection, state.generation));
+            try {
+              return await this.optimize(collection, state, own, onlyIfDue, true);
+            } catch (error) {
+              // Preempted by a write that changed rows in a fragment being merged: try again, then queue.
+              if (isCommitConflict(error)) return false;
+              throw error;
+            } finally {
+              own.close();
+            }
+          }),
+        );
+        if (done !== false) return;
       }
-      const started = Date.now();
-      const before = await state.table.version();
-      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+      // Updates keep rewriting the fragments it merges: this once, the writes wait for it.
+      this.options.logger.debug(
+        `compaction of "${collection}" preempted ${BESIDE_ATTEMPTS} times; queued with writes`,
+      );
+      await this.locks.run(collection, () => run(queued));
+    } finally {
+      cache?.compacting(collection, false);
+    }
+  }
+
+  /** One compaction of `table` (the live one, or a handle of its own beside writes); see compact. */
+  private async optimize(
+    collection: string,
+    state: TableState,
+    table: lancedb.Table,
+    onlyIfDue: number | undefined,
+    beside: boolean,
+  ): Promise<true> {
+    if (onlyIfDue !== undefined) {
+      const { numRows, fragmentStats } = await table.stats();
+      const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
+      if (!compactionDue(stats, onlyIfDue)) return true;
+    }
+    const started = Date.now();
+    const before = await table.version();
+    const stats = await table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+    const announce = async () => {
+      // In the write queue (beside writes): every commit up to this version is published or the compaction's.
       const version = await state.table.version();
       // Nothing to merge commits nothing: the rows stay where they were.
-      if (version !== before) {
-        const locations = () => rowLocations(state.table);
-        await this.publish(state, collection, { kind: "optimize", before, version, locations });
-      }
-      this.indexer.maybeBuild(collection, state.table, (before, version) =>
-        this.publish(state, collection, { kind: "index", column: "vector", before, version }),
-      );
-      this.options.logger.debug(
-        `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
-      );
+      if (version !== before) await this.publish(state, collection, { kind: "optimize", before, version });
     };
-    await this.locks.run(collection, () => this.withTable(collection, optimize, async () => undefined));
+    await (beside ? this.locks.run(collection, announce) : announce());
+    this.indexer.maybeBuild(collection, state.table, (before, version) =>
+      this.publish(state, collection, { kind: "index", column: "vector", before, version }),
+    );
+    this.options.logger.debug(
+      `compacted "${collection}" in ${Date.now() - started} ms: ${stats.compaction.fragmentsRemoved} fragments merged, ${stats.prune.oldVersionsRemoved} old versions removed`,
+    );
+    return true;
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {

@@ -38,6 +38,8 @@ interface Loaded {
   /** Per slot: the row's typed metadata columns, null ones left out, for filters (see filter-match.ts). */
   fields: Metadata[];
   rowIds: BigUint64Array;
+  /** Slots whose row id is UNKNOWN_ROW (written here since the last load or compaction). */
+  unknown: number;
   /** Slot of each row, by chunkKey(id, chunk). */
   index: Map<string, number>;
   /** How many chunks each document has (chunks 0..n-1: an upsert always replaces all of them). */
@@ -132,7 +134,17 @@ export interface CacheSource {
   rowsAt(rowIds: bigint[], withVectors: boolean): Promise<SourceRow[]>;
   /** Every row (chunk) of these documents. */
   rowsOf(ids: string[], withVectors: boolean): Promise<SourceRow[]>;
+  /** Where every row is now (its row id), batch by batch. */
+  locations(): AsyncIterable<RowLocations>;
 }
+
+/**
+ * Rows written here since the last load or compaction have no known row id: their hits are read by
+ * id (`id IN (...)`, a scan of the id column: ~5 ms at 100k rows, per search). From this many such
+ * rows, a search that picks one reads every row's id once instead (~30 ms at 100k) and takes rows
+ * by row id from then on.
+ */
+const RELOCATE_FROM_UNKNOWN = 256;
 
 /**
  * Each collection's vectors in memory, L2-normalised, for exact cosine search with the SIMD kernel.
@@ -145,6 +157,8 @@ export interface CacheSource {
 export class VectorCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
+  /** Collections a compaction by this store is running on, beside its writes (see compacting). */
+  private readonly compactions = new Set<string>();
 
   constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
 
@@ -173,13 +187,7 @@ export class VectorCache {
         if (this.entries.get(commit.collection)?.version !== commit.version) this.drop(commit.collection);
         return;
       case "optimize":
-        return this.afterCompaction(
-          commit.collection,
-          commit.generation,
-          commit.before,
-          commit.version,
-          commit.locations,
-        );
+        return this.afterCompaction(commit.collection, commit.generation, commit.before, commit.version);
       case "rebuild":
       case "forget":
         return this.drop(commit.collection);
@@ -203,6 +211,15 @@ export class VectorCache {
     if (entry.kind !== "loaded") return undefined;
     const picks = pick(entry, query, options.limit, options.where && maskOf(entry, options.where));
     if (!picks) return undefined;
+    if (entry.unknown >= RELOCATE_FROM_UNKNOWN && picks.some((p) => p.rowId === UNKNOWN_ROW)) {
+      // Rows read at the latest version: valid only if that is still the entry's.
+      const version = entry.version;
+      const current = async () => (await source.version()) === version;
+      if (await this.relocate(collection, entry, version, () => source.locations(), current)) {
+        for (const p of picks)
+          p.rowId = entry.rowIds[entry.index.get(chunkKey(p.id, p.chunk)) as number] as bigint;
+      }
+    }
     const hits = await details(source, picks, options.withVectors === true);
     // A row missing now was deleted after the version check: this entry is stale.
     if (!hits) this.drop(collection);
@@ -273,6 +290,9 @@ export class VectorCache {
         entry.ids[at] = row.id;
         entry.chunks[at] = chunk;
         entry.index.set(chunkKey(row.id, chunk), at);
+        entry.unknown++;
+      } else if (entry.rowIds[at] !== UNKNOWN_ROW) {
+        entry.unknown++;
       }
       entry.fields[at] = filterFields(row.metadata);
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
@@ -325,46 +345,67 @@ export class VectorCache {
   }
 
   /**
-   * After a compaction by this store, under its write lock, which moved rows but changed none:
-   * keep the vectors and re-read only the row ids (a scan of the `id` column). `version` was read
-   * after the compaction and before `locations`: rows read after it are at least as new, and an
-   * older label only causes a reload.
+   * While a compaction by this store runs beside its writes (LanceStore.compact), no other process
+   * commits to the collection, so a commit of this store's that is not the next version after the
+   * entry's skips only the compaction's commits (rows moved, none changed): the entry follows it
+   * and forgets its row ids (re-read when a search needs them, see relocate).
    */
-  async afterCompaction(
-    collection: string,
-    generation: number,
-    versionBefore: number,
-    version: number,
-    locations: () => AsyncIterable<RowLocations>,
-  ): Promise<void> {
+  compacting(collection: string, running: boolean): void {
+    if (running) this.compactions.add(collection);
+    else this.compactions.delete(collection);
+  }
+
+  /**
+   * After a compaction by this store, which read the table at `versionBefore` and whose commits
+   * (fragments merged, indexes updated) reach up to `version` with this store's commits among them,
+   * all published: rows moved but none changed. The entry keeps its vectors and forgets its row ids.
+   */
+  afterCompaction(collection: string, generation: number, versionBefore: number, version: number): void {
     const entry = this.entries.get(collection);
-    if (entry?.kind === "ids" && entry.generation === generation && entry.version === versionBefore) {
-      entry.version = version;
-      return;
-    }
-    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== versionBefore) {
+    // An entry older than the compaction's start missed commits it cannot tell.
+    if (
+      !entry ||
+      entry.kind === "too-big" ||
+      entry.generation !== generation ||
+      entry.version < versionBefore
+    ) {
       this.drop(collection);
       return;
     }
+    if (entry.kind === "loaded") forgetRowIds(entry);
+    entry.version = Math.max(entry.version, version);
+  }
+
+  /**
+   * Re-reads every row's row id from `locations` into the entry, which then stands for `version`;
+   * false (nothing changed) when the rows do not match the entry's, a write changed the entry
+   * meanwhile, or `valid` says the rows read are not of `version`.
+   */
+  private async relocate(
+    collection: string,
+    entry: Loaded,
+    version: number,
+    locations: () => AsyncIterable<RowLocations>,
+    valid: () => Promise<boolean> = async () => true,
+  ): Promise<boolean> {
+    const { epoch, version: before } = entry;
     let seen = 0;
     const rowIds = new BigUint64Array(entry.capacity).fill(UNKNOWN_ROW);
     for await (const batch of locations()) {
       for (let i = 0; i < batch.size; i++) {
         const at = entry.index.get(chunkKey(batch.id(i), batch.chunk(i)));
-        if (at === undefined) {
-          this.drop(collection);
-          return;
-        }
+        if (at === undefined) return false;
         rowIds[at] = batch.rowId(i);
         seen++;
       }
     }
-    if (seen !== entry.count || this.entries.get(collection) !== entry) {
-      this.drop(collection);
-      return;
-    }
+    if (seen !== entry.count || !(await valid())) return false;
+    if (this.entries.get(collection) !== entry || entry.epoch !== epoch || entry.version !== before)
+      return false;
     entry.rowIds = rowIds;
+    entry.unknown = 0;
     entry.version = version;
+    return true;
   }
 
   drop(collection: string): void {
@@ -433,15 +474,28 @@ export class VectorCache {
   /** The ids-only entry if `version` is the commit right after it (nothing is dropped here). */
   private nextIds(collection: string, generation: number, version: number): IdsOnly | undefined {
     const entry = this.entries.get(collection);
-    return entry?.kind === "ids" && entry.generation === generation && entry.version === version - 1
+    return entry?.kind === "ids" &&
+      entry.generation === generation &&
+      this.follows(collection, entry, version)
       ? entry
       : undefined;
+  }
+
+  /** Whether `version` comes right after the entry's, or after the compaction's commits only (see compacting). */
+  private follows(collection: string, entry: Loaded | IdsOnly, version: number): boolean {
+    return entry.version === version - 1 || (entry.version < version - 1 && this.compactions.has(collection));
   }
 
   /** The loaded entry if `version` is the commit right after it; otherwise the entry is dropped. */
   private next(collection: string, generation: number, version: number): Loaded | undefined {
     const entry = this.entries.get(collection);
-    if (entry?.kind === "loaded" && entry.generation === generation && entry.version === version - 1) {
+    if (
+      entry?.kind === "loaded" &&
+      entry.generation === generation &&
+      this.follows(collection, entry, version)
+    ) {
+      // Skipped versions are the compaction's: the rows moved.
+      if (entry.version !== version - 1) forgetRowIds(entry);
       return entry;
     }
     this.drop(collection);
@@ -484,6 +538,7 @@ function emptyEntry(generation: number, version: number, dim: number, capacity: 
     chunks: [],
     fields: [],
     rowIds: new BigUint64Array(capacity),
+    unknown: 0,
     index: new Map(),
     chunkCounts: new Map(),
     memory,
@@ -542,12 +597,20 @@ function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
   entry.maxScale = Math.max(entry.maxScale, step);
 }
 
+/** After rows moved (a compaction): every row id is unknown until read again (see relocate). */
+function forgetRowIds(entry: Loaded): void {
+  entry.rowIds.fill(UNKNOWN_ROW);
+  entry.unknown = entry.count;
+  entry.epoch++;
+}
+
 /** Moves the last row into the removed one's place. */
 function removeRow(entry: Loaded, id: string, chunk: number): void {
   const at = entry.index.get(chunkKey(id, chunk));
   if (at === undefined) return;
   const last = entry.count - 1;
   entry.index.delete(chunkKey(id, chunk));
+  if (entry.rowIds[at] === UNKNOWN_ROW) entry.unknown--;
   if (at !== last) {
     const lastId = entry.ids[last] as string;
     const lastChunk = entry.chunks[last] as number;

@@ -419,6 +419,62 @@ describe("kill -9 of a server in the middle of a large add_documents", () => {
 });
 
 describe("a read-only database directory", () => {
+  it("during a compaction that runs beside writes: every acknowledged write survives, exactly once", async () => {
+    const { dbPath, cache } = workspace();
+    const collection = "beside";
+    const acknowledged: Doc[] = [];
+    // The write in flight when the process died: stored or not, but whole (not acknowledged).
+    let inFlight: Doc | undefined;
+    let server = await start(dbPath, cache, { logLevel: "debug" });
+    const write = async (run: number, i: number) => {
+      const doc = {
+        id: `b${run}-${i}`,
+        text: longText(`beside ${run}`, i),
+        metadata: { part: "small", run, i },
+      };
+      inFlight = doc;
+      await ok(server, "add_documents", { collection, documents: [doc] });
+      inFlight = undefined;
+      acknowledged.push(doc);
+    };
+    const compactions = () => server.stderr().split(`compacted "${collection}"`).length - 1;
+    const report: string[] = [];
+    for (const [run, killAfter] of [120, 400].entries()) {
+      // 50 one-row writes make a compaction due; it starts IDLE_MS after the last of them...
+      for (let i = 0; i < 50; i++) await write(run * 2, i);
+      await sleep(IDLE_MS);
+      // ...and writes go on beside it until the process is killed.
+      let writing = true;
+      let during = 0;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) {
+          try {
+            await write(run * 2 + 1, i);
+            during++;
+          } catch {
+            return;
+          }
+        }
+      })();
+      await sleep(killAfter);
+      const finished = compactions();
+      await server.kill();
+      writing = false;
+      await writer;
+      report.push(
+        `kill ${killAfter} ms into writes beside a compaction (${during} acknowledged, compaction ${finished > 0 ? "had finished" : "unfinished"})`,
+      );
+      server = await start(dbPath, cache, { logLevel: "debug" });
+      const why = `kill ${killAfter} ms into writes beside a compaction`;
+      const count = (await collectionInfo(server, collection))?.count;
+      expect([acknowledged.length, acknowledged.length + (inFlight ? 1 : 0)], why).toContain(count);
+      if (inFlight && count === acknowledged.length + 1) acknowledged.push(inFlight);
+      inFlight = undefined;
+      await expectExactly(server, collection, "small", acknowledged, why);
+    }
+    console.info(report.join("; "));
+  }, 90_000);
+
   it("still opens and answers reads; writes come back as tool errors and change nothing", async (ctx) => {
     const { dir, dbPath, cache } = workspace();
     const docs = [0, 1, 2].map((i) => ({

@@ -147,6 +147,22 @@ describe("vector cache", () => {
     expect(loads).not.toHaveBeenCalled();
   });
 
+  it("learns the row ids of rows it wrote itself once many lack one, then reads hits by row id", async () => {
+    const relocate = vi.spyOn(
+      VectorCache.prototype as unknown as { relocate: () => Promise<boolean> },
+      "relocate",
+    );
+    // Created and written by this store: no row id known for any row (no load, no compaction).
+    await cached.upsert("c", model, docs(0, 400));
+    await expectSameAsFlat("c", 3, 10);
+    expect(relocate).toHaveBeenCalledTimes(1);
+    expect(await relocate.mock.results[0]?.value).toBe(true);
+    // Known now: more searches read rows by row id, and updates since are still found by id.
+    await cached.upsert("c", model, [doc("r5"), ...docs(400, 3)]);
+    await expectSameAsFlat("c", 6, 50);
+    expect(relocate).toHaveBeenCalledTimes(1);
+  });
+
   it("follows the vector index's commit without reloading", async () => {
     await cached.close();
     cached = new LanceStore({ dbPath, logger: silentLogger, vectorIndexMinRows: 300 });
@@ -261,13 +277,16 @@ describe("vector cache", () => {
     await expectSameAsFlat();
   });
 
-  it("filtered searches give LanceDB's answers", async () => {
+  it("filtered searches give LanceDB's answers (more in filtered-cache.test.ts)", async () => {
     await cached.upsert("c", model, docs(0, 200));
     const where = parseWhere({ even: true });
     const q = vector();
-    expect(await cached.search("c", q, { limit: 5, where })).toEqual(
-      await flat.search("c", q, { limit: 5, where }),
-    );
+    const got = await cached.search("c", q, { limit: 5, where });
+    const want = await flat.search("c", q, { limit: 5, where });
+    expect(got.map(({ distance, ...rest }) => rest)).toEqual(want.map(({ distance, ...rest }) => rest));
+    got.forEach((hit, at) => {
+      expect(hit.distance).toBeCloseTo((want[at] as Hit).distance, 5);
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import type { Schema } from "apache-arrow";
 import { idInList, metadataColumn } from "../sql.js";
 import type { CacheSource, SourceRow, VectorBatch } from "../vector-cache.js";
 import type { Metadata } from "../vector-store.js";
+import { rowLocations } from "./queries.js";
 import { columnKinds, hasChunkColumns } from "./schema.js";
 
 /**
@@ -81,6 +82,7 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
     async rowsAt(rowIds, withVectors) {
       return (await table.takeRowIds(rowIds).select(columns(withVectors)).toArray()) as SourceRow[];
     },
+    locations: () => rowLocations(table),
     async rowsOf(ids, withVectors) {
       return (await table.query().where(idInList(ids)).select(columns(withVectors)).toArray()) as SourceRow[];
     },
