@@ -324,9 +324,11 @@ export class LanceStore implements VectorStore {
     const started = Date.now();
     const before = await table.version();
     const stats = await table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+    const compacted = await table.version();
     const announce = async () => {
-      // In the write queue (beside writes): every commit up to this version is published or the compaction's.
-      const version = await state.table.version();
+      // In the write queue (beside writes): every commit up to this version is published or the
+      // compaction's (the live handle may not have read the compaction's last commit yet).
+      const version = Math.max(compacted, await state.table.version());
       // Nothing to merge commits nothing: the rows stay where they were.
       if (version !== before) await this.publish(state, collection, { kind: "optimize", before, version });
     };

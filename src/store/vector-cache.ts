@@ -11,7 +11,7 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import type { ColumnKind } from "./sql.js";
-import { type ChunkToWrite, chunkKey, type Hit, type Metadata } from "./vector-store.js";
+import { type ChunkToWrite, chunkKey, type FetchedChunk, type Hit, type Metadata } from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -104,16 +104,6 @@ export interface CachedPick {
   distance: number;
 }
 
-/** A row of the mirrored table as its source returns it (metadata still JSON). */
-export interface SourceRow {
-  id: string;
-  text: string;
-  metadata: string;
-  chunk?: number;
-  chunk_start?: number;
-  vector?: Iterable<number>;
-}
-
 /** Rows with their vectors, a batch at a time; `vector(i)` may be a view, valid while the batch is. */
 export interface VectorBatch extends RowLocations {
   vector(i: number): Float32Array;
@@ -131,9 +121,9 @@ export interface CacheSource {
   shape(): Promise<{ rows: number; dim: number }>;
   vectors(): AsyncIterable<VectorBatch>;
   /** The rows at these row ids; throws when the ids are from a version whose files are gone. */
-  rowsAt(rowIds: bigint[], withVectors: boolean): Promise<SourceRow[]>;
+  rowsAt(rowIds: bigint[], withVectors: boolean): Promise<FetchedChunk[]>;
   /** Every row (chunk) of these documents. */
-  rowsOf(ids: string[], withVectors: boolean): Promise<SourceRow[]>;
+  rowsOf(ids: string[], withVectors: boolean): Promise<FetchedChunk[]>;
   /** Where every row is now (its row id), batch by batch. */
   locations(): AsyncIterable<RowLocations>;
 }
@@ -824,9 +814,9 @@ async function details(
   withVectors: boolean,
 ): Promise<Hit[] | undefined> {
   if (picks.length === 0) return [];
-  const byKey = new Map<string, SourceRow>();
-  const keep = (rows: SourceRow[]) => {
-    for (const row of rows) byKey.set(chunkKey(row.id, row.chunk ?? 0), row);
+  const byKey = new Map<string, FetchedChunk>();
+  const keep = (rows: FetchedChunk[]) => {
+    for (const row of rows) byKey.set(chunkKey(row.id, row.chunk), row);
   };
   const keyOf = (p: CachedPick) => chunkKey(p.id, p.chunk);
   const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW);
@@ -853,15 +843,7 @@ async function details(
   for (const p of picks) {
     const row = byKey.get(keyOf(p));
     if (!row) return undefined;
-    hits.push({
-      id: row.id,
-      text: row.text,
-      metadata: JSON.parse(row.metadata) as Metadata,
-      chunk: row.chunk ?? 0,
-      start: row.chunk_start ?? 0,
-      distance: p.distance,
-      ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
-    });
+    hits.push({ ...row, distance: p.distance });
   }
   return hits;
 }

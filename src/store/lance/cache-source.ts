@@ -1,10 +1,10 @@
 import type * as lancedb from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
 import { idInList, metadataColumn } from "../sql.js";
-import type { CacheSource, SourceRow, VectorBatch } from "../vector-cache.js";
-import type { Metadata } from "../vector-store.js";
+import type { CacheSource, VectorBatch } from "../vector-cache.js";
+import type { FetchedChunk, Metadata } from "../vector-store.js";
 import { rowLocations } from "./queries.js";
-import { columnKinds, hasChunkColumns } from "./schema.js";
+import { columnKinds, hasChunkColumns, type RawRow, storedChunk } from "./schema.js";
 
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
@@ -80,11 +80,11 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
       }
     },
     async rowsAt(rowIds, withVectors) {
-      return (await table.takeRowIds(rowIds).select(columns(withVectors)).toArray()) as SourceRow[];
+      return fetched(await table.takeRowIds(rowIds).select(columns(withVectors)).toArray());
     },
     locations: () => rowLocations(table),
     async rowsOf(ids, withVectors) {
-      return (await table.query().where(idInList(ids)).select(columns(withVectors)).toArray()) as SourceRow[];
+      return fetched(await table.query().where(idInList(ids)).select(columns(withVectors)).toArray());
     },
   };
 }
@@ -93,4 +93,12 @@ function vectorDimensions(schema: Schema): number {
   const field = schema.fields.find((f) => f.name === "vector");
   const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
   return typeof listSize === "number" ? listSize : 0;
+}
+
+/** Rows as the store hands them out (storedChunk), with their vectors when selected. */
+function fetched(rows: unknown[]): FetchedChunk[] {
+  return (rows as Array<RawRow & { vector?: Iterable<number> | null }>).map((row) => ({
+    ...storedChunk(row),
+    ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
+  }));
 }
