@@ -85,9 +85,45 @@ export interface LanceStoreOptions {
 /** Compactions beside writes that a conflicting write may preempt before one queues with the writes (each preempted one is a wasted rewrite). */
 const BESIDE_ATTEMPTS = 1;
 
-type Counts = { inserted: number; updated: number };
 /** What an upsert did; `created` only when this call's commit made the collection. */
-type Upserted = Counts & { created: boolean };
+type Upserted = { inserted: number; updated: number; created: boolean };
+/** What one commit found: the documents already stored, and whether it made the collection. */
+type Written = { existing: ReadonlySet<string>; created: boolean };
+
+/** An upsert call waiting for its group's commit (see LanceStore.upsert). */
+interface PendingUpsert {
+  model: ModelRecord;
+  rows: ChunkToWrite[];
+  resolve(result: Upserted): void;
+  reject(error: unknown): void;
+}
+
+/** A call's counts from its commit's: documents, not rows (a long text is several rows, one id). */
+function countsOf(rows: readonly ChunkToWrite[], existing: ReadonlySet<string>, created: boolean): Upserted {
+  const ids = new Set(rows.map((row) => row.id));
+  let updated = 0;
+  for (const id of ids) if (existing.has(id)) updated++;
+  return { inserted: ids.size - updated, updated, created };
+}
+
+/** Whether upsert calls can share one commit: one model, no id in two calls, one type per metadata key. */
+function canJoin(group: readonly PendingUpsert[]): boolean {
+  const first = group[0] as PendingUpsert;
+  const seen = new Set<string>();
+  for (const call of group) {
+    if (!sameModel(call.model, first.model)) return false;
+    for (const id of new Set(call.rows.map((row) => row.id))) {
+      if (seen.has(id)) return false;
+      seen.add(id);
+    }
+  }
+  try {
+    metadataKinds(group.flatMap((call) => call.rows));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The VectorStore on LanceDB: one table per collection (see lance/schema.ts for its columns, and
@@ -104,6 +140,8 @@ export class LanceStore implements VectorStore {
   private readonly compactions: CompactionScheduler;
   private readonly vectors: VectorCache | undefined;
   private readonly indexer: VectorIndexer;
+  /** Per collection, the upsert calls waiting for the write lock, to be committed together. */
+  private readonly pendingUpserts = new Map<string, PendingUpsert[]>();
   /**
    * On object storage no lock file orders writers across machines: tables there carry `row_key`
    * as their primary key, so LanceDB itself refuses a second insert of an (id, chunk).
@@ -155,6 +193,13 @@ export class LanceStore implements VectorStore {
     );
   }
 
+  /**
+   * Calls that arrive while the collection's previous write holds its lock are written together,
+   * in one commit (group commit), when they can be: the same model, no document in two of them,
+   * one type per metadata key. Each call's result is its own (as if it had run alone, in arrival
+   * order); if the joint write fails, each call is written alone, so one call's bad input fails
+   * only that call.
+   */
   async upsert(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Upserted> {
     if (rows.length === 0) return { inserted: 0, updated: 0, created: false };
     for (const row of rows) {
@@ -162,8 +207,76 @@ export class LanceStore implements VectorStore {
         throw new Error(`bug: vector of ${row.vector.length} dimensions for a ${model.dimensions}-d model`);
       }
     }
+    // Refused before it joins a group: conflicting types within the call itself.
+    metadataKinds(rows);
+    const result = await new Promise<Upserted>((resolve, reject) => {
+      const waiting = this.pendingUpserts.get(collection);
+      if (waiting) {
+        waiting.push({ model, rows, resolve, reject });
+        return;
+      }
+      const group: PendingUpsert[] = [{ model, rows, resolve, reject }];
+      this.pendingUpserts.set(collection, group);
+      this.locks
+        .run(collection, () => {
+          // From here on, new calls start the next group (which queues behind this one).
+          if (this.pendingUpserts.get(collection) === group) this.pendingUpserts.delete(collection);
+          return this.writeGroup(collection, group);
+        })
+        .catch((error: unknown) => {
+          for (const call of group) call.reject(error);
+        });
+    });
+    this.compactions.noteWrite(collection);
+    return result;
+  }
+
+  /**
+   * Runs `work` in the collection's write queue, after every call queued so far: upsert calls that
+   * arrive later start a new group instead of joining one queued before `work` (which would commit
+   * them ahead of it).
+   */
+  private exclusive<T>(collection: string, work: () => Promise<T>): Promise<T> {
+    this.pendingUpserts.delete(collection);
+    return this.locks.run(collection, work);
+  }
+
+  /** Writes a group of upsert calls under the collection's lock: together if it can, else one by one. */
+  private async writeGroup(collection: string, group: PendingUpsert[]): Promise<void> {
+    const alone = async (call: PendingUpsert) => {
+      try {
+        const written = await this.writeRows(collection, call.model, call.rows);
+        call.resolve(countsOf(call.rows, written.existing, written.created));
+      } catch (error) {
+        call.reject(error);
+      }
+    };
+    const first = group[0] as PendingUpsert;
+    if (group.length === 1 || !canJoin(group)) {
+      for (const call of group) await alone(call);
+      return;
+    }
+    let written: Written;
+    try {
+      written = await this.writeRows(
+        collection,
+        first.model,
+        group.flatMap((call) => call.rows),
+      );
+    } catch {
+      for (const call of group) await alone(call);
+      return;
+    }
+    // As if in turn: the first call made the collection, if this commit did; none saw another's ids.
+    group.forEach((call, i) => {
+      call.resolve(countsOf(call.rows, written.existing, written.created && i === 0));
+    });
+  }
+
+  /** One commit of `rows` (every chunk of each document they name), creating the collection if need be. */
+  private writeRows(collection: string, model: ModelRecord, rows: ChunkToWrite[]): Promise<Written> {
     const kinds = metadataKinds(rows);
-    const write = async (state: TableState): Promise<Counts> => {
+    const write = async (state: TableState): Promise<Set<string>> => {
       if (!sameModel(state.model, model)) {
         throw new MemoryError(
           "model_mismatch",
@@ -184,7 +297,7 @@ export class LanceStore implements VectorStore {
       if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
         const added = await state.table.add(records);
         await this.publish(state, collection, { kind: "add", version: added.version, rows });
-        return { inserted: ids.length, updated: 0 };
+        return new Set();
       }
       const { existing, stale } = await storedChunksOf(state.table, rows);
       let merge = state.table
@@ -196,17 +309,13 @@ export class LanceStore implements VectorStore {
       if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
       const result = await merge.execute(records);
       await this.publish(state, collection, { kind: "merge", version: result.version, rows });
-      return { inserted: ids.length - existing, updated: existing };
+      return existing;
     };
-    const result = await this.locks.run(collection, () =>
-      this.withTable(
-        collection,
-        async (state): Promise<Upserted> => ({ ...(await write(state)), created: false }),
-        () => this.create(collection, model, kinds, rows, write),
-      ),
+    return this.withTable(
+      collection,
+      async (state): Promise<Written> => ({ existing: await write(state), created: false }),
+      () => this.create(collection, model, kinds, rows, write),
     );
-    this.compactions.noteWrite(collection);
-    return result;
   }
 
   /**
@@ -218,8 +327,8 @@ export class LanceStore implements VectorStore {
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
     rows: ChunkToWrite[],
-    write: (state: TableState) => Promise<Counts>,
-  ): Promise<Upserted> {
+    write: (state: TableState) => Promise<Set<string>>,
+  ): Promise<Written> {
     const db = await this.tables.db();
     let table: lancedb.Table;
     try {
@@ -232,7 +341,7 @@ export class LanceStore implements VectorStore {
       if (!isAlreadyExists(error)) throw error;
       const existing = await this.tables.get(collection);
       if (!existing) throw error;
-      return { ...(await write(existing)), created: false };
+      return { existing: await write(existing), created: false };
     }
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
@@ -240,8 +349,7 @@ export class LanceStore implements VectorStore {
     await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
     await this.keyNew(state, collection, version);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
-    // Documents, not rows: a long text is several rows (chunks) with one id.
-    return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
+    return { existing: new Set(), created: true };
   }
 
   /** Storage figures for a collection: documents, rows, fragments (and how many are small), bytes on disk. */
@@ -275,7 +383,7 @@ export class LanceStore implements VectorStore {
     const run = (work: (state: TableState) => Promise<unknown>) =>
       this.withTable(collection, work, async () => undefined);
     if (isRemoteUri(this.options.dbPath)) {
-      await this.locks.run(collection, () => run(queued));
+      await this.exclusive(collection, () => run(queued));
       return;
     }
     const cache = this.vectors;
@@ -302,7 +410,7 @@ export class LanceStore implements VectorStore {
       this.options.logger.debug(
         `compaction of "${collection}" preempted ${BESIDE_ATTEMPTS} times; queued with writes`,
       );
-      await this.locks.run(collection, () => run(queued));
+      await this.exclusive(collection, () => run(queued));
     } finally {
       cache?.compacting(collection, false);
     }
@@ -332,7 +440,7 @@ export class LanceStore implements VectorStore {
       // Nothing to merge commits nothing: the rows stay where they were.
       if (version !== before) await this.publish(state, collection, { kind: "optimize", before, version });
     };
-    await (beside ? this.locks.run(collection, announce) : announce());
+    await (beside ? this.exclusive(collection, announce) : announce());
     this.indexer.maybeBuild(collection, state.table, (before, version) =>
       this.publish(state, collection, { kind: "index", column: "vector", before, version }),
     );
@@ -444,7 +552,7 @@ export class LanceStore implements VectorStore {
   }
 
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
-    const result = await this.locks.run(collection, () =>
+    const result = await this.exclusive(collection, () =>
       this.withExisting(collection, async (state) => {
         const { version, removed, ...result } = await deleteFromTable(state.table, selector);
         // Nothing removed: no commit to publish (the version may be another process's).
@@ -457,7 +565,7 @@ export class LanceStore implements VectorStore {
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
-    return this.locks.run(collection, () =>
+    return this.exclusive(collection, () =>
       this.guard(async () => {
         const info = await this.getCollection(collection);
         if (!info) return undefined;
@@ -501,7 +609,7 @@ export class LanceStore implements VectorStore {
     model: ModelRecord,
     rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number> {
-    return this.locks.run(collection, () =>
+    return this.exclusive(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
         const rows = await rebuild(await readAll(current.table));

@@ -139,13 +139,13 @@ async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<st
 }
 
 /**
- * What an upsert of `rows` finds already stored: how many of their documents exist, and which of
+ * What an upsert of `rows` finds already stored: which of their documents exist, and which of
  * them have chunks the new rows do not replace (the new version has fewer chunks).
  */
 export async function storedChunksOf(
   table: lancedb.Table,
   rows: ChunkToWrite[],
-): Promise<{ existing: number; stale: string[] }> {
+): Promise<{ existing: Set<string>; stale: string[] }> {
   const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
   const ids = [...new Set(rows.map((row) => row.id))];
   const existing = new Set<string>();
@@ -161,5 +161,5 @@ export async function storedChunksOf(
       if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
     }
   }
-  return { existing: existing.size, stale: [...stale] };
+  return { existing, stale: [...stale] };
 }
