@@ -387,12 +387,14 @@ export class LanceStore implements VectorStore {
       return;
     }
     const cache = this.vectors;
-    cache?.compacting(collection, true);
     try {
       for (let attempt = 1; attempt <= BESIDE_ATTEMPTS; attempt++) {
         const done = await this.locks.beside(collection, () =>
           run(async (state) => {
             const own = await (await this.tables.db()).openTable(tableName(collection, state.generation));
+            // Only now, holding the cross-process lock: commits up to this version may be other
+            // processes', those after it are this process's or the compaction's.
+            cache?.compacting(collection, await own.version());
             try {
               return await this.optimize(collection, state, own, onlyIfDue, true);
             } catch (error) {
@@ -412,7 +414,7 @@ export class LanceStore implements VectorStore {
       );
       await this.exclusive(collection, () => run(queued));
     } finally {
-      cache?.compacting(collection, false);
+      cache?.compacting(collection, undefined);
     }
   }
 

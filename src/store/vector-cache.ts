@@ -148,7 +148,7 @@ export class VectorCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
   /** Collections a compaction by this store is running on, beside its writes (see compacting). */
-  private readonly compactions = new Set<string>();
+  private readonly compactions = new Map<string, number>();
 
   constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
 
@@ -335,14 +335,16 @@ export class VectorCache {
   }
 
   /**
-   * While a compaction by this store runs beside its writes (LanceStore.compact), no other process
-   * commits to the collection, so a commit of this store's that is not the next version after the
-   * entry's skips only the compaction's commits (rows moved, none changed): the entry follows it
-   * and forgets its row ids (re-read when a search needs them, see relocate).
+   * While a compaction by this store runs beside its writes (LanceStore.compact), holding the
+   * cross-process lock since the table was at version `from`, no other process commits to the
+   * collection: a commit of this store's that is not the next version after the entry's, an entry
+   * at `from` or later, skips only the compaction's commits (rows moved, none changed). The entry
+   * follows it and forgets its row ids (re-read when a search needs them, see relocate).
+   * `from` undefined: the compaction is over.
    */
-  compacting(collection: string, running: boolean): void {
-    if (running) this.compactions.add(collection);
-    else this.compactions.delete(collection);
+  compacting(collection: string, from: number | undefined): void {
+    if (from === undefined) this.compactions.delete(collection);
+    else this.compactions.set(collection, from);
   }
 
   /**
@@ -473,7 +475,9 @@ export class VectorCache {
 
   /** Whether `version` comes right after the entry's, or after the compaction's commits only (see compacting). */
   private follows(collection: string, entry: Loaded | IdsOnly, version: number): boolean {
-    return entry.version === version - 1 || (entry.version < version - 1 && this.compactions.has(collection));
+    if (entry.version === version - 1) return true;
+    const from = this.compactions.get(collection);
+    return from !== undefined && entry.version >= from && entry.version < version - 1;
   }
 
   /** The loaded entry if `version` is the commit right after it; otherwise the entry is dropped. */
