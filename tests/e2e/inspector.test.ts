@@ -95,7 +95,8 @@ function inspector(options: string[], target: string[], home: string): Promise<I
       NODE22 as string,
       argv,
       {
-        env: { PATH: clientPath(), HOME: home },
+        // Through the shared daemon, as an editor's config runs it; it exits 1 s after the client.
+        env: { PATH: clientPath(), HOME: home, VECTOR_MEMORY_DAEMON_IDLE: "1" },
         timeout: 60_000,
         maxBuffer: 32 * 1024 * 1024,
       },
@@ -484,7 +485,13 @@ describe.concurrent("published client configurations (mcp.json, docs/clients.md)
           args,
           // The client's environment (a fresh HOME, PATH with the global install) plus the config's env;
           // offline so the default model is never downloaded (initialize and tools/list never wait for it).
-          env: { PATH: clientPath(), HOME: home, VECTOR_MEMORY_OFFLINE: "1", ...entry.env },
+          env: {
+            PATH: clientPath(),
+            HOME: home,
+            VECTOR_MEMORY_OFFLINE: "1",
+            VECTOR_MEMORY_DAEMON_IDLE: "1",
+            ...entry.env,
+          },
           cwd: home,
           stderr: "pipe",
         });
