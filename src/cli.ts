@@ -22,6 +22,16 @@ if (plan.kind === "relay") {
       command: process.execPath,
       args: [...process.execArgv, entry, "daemon", "serve", ...argv],
     },
+    checkConfig: async () => {
+      const { ConfigError, readConfig } = await import("./config.js");
+      try {
+        readConfig(process.env, argv);
+        return undefined;
+      } catch (error) {
+        if (error instanceof ConfigError) return error.message;
+        throw error;
+      }
+    },
     inProcess: async (why) => (await import("./daemon/in-process.js")).inProcessUpstream(argv, why),
     log: (line) => process.stderr.write(`[vector-memory-mcp] relay: ${line}\n`),
   });

@@ -192,6 +192,7 @@ Options (each also settable by the environment variable shown):
                          VECTOR_MEMORY_NO_DAEMON=1
   --daemon-idle <s>      the daemon exits after this many seconds with no client
                          (default 600)  VECTOR_MEMORY_DAEMON_IDLE
+                         (sockets: VECTOR_MEMORY_DAEMON_DIR, default $XDG_RUNTIME_DIR/vector-memory-mcp)
   --host <addr>          HTTP bind address (default 127.0.0.1)  VECTOR_MEMORY_HOST
   --port <n>             HTTP port (default 7821; 0 picks one)  VECTOR_MEMORY_PORT
   --token-file <file>    HTTP bearer token file, made 0600 on first use  VECTOR_MEMORY_TOKEN_FILE

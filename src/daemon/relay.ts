@@ -45,6 +45,12 @@ export interface RelayOptions {
    * once the configuration is known to be valid (an invalid one ends the process with its message).
    */
   inProcess: (why: string) => Promise<Upstream>;
+  /**
+   * The full configuration check (it needs zod, so it is loaded only then): a message when the
+   * flags or environment are invalid. Run when the client leaves before any session opened, so a
+   * bad configuration still exits 1 with its message, as the in-process server does.
+   */
+  checkConfig: () => Promise<string | undefined>;
   /** How long a starting daemon may take to listen. */
   startTimeoutMs?: number;
   log: (line: string) => void;
@@ -138,6 +144,7 @@ export function runRelay(options: RelayOptions): void {
     next.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     if (logLevel) next.send(internal("logging/setLevel", logLevel));
     ready = true;
+    opened = true;
     for (const message of queue.splice(0)) forward(message);
   };
 
@@ -194,16 +201,19 @@ export function runRelay(options: RelayOptions): void {
     }
     fromClient(message);
   });
-  const shutdown = () => {
+  let opened = false;
+  const shutdown = async () => {
     if (closing) return;
     closing = true;
     upstream?.close();
-    process.exit(0);
+    const problem = opened ? undefined : await options.checkConfig().catch(() => undefined);
+    if (problem) process.stderr.write(`vector-memory-mcp: ${problem}\n`);
+    process.exit(problem ? 1 : 0);
   };
-  process.stdin.on("end", shutdown);
-  process.stdout.on("error", shutdown);
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
+  process.stdin.once("end", shutdown);
+  process.stdout.once("error", shutdown);
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
   void connect();
 }
 

@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { type DaemonWorkspace, daemonWorkspace, eventually } from "../support/daemon.js";
+import { findRadosgw } from "../support/radosgw.js";
 import { CLI, type StdioServer, spawnServer } from "../support/stdio.js";
 
 const run = promisify(execFile);
@@ -16,8 +17,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function workspace(idleSeconds?: number): DaemonWorkspace {
-  const ws = daemonWorkspace(idleSeconds);
+const radosgw = await findRadosgw();
+
+function workspace(idleSeconds?: number, remote?: Parameters<typeof daemonWorkspace>[1]): DaemonWorkspace {
+  const ws = daemonWorkspace(idleSeconds, remote);
   cleanups.push(() => ws.cleanup());
   return ws;
 }
@@ -277,5 +280,35 @@ describe("stdio relays and the shared daemon", () => {
     expect(ws.daemons()).toEqual([]);
     expect((await c.call("list_collections", {})).isError).toBeFalsy();
     expect(ws.daemons()).toHaveLength(1);
+  });
+
+  it.skipIf(!("bucket" in radosgw))("serves an s3:// database too: one daemon per location", async () => {
+    if (!("bucket" in radosgw)) return;
+    const remote = (prefix: string) => ({
+      dbPath: `s3://${radosgw.bucket}/daemon-${prefix}-${Date.now()}`,
+      env: {
+        VECTOR_MEMORY_S3_ENDPOINT: radosgw.options.endpoint ?? "",
+        VECTOR_MEMORY_S3_ACCESS_KEY_ID: radosgw.options.accessKeyId ?? "",
+        VECTOR_MEMORY_S3_SECRET_ACCESS_KEY: radosgw.options.secretAccessKey ?? "",
+        VECTOR_MEMORY_S3_ALLOW_HTTP: "1",
+      },
+    });
+    const one = workspace(30, remote("one"));
+    const other = workspace(30, remote("other"));
+    const [a, b, c] = [await one.relay(), await one.relay(), await other.relay()];
+    expect(
+      (
+        await a.call("add_documents", {
+          collection: "s3",
+          documents: [{ id: "m", text: "kept on object storage" }],
+        })
+      ).isError,
+    ).toBeFalsy();
+    const got = await b.call("get_documents", { collection: "s3", ids: ["m"] });
+    expect((got.structuredContent as { documents: unknown[] }).documents).toHaveLength(1);
+    expect((await c.call("get_documents", { collection: "s3", ids: ["m"] })).isError).toBe(true);
+    expect(one.daemons()).toHaveLength(1);
+    expect(other.daemons()).toHaveLength(1);
+    expect(one.daemons()).not.toEqual(other.daemons());
   });
 });

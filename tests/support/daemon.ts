@@ -19,9 +19,12 @@ export interface DaemonWorkspace {
   cleanup(): Promise<void>;
 }
 
-export function daemonWorkspace(idleSeconds = 30): DaemonWorkspace {
+export function daemonWorkspace(
+  idleSeconds = 30,
+  remote?: { dbPath: string; env: Record<string, string> },
+): DaemonWorkspace {
   const { dir, cleanup } = tempDir("vmm-daemon-");
-  const dbPath = path.join(dir, "db");
+  const dbPath = remote?.dbPath ?? path.join(dir, "db");
   const args = [
     "--db-path",
     dbPath,
@@ -36,6 +39,7 @@ export function daemonWorkspace(idleSeconds = 30): DaemonWorkspace {
     XDG_DATA_HOME: path.join(dir, "data"),
     VECTOR_MEMORY_DAEMON_IDLE: String(idleSeconds),
     VECTOR_MEMORY_NO_DAEMON: "0",
+    ...remote?.env,
   };
   const place = daemonPlaceFor(env, args, { platform: process.platform, home: process.env.HOME ?? "" });
   const clients: StdioServer[] = [];
