@@ -86,6 +86,25 @@ async function workload(s: Session, collection: string): Promise<void> {
   await call(s, "search_similar", { collection, query: "the deploy plan" });
 }
 
+/** The floor: a bare Node process that answers initialize and nothing else. */
+async function bareNodeHandshake(): Promise<number> {
+  const script = `process.stdin.once("data", (d) => { const id = JSON.parse(String(d).split("\\n")[0]).id;
+    process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id, result: { protocolVersion: "2025-06-18", capabilities: {},
+      serverInfo: { name: "bare", version: "0" } } }) + "\\n"); }); process.stdin.on("end", () => process.exit(0));`;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ["-e", script],
+    env,
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "bench", version: "1" });
+  const started = performance.now();
+  await client.connect(transport);
+  const ms = performance.now() - started;
+  await client.close();
+  return ms;
+}
+
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const f = (x: number) => x.toFixed(1);
 
@@ -114,12 +133,14 @@ try {
   const daemonRss = rssMiB(daemonPid("shared"));
   const total = relayRss.reduce((a, b) => a + b, 0) + daemonRss;
 
-  // Warm handshakes: a daemon runs.
+  // Warm handshakes: a daemon runs. Alternated with a bare Node process's, the floor under load.
   const warm: number[] = [];
+  const bare: number[] = [];
   for (let i = 0; i < HANDSHAKES; i++) {
     const s = await open("shared");
     warm.push(s.handshakeMs);
     await s.close();
+    bare.push(await bareNodeHandshake());
   }
 
   // Latency, alternating in-process and relayed calls on same-sized collections.
@@ -155,7 +176,7 @@ try {
     `workload per client: ${DOCS} documents added in batches of 100, then searches; model use-lite`,
     `one in-process client: RSS ${f(inprocRss)} MiB`,
     `5 attached clients: relays ${relayRss.map(f).join(", ")} MiB + daemon ${f(daemonRss)} MiB = ${f(total)} MiB (${(total / inprocRss).toFixed(2)}x one in-process client; 5 in-process clients would be ~${f(5 * inprocRss)} MiB)`,
-    `handshake through the relay p50: cold ${f(p50(cold))} ms (${cold.map(f).join(", ")}), warm ${f(p50(warm))} ms (${warm.map(f).join(", ")}); in-process ${f(inproc.handshakeMs)} ms`,
+    `handshake through the relay p50: cold ${f(p50(cold))} ms (${cold.map(f).join(", ")}), warm ${f(p50(warm))} ms (${warm.map(f).join(", ")}); in-process ${f(inproc.handshakeMs)} ms; a bare Node process answering initialize ${f(p50(bare))} ms`,
     `first call after a cold handshake (waits for the daemon to start) p50: ${f(p50(firstCall))} ms`,
     `search_similar p50: in-process ${f(p50(lat.search.inproc))} ms, relay ${f(p50(lat.search.relay))} ms (${CALLS} calls each, alternating)`,
     `add_documents (one document) p50: in-process ${f(p50(lat.add.inproc))} ms, relay ${f(p50(lat.add.relay))} ms`,
