@@ -109,6 +109,14 @@ function daemonPlace(
       str("s3-session-token", "VECTOR_MEMORY_S3_SESSION_TOKEN"),
       bool("s3-allow-http", "VECTOR_MEMORY_S3_ALLOW_HTTP"),
       bool("s3-unsafe-single-writer", "VECTOR_MEMORY_S3_UNSAFE_SINGLE_WRITER"),
+      // LanceDB reads these when the flags above are unset; the daemon keeps its first relay's.
+      ...[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_ALLOW_HTTP",
+      ].map((name) => env[name] ?? ""),
     ]),
   );
   const key = hash(location).slice(0, 20);

@@ -3,7 +3,17 @@
  * (tests/support/daemon.ts gives each test its own database, socket and data directories).
  */
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
@@ -193,7 +203,7 @@ describe("stdio relays and the shared daemon", () => {
     expect(c.stderr()).not.toContain("serving in this process");
   });
 
-  it("refuses a socket others may use, or one that belongs to another user, and serves in-process", async () => {
+  it("refuses a socket others may use or another user owns, and serves in-process when no daemon can start", async () => {
     const ws = workspace();
     mkdirSync(ws.place.socketDir, { recursive: true, mode: 0o700 });
     await staleSocket(ws.place.socketPath, 0o666);
@@ -209,6 +219,12 @@ describe("stdio relays and the shared daemon", () => {
       expect((await foreign.call("list_collections", {})).isError).toBeFalsy();
       expect(foreign.stderr()).toMatch(/refusing the daemon socket.*belongs to uid 65534/);
     }
+    // No log file can be made (the data dir is a file here): no daemon, and the reason said.
+    rmSync(ws.place.socketPath);
+    writeFileSync(path.join(ws.dir, "not-a-dir"), "");
+    const noLog = await ws.relay({ XDG_DATA_HOME: path.join(ws.dir, "not-a-dir") });
+    expect((await noLog.call("list_collections", {})).isError).toBeFalsy();
+    expect(noLog.stderr()).toMatch(/serving in this process.*cannot write the daemon's log/);
     chmodSync(ws.place.socketDir, 0o755);
     const dir = await ws.relay();
     expect((await dir.call("list_collections", {})).isError).toBeFalsy();
