@@ -67,6 +67,8 @@ export function runRelay(options: RelayOptions): void {
   let ready = false;
   let closing = false;
   let connecting: Promise<void> | undefined;
+  /** Whether any session ever opened upstream (if not, a leaving client gets the config checked). */
+  let opened = false;
   let internalIds = 0;
   /** Messages from the client waiting for the upstream session to be initialized. */
   const queue: JsonRpc[] = [];
@@ -201,7 +203,6 @@ export function runRelay(options: RelayOptions): void {
     }
     fromClient(message);
   });
-  let opened = false;
   const shutdown = async () => {
     if (closing) return;
     closing = true;
