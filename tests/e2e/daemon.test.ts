@@ -15,9 +15,17 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  LoggingMessageNotificationSchema,
+  ResourceListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { type DaemonWorkspace, daemonWorkspace, eventually } from "../support/daemon.js";
+import {
+  type DaemonWorkspace,
+  type DaemonWorkspaceOptions,
+  daemonWorkspace,
+  eventually,
+} from "../support/daemon.js";
 import { findRadosgw } from "../support/radosgw.js";
 import { CLI, type StdioServer, spawnServer } from "../support/stdio.js";
 
@@ -29,8 +37,8 @@ afterEach(async () => {
 
 const radosgw = await findRadosgw();
 
-function workspace(idleSeconds?: number, remote?: Parameters<typeof daemonWorkspace>[1]): DaemonWorkspace {
-  const ws = daemonWorkspace(idleSeconds, remote);
+function workspace(options?: DaemonWorkspaceOptions): DaemonWorkspace {
+  const ws = daemonWorkspace(options);
   cleanups.push(() => ws.cleanup());
   return ws;
 }
@@ -142,6 +150,37 @@ describe("stdio relays and the shared daemon", () => {
     expect((await second.call("list_collections", {})).isError).toBeFalsy();
     for (const c of clients) expect(c.transportErrors.filter(notLateProgress)).toEqual([]);
     expect(ws.daemons()).toHaveLength(1);
+  });
+
+  it("keeps each client's logging level, also across a new daemon", async () => {
+    // A model that cannot load offline: every add logs "loading embedding model" (info) and
+    // "failed to load" (warn) in the daemon, which each session forwards at its own level.
+    const ws = workspace({ model: "Xenova/not-cached-anywhere" });
+    const [quiet, chatty] = [await ws.relay(), await ws.relay()];
+    const heard = { quiet: [] as string[], chatty: [] as string[] };
+    for (const [name, c] of [
+      ["quiet", quiet],
+      ["chatty", chatty],
+    ] as const)
+      c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+        heard[name].push(n.params.level);
+      });
+    await quiet.client.setLoggingLevel("error");
+    await chatty.client.setLoggingLevel("info");
+    const add = (c: StdioServer) => c.call("add_documents", { collection: "l", documents: [{ text: "x" }] });
+    const first = await add(quiet);
+    expect(first.isError, JSON.stringify(first)).toBe(true);
+    await eventually("the chatty client's log lines", () => heard.chatty.includes("warning"));
+    expect(heard.quiet).toEqual([]);
+
+    for (const pid of ws.daemons()) process.kill(pid, "SIGKILL");
+    await eventually("the daemon gone", () => ws.daemons().length === 0);
+    heard.chatty.length = 0;
+    // The next call starts a new daemon; the relay gives it the session's level again.
+    expect((await add(quiet)).isError).toBe(true);
+    expect((await add(chatty)).isError).toBe(true);
+    await eventually("the chatty client's log lines", () => heard.chatty.includes("warning"));
+    expect(heard.quiet).toEqual([]);
   });
 
   it("two relays started at the same instant end up with one daemon", async () => {
@@ -257,7 +296,7 @@ describe("stdio relays and the shared daemon", () => {
   });
 
   it("exits when idle; a client attaching around the exit still gets a working daemon", async () => {
-    const ws = workspace(0.3);
+    const ws = workspace({ idleSeconds: 0.3 });
     let c = await ws.relay();
     expect((await c.call("list_collections", {})).isError).toBeFalsy();
     await c.close();
@@ -309,8 +348,8 @@ describe("stdio relays and the shared daemon", () => {
         VECTOR_MEMORY_S3_ALLOW_HTTP: "1",
       },
     });
-    const one = workspace(30, remote("one"));
-    const other = workspace(30, remote("other"));
+    const one = workspace({ remote: remote("one") });
+    const other = workspace({ remote: remote("other") });
     const [a, b, c] = [await one.relay(), await one.relay(), await other.relay()];
     expect(
       (

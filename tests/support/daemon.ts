@@ -19,21 +19,22 @@ export interface DaemonWorkspace {
   cleanup(): Promise<void>;
 }
 
-export function daemonWorkspace(
+export interface DaemonWorkspaceOptions {
+  idleSeconds?: number;
+  /** An object-storage database instead of a local one, with its S3 variables. */
+  remote?: { dbPath: string; env: Record<string, string> };
+  /** Default: the tiny test model. */
+  model?: string;
+}
+
+export function daemonWorkspace({
   idleSeconds = 30,
-  remote?: { dbPath: string; env: Record<string, string> },
-): DaemonWorkspace {
+  remote,
+  model = TINY_BERT,
+}: DaemonWorkspaceOptions = {}): DaemonWorkspace {
   const { dir, cleanup } = tempDir("vmm-daemon-");
   const dbPath = remote?.dbPath ?? path.join(dir, "db");
-  const args = [
-    "--db-path",
-    dbPath,
-    "--model",
-    TINY_BERT,
-    "--model-cache",
-    path.join(dir, "cache"),
-    "--offline",
-  ];
+  const args = ["--db-path", dbPath, "--model", model, "--model-cache", path.join(dir, "cache"), "--offline"];
   const env = {
     VECTOR_MEMORY_DAEMON_DIR: path.join(dir, "run"),
     XDG_DATA_HOME: path.join(dir, "data"),
