@@ -41,8 +41,6 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonStart> 
   const { place, logger } = options;
   const dirProblem = secureSocketDir(place.socketDir);
   if (dirProblem) throw new DaemonStartError(dirProblem);
-  // The socket is made with this mask, so it is never open to others, not even for an instant.
-  process.umask(0o077);
   const startedAt = new Date().toISOString();
   const connections = new Set<Socket>();
   const sessions = new Set<McpServer>();
@@ -149,7 +147,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonStart> 
     }
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(place.socketPath, () => resolve());
+      // The socket file is made (synchronously, in listen) with this mask, so it is never open to
+      // others, not even for an instant; the database files keep the user's own mask.
+      const mask = process.umask(0o077);
+      try {
+        server.listen(place.socketPath, () => resolve());
+      } finally {
+        process.umask(mask);
+      }
     });
     chmodSync(place.socketPath, 0o600);
   } finally {
