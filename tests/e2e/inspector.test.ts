@@ -129,6 +129,9 @@ describe.skipIf(!HAVE_INSPECTOR)(
       "--model-cache",
       path.join(work, "inspector-cache"),
       "--offline",
+      // The Inspector passes the server only a default environment: the flag, not the variable.
+      "--daemon-idle",
+      "1",
     ];
     const run = (options: string[]) => inspector(options, server, home);
     const call = (tool: string, args: Record<string, unknown>, extra: string[] = []) =>
@@ -310,6 +313,7 @@ describe.skipIf(!HAVE_INSPECTOR)(
           ...entry.env,
           VECTOR_MEMORY_DB_PATH: path.join(work, "config-db"),
           VECTOR_MEMORY_OFFLINE: "1",
+          VECTOR_MEMORY_DAEMON_IDLE: "1",
         };
         const file = path.join(work, "inspector-mcp.json");
         writeFileSync(file, JSON.stringify(config));
