@@ -352,18 +352,31 @@ function socketUpstream(socket: import("node:net").Socket, rest: Buffer, name: s
   return upstream;
 }
 
-/** Calls `onLine` for each newline-terminated line of the stream; returns a feeder for bytes read elsewhere. */
+/**
+ * Calls `onLine` for each newline-terminated line of the stream; returns a feeder for bytes read
+ * elsewhere. Chunks without a newline are only collected, so a 16 MiB message costs one copy,
+ * not one per chunk.
+ */
 function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): (chunk: Buffer) => void {
-  let buffer: Buffer = Buffer.alloc(0);
+  let parts: Buffer[] = [];
   const feed = (chunk: Buffer) => {
-    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-    let nl = buffer.indexOf(10);
-    while (nl >= 0) {
-      const line = buffer.subarray(0, nl).toString("utf8").replace(/\r$/, "");
-      buffer = buffer.subarray(nl + 1);
-      if (line.trim()) onLine(line);
-      nl = buffer.indexOf(10);
+    let nl = chunk.indexOf(10);
+    if (nl < 0) {
+      parts.push(chunk);
+      return;
     }
+    let rest = chunk;
+    while (nl >= 0) {
+      const head = rest.subarray(0, nl);
+      const line = (parts.length > 0 ? Buffer.concat([...parts, head]) : head)
+        .toString("utf8")
+        .replace(/\r$/, "");
+      parts = [];
+      if (line.trim()) onLine(line);
+      rest = rest.subarray(nl + 1);
+      nl = rest.indexOf(10);
+    }
+    if (rest.length > 0) parts.push(rest);
   };
   stream.on("data", (chunk: Buffer | string) => feed(typeof chunk === "string" ? Buffer.from(chunk) : chunk));
   return feed;

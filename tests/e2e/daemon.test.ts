@@ -189,10 +189,16 @@ describe("stdio relays and the shared daemon", () => {
     if (!a || !b) throw new Error("no clients");
     for (const c of [a, b]) expect((await c.call("list_collections", {})).isError).toBeFalsy();
     await eventually("one daemon", () => ws.daemons().length === 1);
-    // Both talk to that one: a write from one is visible to the other.
-    await a.call("add_documents", { collection: "race", documents: [{ id: "r", text: "raced" }] });
-    const got = await b.call("get_documents", { collection: "race", ids: ["r"] });
-    expect(got.isError).toBeFalsy();
+    // Both talk to that one: a write from one is visible to the other, whole, even a large one
+    // (over 100 KiB each way: many pipe reads per message).
+    const many = Array.from({ length: 300 }, (_, i) => ({
+      id: `r${i}`,
+      text: `${i} ${"raced ".repeat(60)}`,
+    }));
+    expect((await a.call("add_documents", { collection: "race", documents: many })).isError).toBeFalsy();
+    const got = await b.call("get_documents", { collection: "race", ids: many.map((d) => d.id) });
+    const texts = (got.structuredContent as { documents: Array<{ id: string; text: string }> }).documents;
+    expect(texts.map((d) => d.text).sort()).toEqual(many.map((d) => d.text).sort());
   });
 
   it("kill -9 of the daemon mid-call: a clear error, then a new daemon, nothing acknowledged lost", async () => {
