@@ -116,6 +116,27 @@ describe("compaction beside writes", () => {
     await fresh.close();
   });
 
+  it("does not take another process's commit before it for one of the compaction's", async () => {
+    for (let i = 0; i < 10; i++) await store.upsert("c", model, [doc(`r${i}`)]);
+    await store.search("c", doc("q0").vector, { limit: 1 }); // cached at this version
+    const other = new LanceStore({ dbPath, logger: silentLogger });
+    const theirs = doc("t100");
+    await other.upsert("c", model, [theirs]); // a version this store has not seen
+    const { entered, open } = await gateOptimize();
+    const compaction = store.compact("c");
+    await entered;
+    await store.upsert("c", model, [doc("o101")]); // the next version after theirs
+    const found = await store.search("c", theirs.vector, {
+      limit: 1,
+      where: { kind: "compare", key: "n", op: "$gte", value: 0 },
+    });
+    expect(found[0]?.id).toBe("t100");
+    open();
+    await compaction;
+    await expectSameAsFlat(["t100", "o101", ...Array.from({ length: 10 }, (_, i) => `r${i}`)]);
+    await other.close();
+  });
+
   it("keeps other processes out while it runs: their writes wait for it", async () => {
     for (let i = 0; i < 10; i++) await store.upsert("c", model, [doc(`r${i}`)]);
     const other = new LanceStore({ dbPath, logger: silentLogger });
