@@ -41,6 +41,17 @@ const BENCHMARKS: readonly Benchmark[] = [
     needs: { file: "bench/peers/node_modules", fix: "npm ci --prefix bench/peers" },
   },
   {
+    name: "search-paths",
+    script: "bench/search-paths.ts",
+    about:
+      "search cost at 100k: store vs tools, filtered (vector cache) vs LanceDB, semantic/hybrid/keyword (~4 min)",
+  },
+  {
+    name: "write-stalls",
+    script: "bench/write-stalls.ts",
+    about: "one-row write latency at 100k with a compaction running beside them, and without (~2 min)",
+  },
+  {
     name: "http-load",
     script: "bench/http-load.ts",
     about: "HTTP transport under 8 concurrent clients for 60 s, checked for lost writes",
