@@ -14,6 +14,7 @@ import {
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
+import { type CompactionLease, compactionLease, remoteCleanupCutoff } from "./compaction-lease.js";
 import { cacheSource } from "./lance/cache-source.js";
 import { rowsOverwrittenByCreate } from "./lance/create-race.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
@@ -108,12 +109,15 @@ export class LanceStore implements VectorStore {
    * as their primary key, so LanceDB itself refuses a second insert of an (id, chunk).
    */
   private readonly remote: boolean;
+  /** On S3: at most one machine compacts a collection at a time (compaction-lease.ts). */
+  private readonly lease: CompactionLease | undefined;
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
     const objectStore = options.objectStore ?? {};
     const env = options.env ?? process.env;
     this.remote = isRemoteUri(dbPath);
+    this.lease = this.remote ? compactionLease(dbPath, objectStore, env) : undefined;
     this.tables = new LanceTables(dbPath, this.commits, objectStore, env);
     // In this process, writes queue in `locks`; across processes, the collection's lock file orders
     // them on a local disk. On object storage there is no shared file: LanceDB's conditional
@@ -282,9 +286,20 @@ export class LanceStore implements VectorStore {
         const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
         if (!compactionDue(stats, onlyIfDue)) return;
       }
+      if (!this.lease) return rewrite(state);
+      const done = await this.lease(collection, async () => {
+        await rewrite(state);
+        return true;
+      });
+      if (!done) this.options.logger.debug(`compaction of "${collection}" left to another machine`);
+    };
+    const rewrite = async (state: TableState) => {
       const started = Date.now();
       const before = await state.table.version();
-      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+      const stats = await state.table.optimize({
+        // On object storage, readers on other machines keep their version's files for a while.
+        cleanupOlderThan: this.remote ? remoteCleanupCutoff(started) : cleanupCutoff(started),
+      });
       const version = await state.table.version();
       // Nothing to merge commits nothing: the rows stay where they were.
       if (version !== before) {
