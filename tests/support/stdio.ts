@@ -16,10 +16,16 @@ export interface StdioServer {
 }
 
 /** Spawns the built server as an editor would and connects a real SDK client over stdio. */
-export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<StdioServer> {
+/** `launcher`: a command that runs the server, e.g. `["ip", "netns", "exec", name]` (tests/support/netns.ts). */
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  launcher: string[] = [],
+): Promise<StdioServer> {
+  const [command, ...prefix] = [...launcher, process.execPath];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...args],
+    command: command as string,
+    args: [...prefix, CLI, ...args],
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stderr: "pipe",
   });
