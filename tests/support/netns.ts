@@ -83,7 +83,8 @@ export function makeMachines(count: number): Machines {
   };
 }
 
-async function startRelay(address: string, target: string): Promise<Relay> {
+/** A TCP relay on `address` (port chosen) to `target`, which a test can pause as if the store were down. */
+export async function startRelay(address: string, target: string): Promise<Relay> {
   const url = new URL(target.includes("://") ? target : `tcp://${target}`);
   let paused = false;
   const open = new Set<net.Socket>();
