@@ -22,8 +22,12 @@ export interface Relay {
   /** Refuses (closes) connections until `resume`, and cuts the open ones: the store is gone. */
   pause(): void;
   resume(): void;
+  /** HTTP requests sent through so far, by method (request lines seen in the client's bytes). */
+  requests: Map<string, number>;
   close(): Promise<void>;
 }
+
+const REQUEST_LINE = /(?:^|\r\n)(GET|PUT|POST|HEAD|DELETE) \/\S* HTTP\/1\.1\r\n/g;
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 
@@ -88,6 +92,7 @@ export async function startRelay(address: string, target: string): Promise<Relay
   const url = new URL(target.includes("://") ? target : `tcp://${target}`);
   let paused = false;
   const open = new Set<net.Socket>();
+  const requests = new Map<string, number>();
   const server = net.createServer((client) => {
     if (paused) {
       client.destroy();
@@ -104,11 +109,17 @@ export async function startRelay(address: string, target: string): Promise<Relay
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
+    client.on("data", (chunk: Buffer) => {
+      // Request lines start a message; a body (LanceDB's binary files) practically never has one.
+      for (const match of chunk.toString("latin1").matchAll(REQUEST_LINE))
+        requests.set(match[1] as string, (requests.get(match[1] as string) ?? 0) + 1);
+    });
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, address, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    requests,
     pause() {
       paused = true;
       for (const socket of open) socket.destroy();
