@@ -111,6 +111,7 @@ export class LanceStore implements VectorStore {
   private readonly remote: boolean;
   /** On S3: at most one machine compacts a collection at a time (compaction-lease.ts). */
   private readonly lease: CompactionLease | undefined;
+  private readonly remoteLock: CrossProcessLock | undefined;
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
@@ -122,9 +123,9 @@ export class LanceStore implements VectorStore {
     // In this process, writes queue in `locks`; across processes, the collection's lock file orders
     // them on a local disk. On object storage there is no shared file: LanceDB's conditional
     // commits order them, once the probe has shown that the store honours them.
-    const crossProcess: CrossProcessLock = isRemoteUri(dbPath)
-      ? remoteCommitLock(dbPath, objectStore, env, logger)
-      : (collection, work) => withProcessLock(dbPath, collection, logger, work);
+    this.remoteLock = isRemoteUri(dbPath) ? remoteCommitLock(dbPath, objectStore, env, logger) : undefined;
+    const crossProcess: CrossProcessLock =
+      this.remoteLock ?? ((collection, work) => withProcessLock(dbPath, collection, logger, work));
     this.locks = new CollectionLocks((collection, work) => this.guard(() => crossProcess(collection, work)));
     this.compactions = new CompactionScheduler(
       (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
@@ -140,6 +141,15 @@ export class LanceStore implements VectorStore {
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
     this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
+  }
+
+  /**
+   * On object storage, runs now the check the first write would (commit-probe.ts: the store
+   * answers, the credentials work, it refuses overwrites), so a server can report a wrong secret
+   * at startup; its result is kept for the writes. Locally there is nothing to check.
+   */
+  async checkStore(): Promise<void> {
+    if (this.remoteLock) await this.remoteLock("", async () => undefined);
   }
 
   getCollection(name: string): Promise<CollectionInfo | undefined> {
