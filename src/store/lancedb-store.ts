@@ -80,6 +80,13 @@ export interface LanceStoreOptions {
   compactMaxBusyMs?: number;
   /** Memory for cached vectors, all collections together (default DEFAULT_VECTOR_CACHE_BYTES; 0 disables). */
   vectorCacheBytes?: number;
+  /**
+   * Answer filtered searches from the vector cache too (the filter evaluated in memory, see
+   * filter-match.ts). Off by default: with it on, tests/e2e/multiprocess.test.ts fails about every
+   * other run (a process's filtered search misses another process's just-acknowledged batch); the
+   * cause is not found yet. Filtered searches then go to LanceDB, as before.
+   */
+  cacheFilteredSearches?: boolean;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
 }
@@ -436,6 +443,8 @@ export class LanceStore implements VectorStore {
               if (isCommitConflict(error)) return false;
               throw error;
             } finally {
+              // Past this attempt the lock may pass to another process: no skipped version is ours.
+              cache?.compacting(collection, undefined);
               own.close();
             }
           }),
@@ -508,13 +517,16 @@ export class LanceStore implements VectorStore {
       const kinds = options.where ? columnKinds(await state.table.schema()) : undefined;
       if (options.where && kinds) compileFilter(options.where, kinds);
       const where = options.where && kinds ? { filter: options.where, kinds } : undefined;
-      const cached = await this.vectors?.search(
-        collection,
-        state.generation,
-        cacheSource(state.table, positions),
-        vector,
-        { limit: options.limit, withVectors: options.withVectors, where },
-      );
+      const cached =
+        options.where && !this.options.cacheFilteredSearches
+          ? undefined
+          : await this.vectors?.search(
+              collection,
+              state.generation,
+              cacheSource(state.table, positions),
+              vector,
+              { limit: options.limit, withVectors: options.withVectors, where },
+            );
       return cached ?? searchTable(state.table, vector, options, positions);
     });
   }
