@@ -24,6 +24,8 @@ export function createApp(
     ortSpinning?: boolean | undefined;
     /** Default: the store's (1 GiB). */
     vectorCacheMb?: number | undefined;
+    /** The clock for documents' times (default Date.now; tests set it). */
+    now?: () => number;
   },
   logger: Logger,
   factory?: EmbedderFactory,
@@ -33,6 +35,7 @@ export function createApp(
     logger,
     ...(config.objectStore ? { objectStore: config.objectStore } : {}),
     ...(config.vectorCacheMb === undefined ? {} : { vectorCacheBytes: config.vectorCacheMb * 1024 * 1024 }),
+    ...(config.now ? { now: config.now } : {}),
   });
   const embedderFactory =
     factory ??

@@ -22,6 +22,7 @@ import type {
   CollectionInfo,
   CollectionStats,
   DeleteResult,
+  DocumentTimes,
   FetchedChunk,
   Metadata,
   MetadataValue,
@@ -34,6 +35,8 @@ export interface NewDocument {
   id?: string | undefined;
   text: string;
   metadata?: Metadata | undefined;
+  /** Times to keep as they are (an import carries them); otherwise the store sets them. */
+  times?: DocumentTimes | undefined;
 }
 
 export interface AddResult {
@@ -84,7 +87,7 @@ export type GetRequest =
   | { ids: string[] }
   | { where?: Record<string, unknown> | undefined; limit: number; cursor?: string | undefined };
 
-export interface WholeDocument extends StoredText {
+export interface WholeDocument extends StoredText, DocumentTimes {
   /** Chunks the document is stored as: more than 1 for a text longer than the model's window. */
   chunks: number;
 }
@@ -199,12 +202,14 @@ export class VectorMemory {
     const existing = await this.deps.store.getCollection(collection);
     const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
 
-    const rows = await this.embedChunked(
+    const embedded = await this.embedChunked(
       embedder,
       documents.map((doc, i) => ({ id: ids[i] as string, text: doc.text, metadata: doc.metadata ?? {} })),
       progress,
       options.signal,
     );
+    const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
+    const rows = given.size === 0 ? embedded : embedded.map((row) => ({ ...row, times: given.get(row.id) }));
     throwIfCancelled(options.signal);
 
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
@@ -638,6 +643,8 @@ function wholeDocuments(rows: Array<StoredChunk | FetchedChunk>): Map<string, Wh
       text: joinChunks(chunks),
       metadata: chunks[0]?.metadata ?? {},
       chunks: chunks.length,
+      createdAt: chunks[0]?.createdAt ?? null,
+      updatedAt: chunks[0]?.updatedAt ?? null,
     });
   }
   return documents;

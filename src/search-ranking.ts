@@ -26,6 +26,9 @@ export interface SearchResult {
   /** Cosine distance as Chroma reports it: 1 - score. */
   distance: number;
   metadata: Metadata;
+  /** When the document was first written / last changed (ISO 8601 UTC); null: stored before times were kept. */
+  createdAt: string | null;
+  updatedAt: string | null;
   /** Which searches found this document. */
   matchedBy: MatchKind[];
   /** BM25 score, when the keyword search found it. */
@@ -134,6 +137,8 @@ function fromHit(hit: Hit, matchedBy: MatchKind): Candidate {
     start: hit.start,
     end: hit.start + hit.text.length,
     metadata: hit.metadata,
+    createdAt: hit.createdAt,
+    updatedAt: hit.updatedAt,
     distance: hit.distance,
     score: 1 - hit.distance,
     matchedBy: [matchedBy],

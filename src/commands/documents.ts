@@ -50,8 +50,8 @@ export const searchCommand = defineCommand({
       results.length === 0
         ? "No matches.\n"
         : table(
-            ["#", "score", "id", "text"],
-            results.map((r, i) => [String(i + 1), r.score.toFixed(3), r.id, r.text]),
+            ["#", "score", "id", "updated", "text"],
+            results.map((r, i) => [String(i + 1), r.score.toFixed(3), r.id, shortTime(r.updatedAt), r.text]),
           ),
     );
     return EXIT.ok;
@@ -104,8 +104,8 @@ export const getCommand = defineCommand({
     );
     print(io, config, result, () => {
       const rows = table(
-        ["id", "text", "metadata"],
-        result.documents.map((d) => [d.id, d.text, JSON.stringify(d.metadata)]),
+        ["id", "updated", "text", "metadata"],
+        result.documents.map((d) => [d.id, shortTime(d.updatedAt), d.text, JSON.stringify(d.metadata)]),
       );
       const missing = result.notFound.length > 0 ? `not found: ${result.notFound.join(", ")}\n` : "";
       const more = result.nextCursor ? `${result.total} in all; showing ${result.documents.length}.\n` : "";
@@ -207,4 +207,9 @@ function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** A stored time for a table cell: to the second, UTC; "-" where unknown (stored before times were kept). */
+function shortTime(iso: string | null): string {
+  return iso === null ? "-" : `${iso.slice(0, 19).replace("T", " ")}Z`;
 }

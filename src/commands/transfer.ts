@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { documentId, LIMITS, metadata, storedText } from "../contract/index.js";
+import { documentId, isoTime, LIMITS, metadata, storedText } from "../contract/index.js";
 import { specFromRecord } from "../embeddings/model-spec.js";
 import type { NewDocument } from "../memory.js";
 import { defineCommand, parseCollection } from "./command.js";
@@ -19,12 +19,15 @@ const lineSchema = z.object({
   id: documentId,
   text: storedText(LIMITS.textChars),
   metadata: metadata.optional(),
+  created_at: isoTime.nullable().optional(),
+  updated_at: isoTime.nullable().optional(),
 });
 
 /**
  * `export <collection>`: JSON Lines on stdout. A header line records the collection and its model,
- * then one {id, text, metadata} line per document, ordered by id. Vectors are not exported: import
- * re-embeds with the recorded model, so a file stays valid across LanceDB versions.
+ * then one {id, text, metadata, created_at, updated_at} line per document, ordered by id. Vectors
+ * are not exported: import re-embeds with the recorded model, so a file stays valid across LanceDB
+ * versions. The times travel with the documents (null where unknown), and import keeps them.
  */
 export const exportCommand = defineCommand({
   name: "export",
@@ -41,7 +44,16 @@ export const exportCommand = defineCommand({
     );
     let page = first;
     for (;;) {
-      for (const doc of page.documents) io.out(`${JSON.stringify(doc)}\n`);
+      for (const doc of page.documents) {
+        const line = {
+          id: doc.id,
+          text: doc.text,
+          metadata: doc.metadata,
+          created_at: doc.createdAt,
+          updated_at: doc.updatedAt,
+        };
+        io.out(`${JSON.stringify(line)}\n`);
+      }
       if (!page.nextCursor) break;
       page = await app.memory.getDocuments(collection, { limit: 100, cursor: page.nextCursor });
     }
@@ -51,7 +63,9 @@ export const exportCommand = defineCommand({
 
 /**
  * `import <collection> < file.jsonl`: every line is validated before anything is written. A new
- * collection is made with the model the header records; an existing one keeps its own.
+ * collection is made with the model the header records; an existing one keeps its own. A line
+ * with `created_at` / `updated_at` keeps them (null: unknown); a line without either (a file
+ * written before times were kept, or by hand) is stored as new now.
  */
 export const importCommand = defineCommand({
   name: "import",
@@ -79,7 +93,11 @@ export const importCommand = defineCommand({
       const doc = lineSchema.safeParse(value);
       if (!doc.success)
         throw new UsageError(`line ${index + 1}: ${doc.error.issues[0]?.message ?? "invalid document"}`);
-      documents.push(doc.data);
+      const { created_at, updated_at, ...rest } = doc.data;
+      const timed = created_at !== undefined || updated_at !== undefined;
+      documents.push(
+        timed ? { ...rest, times: { createdAt: created_at ?? null, updatedAt: updated_at ?? null } } : rest,
+      );
     }
     let added = 0;
     let replaced = 0;

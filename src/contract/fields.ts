@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { COLLECTION_NAME_PATTERN, ID_PATTERN, LIMITS, METADATA_KEY_PATTERN } from "../limits.js";
+import { formatTime, parseTime, TIME_FORMS } from "../time.js";
 
 /**
  * Unpaired UTF-16 surrogates cannot be stored as UTF-8: LanceDB would replace them, so "\ud800" and
@@ -90,3 +91,32 @@ export const modelRecord = z
     dimensions: z.number().int().describe("Length of the vectors."),
   })
   .describe("The embedding model this collection's vectors come from.");
+
+/** A document's times as the tools return them. */
+export const documentTimes = {
+  created_at: z
+    .string()
+    .nullable()
+    .describe(
+      "When the document was first stored (ISO 8601, UTC, set by the server; an upsert keeps it). null: stored before times were kept.",
+    ),
+  updated_at: z
+    .string()
+    .nullable()
+    .describe(
+      "When its text or metadata last changed (ISO 8601, UTC; a repeat of the same write does not move it). null: unknown (stored before times were kept).",
+    ),
+};
+
+/** A time given by a caller (an imported document's times): one of the accepted ISO 8601 forms, returned canonical. */
+export const isoTime = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const ms = parseTime(value);
+    if (ms === undefined) {
+      ctx.issues.push({ code: "custom", message: `times are ISO 8601: ${TIME_FORMS}`, input: value });
+      return z.NEVER;
+    }
+    return formatTime(ms);
+  });

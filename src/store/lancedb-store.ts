@@ -42,6 +42,7 @@ import {
   fullTextSearch,
   rebuildOrphanedTextIndex,
 } from "./lance/text-index.js";
+import { ensureTimeColumns, resolveTimes, type StoredVersion, timeColumns } from "./lance/timestamps.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
@@ -80,6 +81,8 @@ export interface LanceStoreOptions {
   vectorCacheBytes?: number;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
+  /** The clock documents' `created_at` / `updated_at` are read from, in ms (default Date.now; tests set it). */
+  now?: () => number;
 }
 
 type Counts = { inserted: number; updated: number };
@@ -155,24 +158,27 @@ export class LanceStore implements VectorStore {
       }
       const before = await state.table.version();
       await ensureChunkColumns(state);
+      await ensureTimeColumns(state);
       const columns = await ensureColumns(collection, state.table, kinds);
-      const records = arrowRows(tableSchema(model, columns), rows, columns);
+      const schema = tableSchema(model, columns);
       const version = await state.table.version();
       if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
       const ids = [...new Set(rows.map((row) => row.id))];
       // Documents the cache proves new are appended: a merge-insert joins against every stored id.
       if (this.vectors?.absent(collection, state.generation, version, ids)) {
-        const added = await state.table.add(records);
-        await this.publish(state, collection, { kind: "add", version: added.version, rows });
+        const timed = this.stamp(rows, new Map());
+        const added = await state.table.add(arrowRows(schema, timed, columns));
+        await this.publish(state, collection, { kind: "add", version: added.version, rows: timed });
         return { inserted: ids.length, updated: 0 };
       }
-      const { existing, stale } = await storedChunksOf(state.table, rows);
+      const { existing, stale, versions } = await storedChunksOf(state.table, rows, await timeColumns(state));
+      const timed = this.stamp(rows, versions);
       let merge = state.table.mergeInsert(["id", "chunk"]).whenMatchedUpdateAll().whenNotMatchedInsertAll();
       // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
       // unmatched rows makes the merge a full outer join over the table.
       if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
-      const result = await merge.execute(records);
-      await this.publish(state, collection, { kind: "merge", version: result.version, rows });
+      const result = await merge.execute(arrowRows(schema, timed, columns));
+      await this.publish(state, collection, { kind: "merge", version: result.version, rows: timed });
       return { inserted: ids.length - existing, updated: existing };
     };
     const result = await this.locks.run(collection, () =>
@@ -184,6 +190,12 @@ export class LanceStore implements VectorStore {
     );
     this.compactions.noteWrite(collection);
     return result;
+  }
+
+  /** The rows with the times to store (see resolveTimes), one clock reading for the whole call. */
+  private stamp(rows: ChunkToWrite[], stored: ReadonlyMap<string, StoredVersion>): ChunkToWrite[] {
+    const times = resolveTimes(rows, stored, (this.options.now ?? Date.now)());
+    return rows.map((row) => ({ ...row, times: times.get(row.id) }));
   }
 
   /**
@@ -199,9 +211,10 @@ export class LanceStore implements VectorStore {
   ): Promise<Upserted> {
     const db = await this.tables.db();
     let table: lancedb.Table;
+    const timed = this.stamp(rows, new Map());
     try {
       // The model record travels in the rows' schema metadata: created with the rows, in one commit.
-      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), rows, kinds), {
+      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), timed, kinds), {
         mode: "create",
       });
     } catch (error) {
@@ -214,7 +227,12 @@ export class LanceStore implements VectorStore {
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
     const version = await table.version();
-    await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
+    await this.publish(state, collection, {
+      kind: "create",
+      version,
+      dimensions: model.dimensions,
+      rows: timed,
+    });
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
@@ -279,7 +297,9 @@ export class LanceStore implements VectorStore {
             vector,
             options,
           );
-      return cached ?? searchTable(state.table, vector, options, positions);
+      return (
+        cached ?? searchTable(state.table, vector, options, [...positions, ...(await timeColumns(state))])
+      );
     });
   }
 
@@ -301,15 +321,16 @@ export class LanceStore implements VectorStore {
         ? compileFilter(options.where, columnKinds(await state.table.schema()))
         : undefined;
       const positions = await positionColumns(state);
+      const times = await timeColumns(state);
       const rows = indexed
         ? await fullTextSearch(
             state.table,
             query,
             where,
-            ["id", "text", "metadata", "vector", ...positions],
+            ["id", "text", "metadata", "vector", ...positions, ...times],
             options.limit,
           )
-        : await fullTextScan(state.table, query, where, options.limit, positions);
+        : await fullTextScan(state.table, query, where, options.limit, positions, times);
       return rows.map((row) => ({
         ...storedChunk(row),
         keywordScore: row._score,
@@ -410,6 +431,7 @@ export class LanceStore implements VectorStore {
         "text",
         "metadata",
         ...(await positionColumns(state)),
+        ...(await timeColumns(state)),
         ...(options.vectors ? ["vector"] : []),
       ]),
     );
@@ -427,7 +449,15 @@ export class LanceStore implements VectorStore {
     return this.locks.run(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
-        const rows = await rebuild(await readAll(current.table));
+        const old = await readAll(current.table);
+        // A re-embedding changes vectors, not documents: each keeps its times.
+        const timesById = new Map(
+          old.map((row) => [row.id, { createdAt: row.createdAt, updatedAt: row.updatedAt }]),
+        );
+        const rows = (await rebuild(old)).map((row) => ({
+          ...row,
+          times: row.times ?? timesById.get(row.id),
+        }));
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
         const db = await this.tables.db();

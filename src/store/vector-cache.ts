@@ -84,6 +84,9 @@ export interface SourceRow {
   metadata: string;
   chunk?: number;
   chunk_start?: number;
+  /** Milliseconds since the epoch (UTC); absent or null where unknown. */
+  created_at?: number | null;
+  updated_at?: number | null;
   vector?: Iterable<number>;
 }
 
@@ -682,9 +685,15 @@ async function details(
       metadata: JSON.parse(row.metadata) as Metadata,
       chunk: row.chunk ?? 0,
       start: row.chunk_start ?? 0,
+      createdAt: isoTime(row.created_at),
+      updatedAt: isoTime(row.updated_at),
       distance: p.distance,
       ...(row.vector ? { vector: Float32Array.from(row.vector) } : {}),
     });
   }
   return hits;
+}
+
+function isoTime(ms: number | null | undefined): string | null {
+  return typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }

@@ -22,20 +22,35 @@ export interface ChunkPosition {
   start: number;
 }
 
+/**
+ * When a document was first written and last changed (text or metadata), as the store set them:
+ * ISO 8601 in UTC with milliseconds. Null: stored before times were kept (unknown, not "now").
+ */
+export interface DocumentTimes {
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
 /** A row to write: one chunk of a document; without a position it is the whole document (chunk 0 at 0). */
 export interface ChunkToWrite extends StoredText, Partial<ChunkPosition> {
   vector: Float32Array;
+  /**
+   * Times to store as they are (an import or restore, which carries them). Without them the store
+   * sets them: now for a new document; a stored one keeps `createdAt` and gets a new `updatedAt`
+   * only when its text or metadata changed.
+   */
+  times?: DocumentTimes | undefined;
 }
 
 /** A stored row: one chunk of a document. */
-export interface StoredChunk extends StoredText, ChunkPosition {}
+export interface StoredChunk extends StoredText, ChunkPosition, DocumentTimes {}
 
 /** A stored row (one chunk of a document) as fetch returns it, with its vector when asked for. */
 export interface FetchedChunk extends StoredChunk {
   vector?: Float32Array;
 }
 
-export interface Hit extends ChunkPosition {
+export interface Hit extends ChunkPosition, DocumentTimes {
   id: string;
   text: string;
   metadata: Metadata;
@@ -45,7 +60,7 @@ export interface Hit extends ChunkPosition {
   vector?: Float32Array;
 }
 
-export interface KeywordHit extends ChunkPosition {
+export interface KeywordHit extends ChunkPosition, DocumentTimes {
   id: string;
   text: string;
   metadata: Metadata;

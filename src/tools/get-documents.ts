@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { getDocumentsInput, metadataValue } from "../contract/index.js";
+import { documentTimes, getDocumentsInput, metadataValue } from "../contract/index.js";
 import type { ToolDeps } from "./deps.js";
 import { runTool, snippet, toolResult } from "./result.js";
 
@@ -18,6 +18,7 @@ const outputSchema = z.object({
           .describe(
             "Chunks the document is stored as: more than 1 if it was longer than the model's window.",
           ),
+        ...documentTimes,
       }),
     )
     .describe("The documents: in the order of `ids`, or ordered by id when paging."),
@@ -55,7 +56,11 @@ export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
         return toolResult(
           {
             collection: args.collection,
-            documents: result.documents,
+            documents: result.documents.map(({ createdAt, updatedAt, ...doc }) => ({
+              ...doc,
+              created_at: createdAt,
+              updated_at: updatedAt,
+            })),
             not_found: result.notFound,
             next_cursor: result.nextCursor,
             total: result.total,

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { metadataValue, searchSimilarInput } from "../contract/index.js";
+import { documentTimes, metadataValue, searchSimilarInput } from "../contract/index.js";
 import type { SearchResult } from "../memory.js";
 import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
@@ -43,6 +43,7 @@ const outputSchema = z.object({
         distance: z.number().describe("Cosine distance, 1 - score (as Chroma reports it)."),
         matched_by: z.array(z.enum(["semantic", "keyword"])).describe("Which searches found it."),
         metadata: z.record(z.string(), metadataValue).describe("The document's metadata as stored."),
+        ...documentTimes,
       }),
     )
     .describe("Matches, best first."),
@@ -124,6 +125,8 @@ export function fitToBudget(found: SearchResult[], query: string, includeText: b
       distance: r.distance,
       matched_by: r.matchedBy,
       metadata: r.metadata,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
     };
     if (!includeText) return { ...base, truncated: false };
     const room = Math.max(0, left);

@@ -422,7 +422,7 @@ describe("chunks: rows that share an id", () => {
 
     expect(await store.getCollection("c")).toEqual({ name: "c", count: 1, model });
     expect(await store.fetch("c", ["a"])).toEqual([
-      { id: "a", text: "old a", metadata: {}, chunk: 0, start: 0 },
+      { id: "a", text: "old a", metadata: {}, chunk: 0, start: 0, createdAt: null, updatedAt: null },
     ]);
     expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({ id: "a", chunk: 0 });
     await store.upsert(

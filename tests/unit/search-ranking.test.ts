@@ -21,6 +21,8 @@ function hit(id: string, cos: number, text = `text of ${id}`, chunk = 0): Hit & 
     chunk,
     start: 0,
     metadata: {},
+    createdAt: null,
+    updatedAt: null,
     distance: 1 - cos,
     vector: unit(cos, Math.sqrt(Math.max(0, 1 - cos * cos)), 0),
   };

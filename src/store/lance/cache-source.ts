@@ -3,10 +3,12 @@ import type { Schema } from "apache-arrow";
 import { idInList } from "../sql.js";
 import type { CacheSource, SourceRow, VectorBatch } from "../vector-cache.js";
 import { hasChunkColumns } from "./schema.js";
+import { hasTimeColumns, TIME_COLUMNS } from "./timestamps.js";
 
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
- * chunk-position columns (none in a table made before chunking).
+ * chunk-position columns (none in a table made before chunking); its time columns are read when
+ * it has them.
  */
 export function cacheSource(table: lancedb.Table, positionColumns: readonly string[]): CacheSource {
   let schema: Promise<Schema> | undefined;
@@ -14,11 +16,12 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
     schema ??= table.schema();
     return schema;
   };
-  const columns = (withVectors: boolean) => [
+  const columns = async (withVectors: boolean) => [
     "id",
     "text",
     "metadata",
     ...positionColumns,
+    ...(hasTimeColumns(await schemaOnce()) ? TIME_COLUMNS : []),
     ...(withVectors ? ["vector"] : []),
   ];
   return {
@@ -52,10 +55,17 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
       }
     },
     async rowsAt(rowIds, withVectors) {
-      return (await table.takeRowIds(rowIds).select(columns(withVectors)).toArray()) as SourceRow[];
+      return (await table
+        .takeRowIds(rowIds)
+        .select(await columns(withVectors))
+        .toArray()) as SourceRow[];
     },
     async rowsOf(ids, withVectors) {
-      return (await table.query().where(idInList(ids)).select(columns(withVectors)).toArray()) as SourceRow[];
+      return (await table
+        .query()
+        .where(idInList(ids))
+        .select(await columns(withVectors))
+        .toArray()) as SourceRow[];
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   type StoredChunk,
 } from "../vector-store.js";
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
+import { hasTimeColumns, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
 
 /** Ids per query where a list of ids becomes a predicate, so it never becomes one enormous SQL string. */
@@ -21,7 +22,7 @@ export async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
   options: SearchOptions,
-  positionColumns: string[],
+  rowColumns: string[],
 ): Promise<Hit[]> {
   let query = table
     .vectorSearch(vector)
@@ -32,7 +33,7 @@ export async function searchTable(
       "text",
       "metadata",
       "_distance",
-      ...positionColumns,
+      ...rowColumns,
       ...(options.withVectors ? ["vector"] : []),
     ])
     // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
@@ -96,10 +97,17 @@ export async function* rowLocations(table: lancedb.Table): AsyncIterable<RowLoca
 }
 
 export async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
-  const chunked = hasChunkColumns(await table.schema());
+  const schema = await table.schema();
+  const chunked = hasChunkColumns(schema);
   const rows = (await table
     .query()
-    .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
+    .select([
+      "id",
+      "text",
+      "metadata",
+      ...(chunked ? POSITION_COLUMNS : []),
+      ...(hasTimeColumns(schema) ? TIME_COLUMNS : []),
+    ])
     .toArray()) as RawRow[];
   return rows.map((row) => ({
     ...storedChunk(row),
@@ -139,27 +147,35 @@ async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<st
 }
 
 /**
- * What an upsert of `rows` finds already stored: how many of their documents exist, and which of
- * them have chunks the new rows do not replace (the new version has fewer chunks).
+ * What an upsert of `rows` finds already stored: how many of their documents exist, which of them
+ * have chunks the new rows do not replace (the new version has fewer chunks), and each stored
+ * document's content and times (to keep `created_at`, and `updated_at` when nothing changed).
+ * `timeColumns`: the table's time columns (none in a table made before times were kept).
  */
 export async function storedChunksOf(
   table: lancedb.Table,
   rows: ChunkToWrite[],
-): Promise<{ existing: number; stale: string[] }> {
+  timeColumns: readonly string[],
+): Promise<{ existing: number; stale: string[]; versions: Map<string, StoredVersion> }> {
   const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
   const ids = [...new Set(rows.map((row) => row.id))];
-  const existing = new Set<string>();
+  const versions = new Map<string, StoredVersion>();
   const stale = new Set<string>();
   for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
     const stored = (await table
       .query()
       .where(idInList(ids.slice(start, start + FETCH_CHUNK)))
-      .select(["id", "chunk"])
-      .toArray()) as Array<{ id: string; chunk: number }>;
+      .select(["id", "chunk", "chunk_start", "text", "metadata", ...timeColumns])
+      .toArray()) as Array<RawRow & { chunk: number; chunk_start: number }>;
     for (const row of stored) {
-      existing.add(row.id);
+      let version = versions.get(row.id);
+      if (!version) {
+        version = { chunks: new Map(), times: timesOf(row) };
+        versions.set(row.id, version);
+      }
+      version.chunks.set(row.chunk, { text: row.text, start: row.chunk_start, metadata: row.metadata });
       if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
     }
   }
-  return { existing: existing.size, stale: [...stale] };
+  return { existing: versions.size, stale: [...stale], versions };
 }

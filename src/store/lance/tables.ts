@@ -18,6 +18,8 @@ export interface TableState {
   textIndexChecked?: { version: number; check: Promise<void> } | undefined;
   /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
   chunked?: boolean;
+  /** True once the table is known to have the time columns (see timestamps.ts). */
+  timed?: boolean;
 }
 
 const MAX_CONFLICT_RETRIES = 8;
