@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isTimeKey } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, ID_PATTERN, LIMITS, METADATA_KEY_PATTERN } from "../limits.js";
 import { formatTime, parseTime, TIME_FORMS } from "../time.js";
 
@@ -72,16 +73,21 @@ export const metadataKey = z
     "metadata keys are letters, digits and _, starting with a letter or _, at most 64",
   );
 
+/** Why metadata may not use created_at / updated_at: filters read those names as the document's own times. */
+export const RESERVED_KEY_MESSAGE =
+  "created_at and updated_at are the documents' own times, set by the server (a where filter on them reads those); name the metadata key otherwise, e.g. source_created_at";
+
 export const metadata = refuseProtoKey(z.record(metadataKey, metadataValue))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysPerDocument, {
     message: `at most ${LIMITS.metadataKeysPerDocument} metadata keys per document`,
   })
+  .refine((m) => !Object.keys(m).some(isTimeKey), { message: RESERVED_KEY_MESSAGE })
   .describe(
     "Flat metadata: values are strings, finite numbers, booleans or arrays of strings. Keys: letters, digits and _. A key keeps one type within a collection.",
   );
 
 export const whereFilter = refuseProtoKey(z.record(z.string(), z.unknown())).describe(
-  'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership.',
+  'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership. created_at and updated_at filter on the documents\' own times with ISO 8601 strings, e.g. {"updated_at": {"$gte": "2026-11-01T00:00:00Z"}} ($eq $ne $gt $gte $lt $lte; a date alone means midnight UTC).',
 );
 
 export const modelRecord = z

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isTimeKey } from "../filter.js";
 import { LIMITS } from "../limits.js";
 import {
   collectionName,
@@ -7,6 +8,7 @@ import {
   metadata,
   metadataKey,
   metadataValue,
+  RESERVED_KEY_MESSAGE,
   refuseProtoKey,
   storedText,
   whereFilter,
@@ -144,6 +146,9 @@ export const updateDocumentsInput = z.object({
             "New text; the document is re-chunked and re-embedded, and its old chunks removed. Omit to keep the text (and its vectors).",
           ),
         metadata: refuseProtoKey(z.record(metadataKey, metadataValue.nullable()))
+          .refine((m) => Object.entries(m).every(([key, value]) => value === null || !isTimeKey(key)), {
+            message: `${RESERVED_KEY_MESSAGE} (setting one to null removes a key stored before these names were reserved)`,
+          })
           .optional()
           .describe(
             "Metadata changes, merged into the stored metadata; set a key to null to remove it. No re-embedding.",

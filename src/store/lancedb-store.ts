@@ -19,6 +19,7 @@ import { guardStorage, isAlreadyExists, isStorageError } from "./lance/errors.js
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import {
+  compileWhere,
   deleteFromTable,
   fetchChunks,
   idsMatching,
@@ -47,7 +48,7 @@ import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
-import { compileFilter, idInList } from "./sql.js";
+import { idInList } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
   ChunkToWrite,
@@ -317,9 +318,7 @@ export class LanceStore implements VectorStore {
           return false;
         },
       );
-      const where = options.where
-        ? compileFilter(options.where, columnKinds(await state.table.schema()))
-        : undefined;
+      const where = options.where ? compileWhere(options.where, await state.table.schema()) : undefined;
       const positions = await positionColumns(state);
       const times = await timeColumns(state);
       const rows = indexed
@@ -417,10 +416,7 @@ export class LanceStore implements VectorStore {
 
   listIds(collection: string, where?: Filter): Promise<string[]> {
     return this.withExisting(collection, async (state) =>
-      idsMatching(
-        state.table,
-        where ? compileFilter(where, columnKinds(await state.table.schema())) : undefined,
-      ),
+      idsMatching(state.table, where ? compileWhere(where, await state.table.schema()) : undefined),
     );
   }
 

@@ -114,3 +114,88 @@ describe("document times", () => {
     expect(results[0]).toMatchObject({ created_at: iso(T0), updated_at: iso(T0 + HOUR) });
   });
 });
+
+describe("time filters in where", () => {
+  let h: Harness;
+  let now = T0;
+  beforeEach(async () => {
+    now = T0;
+    h = await startHarness({ now: () => now });
+    for (const [i, id] of ["a", "b", "c"].entries()) {
+      now = T0 + i * HOUR;
+      await h.ok("add_documents", {
+        collection: "c",
+        documents: [{ id, text: `note ${id} about the release plan`, metadata: { team: i < 2 ? "x" : "y" } }],
+      });
+    }
+  });
+  afterEach(async () => h.close());
+
+  const ids = (docs: Array<{ id: string }>) => docs.map((d) => d.id).sort();
+
+  it("select by created_at / updated_at in search, get and delete, with metadata conditions too", async () => {
+    const since = { updated_at: { $gte: iso(T0 + HOUR) } };
+    for (const mode of ["semantic", "keyword", "hybrid"]) {
+      const { results } = await h.ok<{ results: Doc[] }>("search_similar", {
+        collection: "c",
+        query: "release plan",
+        where: since,
+        mode,
+      });
+      expect(ids(results), mode).toEqual(["b", "c"]);
+    }
+    const got = await h.ok<{ documents: Doc[]; total: number }>("get_documents", {
+      collection: "c",
+      where: { $and: [{ created_at: { $lt: "2026-11-01T10:30:00+01:00" } }, { team: "x" }] },
+    });
+    expect(ids(got.documents)).toEqual(["a", "b"]);
+    expect(got.total).toBe(2);
+    const exact = await h.ok<{ documents: Doc[] }>("get_documents", {
+      collection: "c",
+      where: { created_at: iso(T0 + 2 * HOUR) },
+    });
+    expect(ids(exact.documents)).toEqual(["c"]);
+
+    const dry = await h.ok<{ deleted: number; ids: string[] }>("delete", {
+      collection: "c",
+      where: { updated_at: { $lt: iso(T0 + HOUR) } },
+      dry_run: true,
+    });
+    expect(dry).toMatchObject({ deleted: 1, ids: ["a"] });
+    await h.ok("delete", { collection: "c", where: { updated_at: { $lt: iso(T0 + HOUR) } } });
+    const left = await h.ok<{ documents: Doc[] }>("get_documents", { collection: "c" });
+    expect(ids(left.documents)).toEqual(["b", "c"]);
+  });
+
+  it("refuse times that are not ISO 8601, saying which forms work, and change nothing", async () => {
+    for (const bad of ["yesterday", "2026-11-01T00:00:00", "1' OR 1=1 --", "2026-02-30"]) {
+      const text = await h.error("search_similar", {
+        collection: "c",
+        query: "plan",
+        where: { updated_at: { $gte: bad } },
+      });
+      expect(text).toMatch(/ISO 8601/);
+    }
+    expect(
+      await h.error("get_documents", { collection: "c", where: { created_at: { $in: ["x"] } } }),
+    ).toMatch(/own time/);
+    const all = await h.ok<{ total: number }>("get_documents", { collection: "c" });
+    expect(all.total).toBe(3);
+  });
+
+  it("cannot be shadowed: metadata keys named created_at / updated_at are refused", async () => {
+    const text = await h.error("add_documents", {
+      collection: "c",
+      documents: [{ id: "d", text: "x", metadata: { created_at: "2001-01-01" } }],
+    });
+    expect(text).toMatch(/own times/);
+    expect(
+      await h.error("update_documents", {
+        collection: "c",
+        documents: [{ id: "a", metadata: { updated_at: "soon" } }],
+      }),
+    ).toMatch(/own times/);
+    const all = await h.ok<{ total: number }>("get_documents", { collection: "c" });
+    expect(all.total).toBe(3);
+  });
+});

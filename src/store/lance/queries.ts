@@ -1,4 +1,6 @@
 import type * as lancedb from "@lancedb/lancedb";
+import type { Schema } from "apache-arrow";
+import type { Filter } from "../../filter.js";
 import type { RowLocations } from "../commits.js";
 import { compileFilter, idInList } from "../sql.js";
 import {
@@ -14,6 +16,11 @@ import {
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
 import { hasTimeColumns, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
+
+/** A filter as SQL against this table's metadata columns and, where it has them, its time columns. */
+export function compileWhere(filter: Filter, schema: Schema): string {
+  return compileFilter(filter, columnKinds(schema), hasTimeColumns(schema));
+}
 
 /** Ids per query where a list of ids becomes a predicate, so it never becomes one enormous SQL string. */
 const FETCH_CHUNK = 500;
@@ -41,7 +48,7 @@ export async function searchTable(
     .ef(ANN_EF)
     .refineFactor(ANN_REFINE)
     .limit(options.limit);
-  if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
+  if (options.where) query = query.where(compileWhere(options.where, await table.schema()));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
   return rows.map((row) => ({
     ...storedChunk(row),
@@ -134,7 +141,7 @@ export async function deleteFromTable(
     };
   }
   // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
-  const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
+  const predicate = compileWhere(selector.where, await table.schema());
   const found = await idsWhere(table, predicate);
   if (found.size === 0) return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
   const result = await table.delete(predicate);
