@@ -83,9 +83,17 @@ export interface DeleteOutcome extends DeleteResult {
   ids?: string[];
 }
 
+/** How a listing is ordered: by id, or newest first by a time (unknown times last, ties by id). */
+export type DocumentOrder = "id" | "created_at" | "updated_at";
+
 export type GetRequest =
   | { ids: string[] }
-  | { where?: Record<string, unknown> | undefined; limit: number; cursor?: string | undefined };
+  | {
+      where?: Record<string, unknown> | undefined;
+      limit: number;
+      cursor?: string | undefined;
+      orderBy?: DocumentOrder | undefined;
+    };
 
 export interface WholeDocument extends StoredText, DocumentTimes {
   /** Chunks the document is stored as: more than 1 for a text longer than the model's window. */
@@ -368,18 +376,33 @@ export class VectorMemory {
       };
     }
     const where = request.where ? parseWhere(request.where) : undefined;
-    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
-    // Keyset paging on id: pages stay correct while documents are added or removed between calls.
-    const ids = sortIds(await this.deps.store.listIds(collection, where));
-    const rest = after === undefined ? ids : ids.filter((id) => id > after);
+    const order = request.orderBy ?? "id";
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, order);
+    // Keyset paging: each page starts after the last key returned, not at an offset, so pages stay
+    // correct while documents are added, changed or removed between calls.
+    const keys =
+      order === "id"
+        ? sortIds(await this.deps.store.listIds(collection, where)).map((id) => ({ id, at: null }))
+        : (await this.deps.store.listTimes(collection, where))
+            .map((doc) => ({
+              id: doc.id,
+              at: timeMs(order === "created_at" ? doc.createdAt : doc.updatedAt),
+            }))
+            .sort(newestFirst);
+    const rest = after === undefined ? keys : keys.filter((key) => newestFirst(key, after) > 0);
     const page = rest.slice(0, request.limit);
-    const byId = wholeDocuments(await this.deps.store.fetch(collection, page));
+    const byId = wholeDocuments(
+      await this.deps.store.fetch(
+        collection,
+        page.map((key) => key.id),
+      ),
+    );
     const last = page.at(-1);
     return {
-      documents: page.flatMap((id) => byId.get(id) ?? []),
+      documents: page.flatMap((key) => byId.get(key.id) ?? []),
       notFound: [],
-      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(last) : null,
-      total: ids.length,
+      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(order, last) : null,
+      total: keys.length,
     };
   }
 
@@ -585,16 +608,48 @@ function sortIds(ids: string[]): string[] {
   return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId }), "utf8").toString("base64url");
+/** Where a listing stands: the last document returned and its time in the listing's order (null: unknown). */
+interface ListKey {
+  id: string;
+  at: number | null;
 }
 
-function decodeCursor(cursor: string): string {
+function timeMs(iso: string | null): number | null {
+  return iso === null ? null : Date.parse(iso);
+}
+
+/** Newest first, unknown times last, ties (and the id order, where every time is null) by id. */
+function newestFirst(a: ListKey, b: ListKey): number {
+  if (a.at !== b.at) {
+    if (a.at === null) return 1;
+    if (b.at === null) return -1;
+    return b.at - a.at;
+  }
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function encodeCursor(order: DocumentOrder, last: ListKey): string {
+  const state = order === "id" ? { after: last.id } : { order, at: last.at, after: last.id };
+  return Buffer.from(JSON.stringify(state), "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string, order: DocumentOrder): ListKey {
+  let parsed: { after?: unknown; order?: unknown; at?: unknown } | undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { after?: unknown };
-    if (typeof parsed.after === "string") return parsed.after;
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as typeof parsed;
   } catch {
     // Not base64url JSON: reported below.
+  }
+  const cursorOrder = parsed?.order ?? "id";
+  if (parsed && typeof parsed.after === "string" && cursorOrder !== order) {
+    throw new MemoryError(
+      "invalid_input",
+      `The cursor continues a listing ordered by ${String(cursorOrder)}, not ${order}; pass the same order_by as the first page, or omit the cursor to start over.`,
+    );
+  }
+  const at = parsed?.at ?? null;
+  if (parsed && typeof parsed.after === "string" && (at === null || Number.isSafeInteger(at))) {
+    return { id: parsed.after, at: at as number | null };
   }
   throw new MemoryError(
     "invalid_input",

@@ -24,6 +24,7 @@ export const SEARCH_MODES = ["semantic", "keyword", "hybrid"] as const;
 /** Hybrid (ranking.ts convexFusion) never fell behind the better single mode on the development data (bench/RESULTS.md "Search quality"). */
 export const DEFAULT_SEARCH_MODE = "hybrid";
 export const DEFAULT_MAX_CHARS = 12_000;
+export const DOCUMENT_ORDERS = ["id", "updated_at", "created_at"] as const;
 /** Documents per page when listing with get_documents / `get`. */
 export const DEFAULT_PAGE_SIZE = 20;
 
@@ -128,10 +129,16 @@ export const getDocumentsInput = z
       .string()
       .max(2000)
       .optional()
-      .describe("next_cursor from the previous page, to get the next one."),
+      .describe("next_cursor from the previous page, to get the next one (with the same order_by)."),
+    order_by: z
+      .enum(DOCUMENT_ORDERS)
+      .optional()
+      .describe(
+        'Order when listing: "id" (default), or "updated_at" / "created_at" newest first (documents of unknown time last, ties by id). Paging goes on after the last document returned, so nothing is returned twice while documents are written; one written meanwhile moves to the front, where a new listing finds it.',
+      ),
   })
-  .refine((a) => !(a.ids && (a.where || a.cursor)), {
-    message: "give either ids, or where/cursor for paging, not both",
+  .refine((a) => !(a.ids && (a.where || a.cursor || a.order_by)), {
+    message: "give either ids, or where/cursor/order_by for paging, not both",
   });
 
 export const updateDocumentsInput = z.object({

@@ -27,6 +27,7 @@ import {
   rowLocations,
   searchTable,
   storedChunksOf,
+  timesMatching,
 } from "./lance/queries.js";
 import {
   arrowRows,
@@ -56,6 +57,7 @@ import type {
   CollectionStats,
   DeleteResult,
   DeleteSelector,
+  DocumentTimes,
   FetchedChunk,
   Hit,
   KeywordHit,
@@ -417,6 +419,16 @@ export class LanceStore implements VectorStore {
   listIds(collection: string, where?: Filter): Promise<string[]> {
     return this.withExisting(collection, async (state) =>
       idsMatching(state.table, where ? compileWhere(where, await state.table.schema()) : undefined),
+    );
+  }
+
+  listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>> {
+    return this.withExisting(collection, async (state) =>
+      timesMatching(
+        state.table,
+        where ? compileWhere(where, await state.table.schema()) : undefined,
+        await timeColumns(state),
+      ),
     );
   }
 

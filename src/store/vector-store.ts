@@ -132,6 +132,8 @@ export interface VectorStore {
   listCollections(): Promise<CollectionInfo[]>;
   /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
+  /** Like listIds, with each document's times (null where unknown). */
+  listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>>;
   /** Every row (chunk) of the documents with these ids that exist (any order), with vectors when asked. */
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /** Storage figures for one collection. */

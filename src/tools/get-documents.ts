@@ -21,7 +21,7 @@ const outputSchema = z.object({
         ...documentTimes,
       }),
     )
-    .describe("The documents: in the order of `ids`, or ordered by id when paging."),
+    .describe("The documents: in the order of `ids`, or when paging in order_by's order (id by default)."),
   not_found: z.array(z.string()).describe("Requested ids that do not exist."),
   next_cursor: z
     .string()
@@ -46,7 +46,9 @@ export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
       runTool(deps.logger, "get_documents", async () => {
         const result = await deps.memory.getDocuments(
           args.collection,
-          args.ids ? { ids: args.ids } : { where: args.where, limit: args.limit, cursor: args.cursor },
+          args.ids
+            ? { ids: args.ids }
+            : { where: args.where, limit: args.limit, cursor: args.cursor, orderBy: args.order_by },
         );
         const lines = result.documents.map((d) => `[${d.id}] ${snippet(d.text, 200)}`);
         const more = result.nextCursor ? ` More: pass cursor "${result.nextCursor}".` : "";

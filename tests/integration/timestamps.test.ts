@@ -1,5 +1,9 @@
+import path from "node:path";
+import * as lancedb from "@lancedb/lancedb";
+import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../support/harness.js";
+import { type Harness, startHarness, tempDir } from "../support/harness.js";
+import { HashEmbedder } from "../support/hash-embedder.js";
 
 /** Documents' created_at / updated_at through a real MCP client, on a clock the test moves. */
 
@@ -197,5 +201,160 @@ describe("time filters in where", () => {
     ).toMatch(/own times/);
     const all = await h.ok<{ total: number }>("get_documents", { collection: "c" });
     expect(all.total).toBe(3);
+  });
+});
+
+describe("get_documents ordered by time", () => {
+  let h: Harness;
+  let now = T0;
+  beforeEach(async () => {
+    now = T0;
+    h = await startHarness({ now: () => now });
+    // Created in the order a..e, one hour apart; ids chosen so id order is not time order.
+    for (const [i, id] of ["m", "b", "x", "a", "k"].entries()) {
+      now = T0 + i * HOUR;
+      await h.ok("add_documents", { collection: "c", documents: [{ id, text: `memory ${id}` }] });
+    }
+    now = T0 + 10 * HOUR;
+  });
+  afterEach(async () => h.close());
+
+  type Page = { documents: Doc[]; next_cursor: string | null; total: number };
+  const page = (args: Record<string, unknown>) =>
+    h.ok<Page>("get_documents", { collection: "c", limit: 2, ...args });
+
+  it("lists newest first by created_at or updated_at, ties by id", async () => {
+    await h.ok("update_documents", { collection: "c", documents: [{ id: "b", text: "memory b, revised" }] });
+    const created = await page({ order_by: "created_at", limit: 10 });
+    expect(created.documents.map((d) => d.id)).toEqual(["k", "a", "x", "b", "m"]);
+    const updated = await page({ order_by: "updated_at", limit: 10 });
+    expect(updated.documents.map((d) => d.id)).toEqual(["b", "k", "a", "x", "m"]);
+    // Same time: by id.
+    await h.ok("add_documents", {
+      collection: "c",
+      documents: [
+        { id: "z2", text: "tie" },
+        { id: "z1", text: "tie too" },
+      ],
+    });
+    const ties = await page({ order_by: "created_at", limit: 3 });
+    expect(ties.documents.map((d) => d.id)).toEqual(["z1", "z2", "k"]);
+  });
+
+  it("pages with a keyset cursor: nothing twice and nothing lost while documents are written", async () => {
+    const first = await page({ order_by: "created_at" });
+    expect(first.documents.map((d) => d.id)).toEqual(["k", "a"]);
+    // Between pages: a new document, a change to one not yet listed, a delete of one listed.
+    await h.ok("add_documents", { collection: "c", documents: [{ id: "new", text: "memory new" }] });
+    await h.ok("update_documents", { collection: "c", documents: [{ id: "m", text: "memory m, revised" }] });
+    await h.ok("delete", { collection: "c", ids: ["k"] });
+    const second = await page({ order_by: "created_at", cursor: first.next_cursor });
+    expect(second.documents.map((d) => d.id)).toEqual(["x", "b"]);
+    const third = await page({ order_by: "created_at", cursor: second.next_cursor });
+    expect(third.documents.map((d) => d.id)).toEqual(["m"]);
+    expect(third.next_cursor).toBeNull();
+    // The new document is at the front of a fresh listing.
+    expect((await page({ order_by: "created_at" })).documents[0]?.id).toBe("new");
+
+    // By updated_at, a document changed while paging moves to the front: not returned twice.
+    const u1 = await page({ order_by: "updated_at" });
+    expect(u1.documents.map((d) => d.id)).toEqual(["m", "new"]); // same time: by id
+    now += HOUR;
+    await h.ok("update_documents", { collection: "c", documents: [{ id: "new", text: "changed again" }] });
+    const u2 = await page({ order_by: "updated_at", cursor: u1.next_cursor });
+    expect(u2.documents.map((d) => d.id)).toEqual(["a", "x"]);
+    const u3 = await page({ order_by: "updated_at", cursor: u2.next_cursor });
+    expect(u3.documents.map((d) => d.id)).toEqual(["b"]);
+  });
+
+  it("combines with where, and refuses a cursor of another order", async () => {
+    const filtered = await page({
+      order_by: "updated_at",
+      where: { updated_at: { $lt: iso(T0 + 3 * HOUR) } },
+    });
+    expect(filtered.documents.map((d) => d.id)).toEqual(["x", "b"]);
+    expect(filtered.total).toBe(3);
+    const byTime = await page({ order_by: "created_at" });
+    expect(await h.error("get_documents", { collection: "c", cursor: byTime.next_cursor })).toMatch(
+      /ordered by created_at, not id/,
+    );
+    expect(await h.error("get_documents", { collection: "c", ids: ["a"], order_by: "created_at" })).toMatch(
+      /not both/,
+    );
+    // An id-ordered cursor from before this change still pages by id.
+    const old = Buffer.from(JSON.stringify({ after: "b" })).toString("base64url");
+    expect((await page({ cursor: old })).documents.map((d) => d.id)).toEqual(["k", "m"]);
+  });
+});
+
+describe("a collection stored before times were kept, through the tools", () => {
+  it("reads unknown times as null, lists them last, matches no time filter, and times new writes", async () => {
+    const { dir, cleanup } = tempDir();
+    let h: Harness | undefined;
+    try {
+      const dbPath = path.join(dir, "db");
+      const db = await lancedb.connect(dbPath);
+      const model = { model: "test/hash-64", dtype: "fp32", dimensions: 64 };
+      const schema = new Schema(
+        [
+          new Field("id", new Utf8(), false),
+          new Field("text", new Utf8(), false),
+          new Field("vector", new FixedSizeList(64, new Field("item", new Float32(), true)), false),
+          new Field("metadata", new Utf8(), false),
+          new Field("chunk", new Int32(), false),
+          new Field("chunk_start", new Int32(), false),
+        ],
+        new Map([["vector_memory.model", JSON.stringify(model)]]),
+      );
+      const table = await db.createEmptyTable("c", schema);
+      const embedder = new HashEmbedder("test/hash-64");
+      const texts = { old1: "an old memory", old2: "another old memory" };
+      const vectors = await embedder.embedDocuments(Object.values(texts));
+      await table.add(
+        Object.entries(texts).map(([id, text], i) => ({
+          id,
+          text,
+          vector: Array.from(vectors[i] ?? []),
+          metadata: "{}",
+          chunk: 0,
+          chunk_start: 0,
+        })),
+      );
+      table.close();
+      db.close();
+
+      h = await startHarness({ dbPath, now: () => T0 });
+      const { results } = await h.ok<{ results: Doc[] }>("search_similar", {
+        collection: "c",
+        query: "old memory",
+      });
+      expect(results.map((r) => [r.created_at, r.updated_at])).toEqual([
+        [null, null],
+        [null, null],
+      ]);
+      const filtered = await h.ok<{ total: number }>("get_documents", {
+        collection: "c",
+        where: { created_at: { $lt: "2100-01-01" } },
+      });
+      expect(filtered.total).toBe(0);
+      await h.ok("add_documents", { collection: "c", documents: [{ id: "fresh", text: "a new memory" }] });
+      const listed = await h.ok<{ documents: Doc[] }>("get_documents", {
+        collection: "c",
+        order_by: "updated_at",
+      });
+      expect(listed.documents.map((d) => [d.id, d.updated_at])).toEqual([
+        ["fresh", iso(T0)],
+        ["old1", null],
+        ["old2", null],
+      ]);
+      const after = await h.ok<{ total: number }>("get_documents", {
+        collection: "c",
+        where: { created_at: { $lt: "2100-01-01" } },
+      });
+      expect(after.total).toBe(1);
+    } finally {
+      await h?.close();
+      cleanup();
+    }
   });
 });

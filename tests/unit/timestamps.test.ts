@@ -127,3 +127,21 @@ describe("parseTime: the ISO 8601 forms accepted", () => {
     }
   });
 });
+
+describe("listing by time in a table made before times were kept", () => {
+  it("puts documents of unknown time last, by id", async () => {
+    await makeTimelessTable();
+    const store = new LanceStore({ dbPath: path.join(dir, "db"), logger: silentLogger, now: () => now });
+    try {
+      await store.upsert("c", model, [doc("z", unit(0, 0, 1), "new")]);
+      const times = await store.listTimes("c");
+      expect(times.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([
+        { id: "a", createdAt: null, updatedAt: null },
+        { id: "b", createdAt: null, updatedAt: null },
+        { id: "z", createdAt: formatTime(T0), updatedAt: formatTime(T0) },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});

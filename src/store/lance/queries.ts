@@ -8,13 +8,14 @@ import {
   chunkKey,
   type DeleteResult,
   type DeleteSelector,
+  type DocumentTimes,
   type FetchedChunk,
   type Hit,
   type SearchOptions,
   type StoredChunk,
 } from "../vector-store.js";
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
-import { hasTimeColumns, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
+import { hasTimeColumns, type RawTimes, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
 
 /** A filter as SQL against this table's metadata columns and, where it has them, its time columns. */
@@ -85,6 +86,22 @@ export async function idsMatching(table: lancedb.Table, where: string | undefine
   if (where) query = query.where(where);
   // A document split into chunks has one row per chunk.
   return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
+}
+
+/** The documents matching `where` (SQL already compiled), each once, with its times (null where unknown). */
+export async function timesMatching(
+  table: lancedb.Table,
+  where: string | undefined,
+  timeColumns: readonly string[],
+): Promise<Array<{ id: string } & DocumentTimes>> {
+  let query = table.query().select(["id", ...timeColumns]);
+  if (where) query = query.where(where);
+  const byId = new Map<string, { id: string } & DocumentTimes>();
+  // Every chunk of a document carries its times: one row per document is enough.
+  for (const row of (await query.toArray()) as Array<{ id: string } & RawTimes>) {
+    if (!byId.has(row.id)) byId.set(row.id, { id: row.id, ...timesOf(row) });
+  }
+  return [...byId.values()];
 }
 
 /** Where each row sits in the table now (its LanceDB row id), batch by batch; for the optimize commit. */
