@@ -47,7 +47,13 @@ export function createApp(
     });
   const embedders = new EmbedderRegistry(embedderFactory, logger);
   const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());
-  const memory = new VectorMemory({ store, embedders, defaultModel, logger });
+  const memory = new VectorMemory({
+    store,
+    embedders,
+    defaultModel,
+    logger,
+    ...(config.now ? { now: config.now } : {}),
+  });
   return {
     memory,
     embedders,

@@ -16,6 +16,7 @@ import {
   rankChunks,
   type SearchMode,
   type SearchResult,
+  weightByRecency,
 } from "./search-ranking.js";
 import type {
   ChunkToWrite,
@@ -62,6 +63,8 @@ export interface SearchOptions {
   diversity?: number | undefined;
   /** Default "document". */
   groupBy?: GroupBy | undefined;
+  /** Weight each result by its age (from updated_at): halved every this many days. Off when undefined. */
+  recencyHalfLifeDays?: number | undefined;
   onProgress?: Progress | undefined;
 }
 
@@ -165,6 +168,8 @@ export interface VectorMemoryDeps {
   /** The model new collections are made with. */
   defaultModel: ModelSpec;
   logger: Logger;
+  /** The clock recency weighs ages against, in ms (default Date.now). */
+  now?: () => number;
 }
 
 /** Texts (chunks) embedded per step of a large add: the unit of progress reporting and cancellation. */
@@ -252,8 +257,11 @@ export class VectorMemory {
     const diversity = options.diversity ?? 0;
     const byDocument = (options.groupBy ?? "document") === "document";
     // Fusion and diversity re-ranking need a deeper pool than the final page.
+    // Fusion, diversity and recency re-ranking need a deeper pool than the final page.
     let pool =
-      options.mode === "semantic" && diversity === 0 ? options.limit : Math.max(options.limit * 4, 20);
+      options.mode === "semantic" && diversity === 0 && options.recencyHalfLifeDays === undefined
+        ? options.limit
+        : Math.max(options.limit * 4, 20);
     for (;;) {
       const { ranked, exhausted } = await this.rankChunks(collection, query, vector, pool, where, options);
       // A document's chunks can fill the pool; read deeper until there are enough distinct documents.
@@ -305,7 +313,9 @@ export class VectorMemory {
       exact,
       minScore: options.minScore,
     });
-    return { ranked, exhausted };
+    if (options.recencyHalfLifeDays === undefined) return { ranked, exhausted };
+    const now = (this.deps.now ?? Date.now)();
+    return { ranked: weightByRecency(ranked, options.mode, options.recencyHalfLifeDays, now), exhausted };
   }
 
   async delete(

@@ -96,6 +96,14 @@ export const searchSimilarInput = z.object({
     .describe(
       'Long documents are stored as several chunks. "document" (default) returns each document once, by its best-matching chunk; "chunk" returns every matching chunk, so one document can appear several times.',
     ),
+  recency_half_life_days: z
+    .number()
+    .positive()
+    .max(36_500)
+    .optional()
+    .describe(
+      "Prefer newer memories: each result's score is weighted by 0.5^(age / this many days), age from updated_at, and results are ordered by that (weighted_score); score stays the cosine. Off by default. E.g. 7 halves the weight of a week-old memory.",
+    ),
   max_chars: z
     .number()
     .int()

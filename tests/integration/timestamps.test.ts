@@ -358,3 +358,67 @@ describe("a collection stored before times were kept, through the tools", () => 
     }
   });
 });
+
+describe("recency in search_similar", () => {
+  const DAY = 24 * HOUR;
+  const query = "the deploy key rotates every ninety days";
+  type Result = Doc & { score: number; weighted_score?: number };
+
+  async function seeded() {
+    let now = T0;
+    const h = await startHarness({ now: () => now });
+    await h.ok("add_documents", { collection: "c", documents: [{ id: "old-exact", text: query }] });
+    now = T0 + 30 * DAY;
+    await h.ok("add_documents", {
+      collection: "c",
+      documents: [
+        { id: "new-close", text: "the deploy key rotates every ninety days now, says ops" },
+        { id: "unrelated", text: "lunch on fridays is at the noodle place" },
+      ],
+    });
+    return h;
+  }
+
+  it("is off by default; on, a newer close match passes an older exact one, in every mode", async () => {
+    const h = await seeded();
+    try {
+      for (const mode of ["semantic", "keyword", "hybrid"]) {
+        const plain = await h.ok<{ results: Result[] }>("search_similar", { collection: "c", query, mode });
+        expect(plain.results.map((r) => r.id).slice(0, 2), mode).toEqual(["old-exact", "new-close"]);
+        expect(plain.results[0]?.weighted_score).toBeUndefined();
+
+        const recent = await h.ok<{ results: Result[] }>("search_similar", {
+          collection: "c",
+          query,
+          mode,
+          recency_half_life_days: 30,
+        });
+        expect(recent.results.map((r) => r.id).slice(0, 2), mode).toEqual(["new-close", "old-exact"]);
+        const [first, second] = recent.results;
+        // The cosine score is kept; the weighted one is added and orders the results.
+        expect(second?.score).toBeCloseTo(1, 5);
+        expect(first?.score).toBeLessThan(1);
+        expect(first?.weighted_score).toBeGreaterThan(second?.weighted_score ?? 1);
+        if (mode === "semantic") {
+          expect(second?.weighted_score).toBeCloseTo(0.5, 5); // one half-life old
+          expect(first?.weighted_score).toBeCloseTo(first?.score ?? 0, 5);
+          // Newness does not lift what does not match: the unrelated new text stays last.
+          expect(recent.results.at(-1)?.id).toBe("unrelated");
+        }
+      }
+      // A long half-life barely weighs age: the exact match stays first.
+      const lax = await h.ok<{ results: Result[] }>("search_similar", {
+        collection: "c",
+        query,
+        mode: "semantic",
+        recency_half_life_days: 10_000,
+      });
+      expect(lax.results[0]?.id).toBe("old-exact");
+      expect(await h.error("search_similar", { collection: "c", query, recency_half_life_days: 0 })).toMatch(
+        /recency_half_life_days/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
