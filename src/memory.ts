@@ -40,6 +40,25 @@ export interface NewDocument {
   times?: DocumentTimes | undefined;
 }
 
+/** How add_documents looks for stored documents that a new one repeats. */
+export interface DuplicateCheck {
+  /** Cosine at or above which a stored document counts as a near-duplicate. */
+  threshold: number;
+  /** "add" stores the document anyway and reports it; "skip" leaves it out. */
+  onDuplicate: "add" | "skip";
+}
+
+export interface Duplicate {
+  /** The new document. */
+  id: string;
+  /** The stored document it repeats: the closest one. */
+  duplicateOf: string;
+  /** Their cosine similarity (1 for an exact repeat). */
+  score: number;
+  /** Same text exactly, found by text alone. */
+  exact: boolean;
+}
+
 export interface AddResult {
   collection: string;
   ids: string[];
@@ -49,6 +68,10 @@ export interface AddResult {
   replaced: number;
   created: boolean;
   model: ModelRecord;
+  /** New documents that repeat a stored one (with a duplicate check), in the order of `ids`. */
+  duplicates: Duplicate[];
+  /** Documents not stored because they repeat a stored one (on_duplicate "skip"). */
+  skipped: string[];
 }
 
 export type { GroupBy, MatchKind, SearchMode, SearchResult } from "./search-ranking.js";
@@ -178,6 +201,12 @@ export const EMBED_STEP = 64;
 /** Rows a search reads at most while collecting enough distinct documents from their chunks. */
 const MAX_SEARCH_POOL = 2000;
 
+/** Stored documents per new text that may hold it exactly (see exactTextCandidates). */
+const EXACT_CANDIDATES = 20;
+
+/** A long document is compared with stored ones by its first chunks only. */
+const DUPLICATE_CHUNKS = 2;
+
 /** Closest chunks by meaning that a keyword search looks through for a text equal to the query. */
 const EXACT_PROBE = 10;
 
@@ -207,23 +236,39 @@ export class VectorMemory {
   async addDocuments(
     collection: string,
     documents: NewDocument[],
-    options: { onProgress?: Progress; signal?: AbortSignal; model?: ModelSpec } = {},
+    options: {
+      onProgress?: Progress;
+      signal?: AbortSignal;
+      model?: ModelSpec;
+      /** Look for stored documents each new one repeats (see DuplicateCheck); none when absent. */
+      duplicates?: DuplicateCheck;
+    } = {},
   ): Promise<AddResult> {
     const ids = documents.map((doc) => doc.id ?? randomUUID());
     assertUniqueIds(ids);
     const progress = new ProgressReporter(options.onProgress, documents.length + 1);
     const existing = await this.deps.store.getCollection(collection);
     const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
+    const check = existing ? options.duplicates : undefined;
+    const incoming = documents.map((doc, i) => ({
+      id: ids[i] as string,
+      text: doc.text,
+      metadata: doc.metadata ?? {},
+    }));
+    // Exact repeats first, by text alone: with "skip" they are never embedded.
+    const exact = check ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
+    const skipExact = check?.onDuplicate === "skip";
+    const toEmbed = skipExact ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
 
-    const embedded = await this.embedChunked(
-      embedder,
-      documents.map((doc, i) => ({ id: ids[i] as string, text: doc.text, metadata: doc.metadata ?? {} })),
-      progress,
-      options.signal,
-    );
-    const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
-    const rows = given.size === 0 ? embedded : embedded.map((row) => ({ ...row, times: given.get(row.id) }));
+    const embedded = await this.embedChunked(embedder, toEmbed, progress, options.signal);
     throwIfCancelled(options.signal);
+    const found: Duplicate[] = [...exact.values()];
+    if (check) found.push(...(await this.nearDuplicates(collection, embedded, exact, new Set(ids), check)));
+    const skipped = new Set(check?.onDuplicate === "skip" ? found.map((d) => d.id) : []);
+    const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
+    const rows = embedded
+      .filter((row) => !skipped.has(row.id))
+      .map((row) => (given.has(row.id) ? { ...row, times: given.get(row.id) } : row));
 
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
     const { inserted, updated, created } = await this.deps.store.upsert(collection, record, rows);
@@ -231,6 +276,7 @@ export class VectorMemory {
     if (existing === undefined) this.collectionsChanged();
     const chunks = new Map<string, number>();
     for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
+    const order = new Map(ids.map((id, i) => [id, i]));
     return {
       collection,
       ids,
@@ -239,7 +285,58 @@ export class VectorMemory {
       replaced: updated,
       created,
       model: record,
+      duplicates: found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)),
+      skipped: ids.filter((id) => skipped.has(id)),
     };
+  }
+
+  /** New documents whose text a stored document (not one this call writes) has exactly, found without the model. */
+  private async exactDuplicates(
+    collection: string,
+    documents: StoredText[],
+    writing: ReadonlySet<string>,
+  ): Promise<Map<string, Duplicate>> {
+    const candidates = await this.deps.store.exactTextCandidates(
+      collection,
+      documents.map((doc) => doc.text),
+      EXACT_CANDIDATES,
+    );
+    const others = [...new Set(candidates.flat())].filter((id) => !writing.has(id));
+    const stored = wholeDocuments(others.length > 0 ? await this.deps.store.fetch(collection, others) : []);
+    const found = new Map<string, Duplicate>();
+    documents.forEach((doc, i) => {
+      const same = (candidates[i] ?? []).filter((id) => stored.get(id)?.text === doc.text).sort()[0];
+      if (same !== undefined) found.set(doc.id, { id: doc.id, duplicateOf: same, score: 1, exact: true });
+    });
+    return found;
+  }
+
+  /**
+   * For each embedded document not already an exact repeat, the closest stored document (not one
+   * this call writes) when its cosine reaches the threshold: the best over the document's first
+   * chunks, each searched against every stored chunk.
+   */
+  private async nearDuplicates(
+    collection: string,
+    rows: ChunkToWrite[],
+    exact: ReadonlyMap<string, Duplicate>,
+    writing: ReadonlySet<string>,
+    check: DuplicateCheck,
+  ): Promise<Duplicate[]> {
+    const best = new Map<string, Duplicate>();
+    for (const row of rows) {
+      if (exact.has(row.id) || (row.chunk ?? 0) >= DUPLICATE_CHUNKS) continue;
+      const hits = await this.deps.store.search(collection, row.vector, {
+        limit: Math.min(writing.size + 1, 20),
+      });
+      const hit = hits.find((h) => !writing.has(h.id));
+      if (!hit) continue;
+      const score = 1 - hit.distance;
+      const seen = best.get(row.id);
+      if (score >= check.threshold && (!seen || score > seen.score))
+        best.set(row.id, { id: row.id, duplicateOf: hit.id, score, exact: false });
+    }
+    return [...best.values()];
   }
 
   async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {

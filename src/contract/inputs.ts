@@ -28,6 +28,15 @@ export const DOCUMENT_ORDERS = ["id", "updated_at", "created_at"] as const;
 /** Documents per page when listing with get_documents / `get`. */
 export const DEFAULT_PAGE_SIZE = 20;
 
+/**
+ * Cosine at or above which add_documents reports a stored document as a near-duplicate. Measured
+ * with the bundled use-lite model on STS-B dev (bench/duplicates.ts, bench/RESULTS.md
+ * "Near-duplicates"): the lowest threshold that flags at most 5% of pairs humans scored below 3;
+ * it flags 85.7% of the pairs they scored 5.
+ */
+export const DEFAULT_DUPLICATE_THRESHOLD = 0.855;
+export const DUPLICATE_ACTIONS = ["add", "skip"] as const;
+
 export const addDocumentsInput = z.object({
   collection: collectionName,
   documents: z
@@ -47,6 +56,20 @@ export const addDocumentsInput = z.object({
     .min(1)
     .max(LIMITS.documentsPerCall)
     .describe(`Documents to store, 1-${LIMITS.documentsPerCall} per call.`),
+  on_duplicate: z
+    .enum(DUPLICATE_ACTIONS)
+    .default("add")
+    .describe(
+      'What to do with a document that repeats a stored one (another id with the same text, or one at least duplicate_threshold similar): "add" (default) stores it and reports the duplicate; "skip" does not store it and lists it in skipped.',
+    ),
+  duplicate_threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_DUPLICATE_THRESHOLD)
+    .describe(
+      `Cosine similarity from which a stored document counts as a near-duplicate (default ${DEFAULT_DUPLICATE_THRESHOLD}, measured for the bundled use-lite model; other models score differently). Exact repeats (same text) are always found.`,
+    ),
 });
 
 export const searchSimilarInput = z.object({

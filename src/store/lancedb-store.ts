@@ -49,7 +49,7 @@ import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
-import { idInList } from "./sql.js";
+import { idInList, textIsPrefixOf } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
   ChunkToWrite,
@@ -420,6 +420,28 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) =>
       idsMatching(state.table, where ? compileWhere(where, await state.table.schema()) : undefined),
     );
+  }
+
+  exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]> {
+    return this.withExisting(collection, async (state) => {
+      const first = (await positionColumns(state)).length > 0 ? "chunk = 0 AND " : "";
+      const found: string[][] = [];
+      for (const text of texts) {
+        // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.
+        if (text.includes("\u0000")) {
+          found.push([]);
+          continue;
+        }
+        const rows = (await state.table
+          .query()
+          .where(`${first}${textIsPrefixOf(text)}`)
+          .select(["id"])
+          .limit(limit)
+          .toArray()) as Array<{ id: string }>;
+        found.push(rows.map((row) => row.id));
+      }
+      return found;
+    });
   }
 
   listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>> {

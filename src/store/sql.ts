@@ -39,6 +39,11 @@ export function idInList(ids: string[]): string {
   return `${quoteIdentifier("id")} IN (${ids.map(sqlString).join(", ")})`;
 }
 
+/** Rows whose `text` is a prefix of `text` (a whole document's text begins with its first chunk's). */
+export function textIsPrefixOf(text: string): string {
+  return `starts_with(${sqlString(text)}, ${quoteIdentifier("text")})`;
+}
+
 const COMPARE_SQL = { $eq: "=", $ne: "<>", $gt: ">", $gte: ">=", $lt: "<", $lte: "<=" } as const;
 
 function kindOf(value: Scalar): ColumnKind {

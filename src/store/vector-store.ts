@@ -132,6 +132,12 @@ export interface VectorStore {
   listCollections(): Promise<CollectionInfo[]>;
   /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
+  /**
+   * For each text, the ids of up to `limit` documents whose first chunk's text begins it: every
+   * stored document whose whole text equals it is among them (the caller checks whole texts). No
+   * model is involved, so exact duplicates are found by text alone.
+   */
+  exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]>;
   /** Like listIds, with each document's times (null where unknown). */
   listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>>;
   /** Every row (chunk) of the documents with these ids that exist (any order), with vectors when asked. */
