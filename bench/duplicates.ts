@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   const identical = same.filter((p) => p.first === p.second).length;
 
   console.log(`Near-duplicate threshold, model ${embedder.id}, ${stsDevFile}`);
-  console.log(`pairs scored 5: ${pos.length} (${identical} with identical text); pairs below 3: ${neg.length}`);
+  console.log(
+    `pairs scored 5: ${pos.length} (${identical} with identical text); pairs below 3: ${neg.length}`,
+  );
   console.log(`embedded ${sentences.length} sentences in ${seconds.toFixed(1)} s`);
   const q = (xs: number[]) =>
     [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1].map((p) => `${p * 100}%:${quantile(xs, p).toFixed(3)}`).join(" ");
