@@ -20,6 +20,8 @@ export interface TableState {
   chunked?: boolean;
   /** True once the table is known to have the time columns (see timestamps.ts). */
   timed?: boolean;
+  /** On object storage: settles once `row_key` is the table's primary key (primary-key.ts). */
+  keyed?: Promise<void> | undefined;
 }
 
 const MAX_CONFLICT_RETRIES = 8;
