@@ -22,11 +22,13 @@ import type {
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
+  CollectionVersion,
   DeleteResult,
   DocumentTimes,
   FetchedChunk,
   Metadata,
   MetadataValue,
+  RestorePlan,
   StoredChunk,
   StoredText,
   VectorStore,
@@ -561,6 +563,22 @@ export class VectorMemory {
 
   listCollections(): Promise<CollectionInfo[]> {
     return this.deps.store.listCollections();
+  }
+
+  /** The collection's kept versions, oldest first (see compaction.ts for how long they are kept). */
+  history(collection: string): Promise<CollectionVersion[]> {
+    return this.deps.store.history(collection);
+  }
+
+  /** Brings the collection back to a kept version as a new version; a dry run says what would change. */
+  async restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan> {
+    const plan = await this.deps.store.restore(collection, target, options);
+    if (!options.dryRun) this.collectionsChanged();
+    return plan;
   }
 
   async stats(collection: string): Promise<CollectionInfo & CollectionStats> {

@@ -11,12 +11,15 @@ import {
   CompactionScheduler,
   cleanupCutoff,
   compactionDue,
+  HISTORY_CAP_BYTES,
+  HISTORY_MS,
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
 import { cacheSource } from "./lance/cache-source.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
+import { listVersions, pickVersion, planRestore, restoreVersion, tableBytes } from "./lance/history.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import { ensurePrimaryKey, KEY_COLUMN, withKeyColumn } from "./lance/primary-key.js";
 import {
@@ -56,12 +59,14 @@ import type {
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
+  CollectionVersion,
   DeleteResult,
   DeleteSelector,
   DocumentTimes,
   FetchedChunk,
   Hit,
   KeywordHit,
+  RestorePlan,
   SearchOptions,
   StoredChunk,
   VectorStore,
@@ -85,6 +90,10 @@ export interface LanceStoreOptions {
   vectorCacheBytes?: number;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
+  /** Old versions are kept this long for history and restore (default HISTORY_MS; 0 keeps none past a compaction). */
+  historyMs?: number;
+  /** ...unless a collection's files exceed this many bytes (default HISTORY_CAP_BYTES). */
+  historyCapBytes?: number;
   /** The clock documents' `created_at` / `updated_at` are read from, in ms (default Date.now; tests set it). */
   now?: () => number;
 }
@@ -284,7 +293,10 @@ export class LanceStore implements VectorStore {
       }
       const started = Date.now();
       const before = await state.table.version();
-      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+      const bytes = await tableBytes(this.options.dbPath, tableName(collection, state.generation));
+      const overCap = bytes !== undefined && bytes > (this.options.historyCapBytes ?? HISTORY_CAP_BYTES);
+      const keep = this.options.historyMs ?? HISTORY_MS;
+      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started, keep, overCap) });
       const version = await state.table.version();
       // Nothing to merge commits nothing: the rows stay where they were.
       if (version !== before) {
@@ -528,6 +540,33 @@ export class LanceStore implements VectorStore {
           `re-embedded collection "${collection}" (${documents} documents, ${rows.length} chunks) with ${describeModel(model)}`,
         );
         return documents;
+      }),
+    );
+  }
+
+  history(collection: string): Promise<CollectionVersion[]> {
+    return this.withExisting(collection, (state) => listVersions(state.table));
+  }
+
+  async restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan> {
+    return this.locks.run(collection, () =>
+      this.withExisting(collection, async (state) => {
+        const version = pickVersion(await listVersions(state.table), target);
+        const name = tableName(collection, state.generation);
+        const db = await this.tables.db();
+        const plan = await planRestore(db, name, version);
+        if (options.dryRun) return plan;
+        const restoredAs = await restoreVersion(db, name, version);
+        // The table moved under every handle and cache of this process: start them afresh.
+        await this.tables.forget(collection, "vanished");
+        this.options.logger.info(
+          `restored collection "${collection}" to version ${version} as version ${restoredAs}`,
+        );
+        return { ...plan, restoredAs };
       }),
     );
   }

@@ -94,6 +94,35 @@ export interface SearchOptions {
   withVectors?: boolean;
 }
 
+/** One kept version of a collection's table: every commit makes one. */
+export interface CollectionVersion {
+  version: number;
+  /** When it was committed (ISO 8601, UTC). */
+  time: string;
+  /** What the commit did, as its row statistics show: create, add, delete, update (rows rewritten in place, schema or index changes), compact. */
+  operation: "create" | "add" | "delete" | "update" | "compact";
+  /** Rows (chunks) in the table at this version, and the change from the version before. */
+  rows: number;
+  rowsChanged: number;
+  /** Bytes of the files this version reads. */
+  bytes: number;
+}
+
+/** What restoring a version does (or, on a dry run, would do), by document id. */
+export interface RestorePlan {
+  /** The version restored, and the latest version it replaces. */
+  version: number;
+  from: number;
+  /** Documents at the restored version. */
+  documents: number;
+  /** Documents that come back (deleted since), go (added since), and change back. */
+  back: string[];
+  gone: string[];
+  changed: string[];
+  /** The new version the restore made (not on a dry run). */
+  restoredAs?: number;
+}
+
 export type DeleteSelector = { ids: string[] } | { where: Filter };
 
 export interface DeleteResult {
@@ -157,6 +186,18 @@ export interface VectorStore {
     model: ModelRecord,
     rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number>;
+  /** The collection's kept versions, oldest first. */
+  history(collection: string): Promise<CollectionVersion[]>;
+  /**
+   * Brings the collection back to a kept version (by number, or the newest at or before a time in
+   * ms) as a new version: one commit, undoable by restoring the version it replaced. A dry run
+   * only says what would change.
+   */
+  restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan>;
   close(): Promise<void>;
 }
 
