@@ -19,6 +19,7 @@ import {
   weightByRecency,
 } from "./search-ranking.js";
 import type {
+  BackupEntry,
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
@@ -563,6 +564,18 @@ export class VectorMemory {
 
   listCollections(): Promise<CollectionInfo[]> {
     return this.deps.store.listCollections();
+  }
+
+  /** A consistent copy of every collection into a new database directory, while writers write. */
+  backup(dir: string): Promise<BackupEntry[]> {
+    return this.deps.store.backup(dir);
+  }
+
+  /** Every collection of a backup, copied into this store (none of them may exist here). */
+  async restoreBackup(dir: string): Promise<BackupEntry[]> {
+    const restored = await this.deps.store.restoreBackup(dir);
+    this.collectionsChanged();
+    return restored;
   }
 
   /** The collection's kept versions, oldest first (see compaction.ts for how long they are kept). */

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseTime, TIME_FORMS } from "../time.js";
 import { defineCommand, parseCollection } from "./command.js";
 import { EXIT, table, UsageError } from "./io.js";
@@ -70,6 +71,42 @@ export const restoreCommand = defineCommand({
       dryRun
         ? `Would restore "${name}" to version ${plan.version} (now ${plan.from}), ${plan.documents} document(s). ${what}. Nothing was changed.\n`
         : `Restored "${name}" to version ${plan.version} as version ${plan.restoredAs}, ${plan.documents} document(s). ${what}. Undo: restore ${name} --version ${plan.from}\n`,
+    );
+    return EXIT.ok;
+  },
+});
+
+/** `backup <dir>`: every collection, each at one version taken as the backup starts, into a new database directory. */
+export const backupCommand = defineCommand({
+  name: "backup",
+  usage: "backup <dir>",
+  options: {},
+  async run({ args, config, app, io }) {
+    const [dir, ...rest] = args;
+    if (dir === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
+    const copied = await app.memory.backup(path.resolve(dir));
+    io.out(
+      config.json
+        ? `${JSON.stringify({ dir: path.resolve(dir), collections: copied })}\n`
+        : `Backed up ${copied.length} collection(s) to ${path.resolve(dir)}: ${copied.map((c) => `${c.collection} (version ${c.version}, ${c.rows} rows)`).join(", ") || "none"}. Restore with: restore-backup ${dir} --db-path <dir>\n`,
+    );
+    return EXIT.ok;
+  },
+});
+
+/** `restore-backup <dir>`: copies a backup's collections into this database; refuses ones that exist here. */
+export const restoreBackupCommand = defineCommand({
+  name: "restore-backup",
+  usage: "restore-backup <dir>",
+  options: {},
+  async run({ args, config, app, io }) {
+    const [dir, ...rest] = args;
+    if (dir === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
+    const restored = await app.memory.restoreBackup(path.resolve(dir));
+    io.out(
+      config.json
+        ? `${JSON.stringify({ dir: path.resolve(dir), collections: restored })}\n`
+        : `Restored ${restored.length} collection(s) from ${path.resolve(dir)}: ${restored.map((c) => `${c.collection} (${c.rows} rows)`).join(", ")}.\n`,
     );
     return EXIT.ok;
   },

@@ -16,9 +16,10 @@ import {
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
+import { copyTable, openDatabase } from "./lance/backup.js";
 import { cacheSource } from "./lance/cache-source.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
-import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
+import { collectionsIn, generationsOf, liveGeneration, tableName } from "./lance/generations.js";
 import { listVersions, pickVersion, planRestore, restoreVersion, tableBytes } from "./lance/history.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import { ensurePrimaryKey, KEY_COLUMN, withKeyColumn } from "./lance/primary-key.js";
@@ -56,6 +57,7 @@ import type { ColumnKind } from "./sql.js";
 import { idInList, textIsPrefixOf } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
+  BackupEntry,
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
@@ -569,6 +571,81 @@ export class LanceStore implements VectorStore {
         return { ...plan, restoredAs };
       }),
     );
+  }
+
+  async backup(dir: string): Promise<BackupEntry[]> {
+    return this.guard(async () => {
+      const db = await this.tables.db();
+      // Every collection's version first, all at nearly one moment; then the copies, at those versions.
+      const pinned: Array<{ collection: string; name: string; version: number }> = [];
+      for (const collection of collectionsIn(await this.tables.names())) {
+        const state = await this.tables.get(collection);
+        if (!state) continue;
+        pinned.push({
+          collection,
+          name: tableName(collection, state.generation),
+          version: await state.table.version(),
+        });
+      }
+      const target = await openDatabase(dir);
+      try {
+        const existing = new Set(await target.tableNames());
+        const clash = pinned.filter((p) => existing.has(p.collection)).map((p) => p.collection);
+        if (clash.length > 0) {
+          throw new MemoryError(
+            "invalid_input",
+            `The backup directory ${dir} already holds ${clash.join(", ")}; back up into a new or empty directory.`,
+          );
+        }
+        const copied: BackupEntry[] = [];
+        for (const { collection, name, version } of pinned) {
+          const rows = await copyTable(db, name, version, target, collection);
+          copied.push({ collection, version, rows });
+        }
+        return copied;
+      } finally {
+        target.close();
+      }
+    });
+  }
+
+  async restoreBackup(dir: string): Promise<BackupEntry[]> {
+    return this.guard(async () => {
+      const source = await openDatabase(dir);
+      try {
+        const names = await source.tableNames();
+        const collections = [...collectionsIn(names)];
+        if (collections.length === 0)
+          throw new MemoryError(
+            "invalid_input",
+            `${dir} holds no collections; name a directory made by \`backup\`.`,
+          );
+        const present: string[] = [];
+        for (const collection of collections)
+          if (await this.getCollection(collection)) present.push(collection);
+        if (present.length > 0) {
+          throw new MemoryError(
+            "invalid_input",
+            `Collections ${present.join(", ")} exist here already; restore the backup into another --db-path, or drop them first (delete <collection> --drop). Nothing was restored.`,
+          );
+        }
+        const db = await this.tables.db();
+        const restored: BackupEntry[] = [];
+        for (const collection of collections) {
+          const generation = liveGeneration(collection, names) ?? 0;
+          const from = await source.openTable(tableName(collection, generation));
+          const version = await from.version();
+          from.close();
+          await this.locks.run(collection, async () => {
+            const rows = await copyTable(source, tableName(collection, generation), version, db, collection);
+            restored.push({ collection, version, rows });
+          });
+        }
+        return restored;
+      } finally {
+        source.close();
+      }
+    });
   }
 
   async listCollections(): Promise<CollectionInfo[]> {

@@ -198,7 +198,22 @@ export interface VectorStore {
     target: { version: number } | { at: number },
     options: { dryRun: boolean },
   ): Promise<RestorePlan>;
+  /**
+   * Copies every collection, each at the version it had when the backup began, into a new
+   * database directory `dir`; writers go on meanwhile. Returns what was copied.
+   */
+  backup(dir: string): Promise<BackupEntry[]>;
+  /** Copies every collection of a backup directory into this store; refuses collections that exist here. */
+  restoreBackup(dir: string): Promise<BackupEntry[]>;
   close(): Promise<void>;
+}
+
+export interface BackupEntry {
+  collection: string;
+  /** The version copied (of the source). */
+  version: number;
+  /** Rows (chunks) copied. */
+  rows: number;
 }
 
 /** One string per row: a document's id and which of its chunks the row holds. */

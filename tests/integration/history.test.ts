@@ -1,5 +1,6 @@
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../support/harness.js";
+import { type Harness, startHarness, tempDir } from "../support/harness.js";
 
 /** History and restore: through the memory the CLI uses, checked through the MCP tools. */
 
@@ -82,3 +83,80 @@ describe("history and restore", () => {
     await expect(h.app.memory.history("ghost")).rejects.toThrow(/does not exist/);
   });
 });
+
+describe("backup and restore-backup", () => {
+  it("copies every collection consistently while a writer writes, and restores it whole elsewhere", async () => {
+    const { dir, cleanup } = tempDir();
+    const h = await startHarness({ dbPath: path.join(dir, "db") });
+    let other: Harness | undefined;
+    try {
+      await h.ok("add_documents", {
+        collection: "notes",
+        documents: Array.from({ length: 50 }, (_, i) => ({
+          id: `n${i}`,
+          text: `note ${i}`,
+          metadata: { i },
+        })),
+      });
+      await h.ok("add_documents", { collection: "long", documents: [{ id: "l", text: longText() }] });
+      // A writer that keeps writing, one document per call, while the backup runs.
+      let writing = true;
+      let written = 0;
+      const writer = (async () => {
+        while (writing) {
+          await h.ok("add_documents", {
+            collection: "notes",
+            documents: [{ id: `w${written}`, text: `more ${written}` }],
+          });
+          written += 1;
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const copied = await h.app.memory.backup(path.join(dir, "backup"));
+      writing = false;
+      await writer;
+      expect(copied.map((c) => c.collection).sort()).toEqual(["long", "notes"]);
+      expect(written).toBeGreaterThan(0);
+
+      other = await startHarness({ dbPath: path.join(dir, "restored") });
+      const restored = await other.app.memory.restoreBackup(path.join(dir, "backup"));
+      expect(restored.map((c) => c.collection).sort()).toEqual(["long", "notes"]);
+      const notes = await other.ok<{ total: number; documents: Array<{ id: string }> }>("get_documents", {
+        collection: "notes",
+        limit: 100,
+      });
+      // Whole: the 50 first documents and a prefix of the writer's, as of one version.
+      const rows = copied.find((c) => c.collection === "notes")?.rows;
+      expect(notes.total).toBe(rows);
+      expect(notes.total).toBeGreaterThanOrEqual(50);
+      const ws = notes.documents.map((d) => d.id).filter((id) => id.startsWith("w"));
+      expect(ws.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))).toEqual(
+        Array.from({ length: ws.length }, (_, i) => `w${i}`),
+      );
+      const long = await other.ok<{ documents: Array<{ text: string; chunks: number }> }>("get_documents", {
+        collection: "long",
+        ids: ["l"],
+      });
+      expect(long.documents[0]?.text).toBe(longText());
+      const found = await other.ok<{ results: Array<{ id: string }> }>("search_similar", {
+        collection: "notes",
+        query: "note 7",
+        mode: "keyword",
+      });
+      expect(found.results[0]?.id).toBe("n7");
+      // Into a store that has them already: refused, nothing written.
+      await expect(other.app.memory.restoreBackup(path.join(dir, "backup"))).rejects.toThrow(
+        /exist here already/,
+      );
+      await expect(h.app.memory.backup(path.join(dir, "backup"))).rejects.toThrow(/already holds/);
+    } finally {
+      await other?.close();
+      await h.close();
+      cleanup();
+    }
+  });
+});
+
+function longText(): string {
+  return Array.from({ length: 60 }, (_, i) => `Sentence ${i} of a long document about backups.`).join(" ");
+}
