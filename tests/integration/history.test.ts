@@ -160,3 +160,51 @@ describe("backup and restore-backup", () => {
 function longText(): string {
   return Array.from({ length: 60 }, (_, i) => `Sentence ${i} of a long document about backups.`).join(" ");
 }
+
+describe("restoring a version from before times were kept", () => {
+  it("reads and writes on, the times unknown again, and adds the columns on the next write", async () => {
+    const { dir, cleanup } = tempDir();
+    const dbPath = path.join(dir, "db");
+    const lancedb = await import("@lancedb/lancedb");
+    const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = await import("apache-arrow");
+    const { HashEmbedder } = await import("../support/hash-embedder.js");
+    const db = await lancedb.connect(dbPath);
+    const schema = new Schema(
+      [
+        new Field("id", new Utf8(), false),
+        new Field("text", new Utf8(), false),
+        new Field("vector", new FixedSizeList(64, new Field("item", new Float32(), true)), false),
+        new Field("metadata", new Utf8(), false),
+        new Field("chunk", new Int32(), false),
+        new Field("chunk_start", new Int32(), false),
+      ],
+      new Map([
+        ["vector_memory.model", JSON.stringify({ model: "test/hash-64", dtype: "fp32", dimensions: 64 })],
+      ]),
+    );
+    const table = await db.createEmptyTable("c", schema);
+    const [vector] = await new HashEmbedder("test/hash-64").embedDocuments(["old"]);
+    await table.add([
+      { id: "old", text: "old", vector: Array.from(vector ?? []), metadata: "{}", chunk: 0, chunk_start: 0 },
+    ]);
+    table.close();
+    db.close();
+    const h = await startHarness({ dbPath });
+    try {
+      const timeless = (await h.app.memory.history("c")).at(-1)?.version as number;
+      await h.ok("add_documents", { collection: "c", documents: [{ id: "new", text: "new" }] });
+      await h.app.memory.restore("c", { version: timeless }, { dryRun: false });
+      const got = await h.ok<{ documents: Doc[] }>("get_documents", { collection: "c" });
+      expect(got.documents.map((d) => [d.id, d.created_at])).toEqual([["old", null]]);
+      await h.ok("add_documents", { collection: "c", documents: [{ id: "again", text: "again" }] });
+      const after = await h.ok<{ documents: Doc[] }>("get_documents", {
+        collection: "c",
+        order_by: "created_at",
+      });
+      expect(after.documents.map((d) => d.id)).toEqual(["again", "old"]);
+    } finally {
+      await h.close();
+      cleanup();
+    }
+  });
+});

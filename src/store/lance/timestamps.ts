@@ -23,14 +23,15 @@ export function hasTimeColumns(schema: Schema): boolean {
 
 export interface TimedState {
   table: lancedb.Table;
-  /** True once the table is known to have the time columns. */
-  timed?: boolean;
 }
 
-/** The time columns to select: none in a table made before times were kept. */
+/**
+ * The time columns to select: none in a table made before times were kept. Read from the schema
+ * every time, not remembered: a `restore` (here or in another process) can bring back a version
+ * from before the columns were added.
+ */
 export async function timeColumns(state: TimedState): Promise<string[]> {
-  state.timed ||= hasTimeColumns(await state.table.schema());
-  return state.timed ? [...TIME_COLUMNS] : [];
+  return hasTimeColumns(await state.table.schema()) ? [...TIME_COLUMNS] : [];
 }
 
 /**
@@ -47,7 +48,6 @@ export async function ensureTimeColumns(state: TimedState): Promise<void> {
     // Another process added them first.
     if (!isAlreadyExists(error)) throw error;
   }
-  state.timed = true;
 }
 
 /** A stored row's time columns, as LanceDB returns them (milliseconds), or absent. */
