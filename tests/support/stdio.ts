@@ -15,12 +15,16 @@ export interface StdioServer {
   close(): Promise<void>;
 }
 
-/** Spawns the built server as an editor would and connects a real SDK client over stdio. */
+/**
+ * Spawns the built server as an editor would and connects a real SDK client over stdio. In this
+ * process, not through the shared daemon (VECTOR_MEMORY_NO_DAEMON=1): these tests read the
+ * server's own stderr and kill it; tests/support/daemon.ts starts relays.
+ */
 export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<StdioServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, ...args],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", VECTOR_MEMORY_NO_DAEMON: "1", ...env },
     stderr: "pipe",
   });
   let stderr = "";
