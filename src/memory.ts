@@ -207,6 +207,9 @@ const MAX_SEARCH_POOL = 2000;
 /** Stored documents per new text that may hold it exactly (see exactTextCandidates). */
 const EXACT_CANDIDATES = 20;
 
+/** Above this cosine a near-duplicate's text is compared with the new one's, to report it exact. */
+const EXACT_COSINE = 0.999;
+
 /** A long document is compared with stored ones by its first chunks only. */
 const DUPLICATE_CHUNKS = 2;
 
@@ -258,15 +261,20 @@ export class VectorMemory {
       text: doc.text,
       metadata: doc.metadata ?? {},
     }));
-    // Exact repeats first, by text alone: with "skip" they are never embedded.
-    const exact = check ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
-    const skipExact = check?.onDuplicate === "skip";
-    const toEmbed = skipExact ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
+    // With "skip", exact repeats are found first, by text alone, and never embedded. That is a
+    // scan of the stored texts (bench/RESULTS.md "Near-duplicates"), so with "add" they are found
+    // among the near-duplicates instead: their vectors are the same, then their texts are compared.
+    const skip = check?.onDuplicate === "skip";
+    const exact = skip ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
+    const toEmbed = skip ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
 
     const embedded = await this.embedChunked(embedder, toEmbed, progress, options.signal);
     throwIfCancelled(options.signal);
     const found: Duplicate[] = [...exact.values()];
-    if (check) found.push(...(await this.nearDuplicates(collection, embedded, exact, new Set(ids), check)));
+    if (check) {
+      const near = await this.nearDuplicates(collection, embedded, exact, new Set(ids), check);
+      found.push(...(await this.markExact(collection, near, incoming)));
+    }
     const skipped = new Set(check?.onDuplicate === "skip" ? found.map((d) => d.id) : []);
     const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
     const rows = embedded
@@ -312,6 +320,25 @@ export class VectorMemory {
       if (same !== undefined) found.set(doc.id, { id: doc.id, duplicateOf: same, score: 1, exact: true });
     });
     return found;
+  }
+
+  /** Near-duplicates whose stored document has exactly the new text become exact ones (score 1). */
+  private async markExact(
+    collection: string,
+    near: Duplicate[],
+    incoming: StoredText[],
+  ): Promise<Duplicate[]> {
+    const same = near.filter((d) => d.score > EXACT_COSINE);
+    if (same.length === 0) return near;
+    const stored = wholeDocuments(
+      await this.deps.store.fetch(collection, [...new Set(same.map((d) => d.duplicateOf))]),
+    );
+    const texts = new Map(incoming.map((doc) => [doc.id, doc.text]));
+    return near.map((d) =>
+      d.score > EXACT_COSINE && stored.get(d.duplicateOf)?.text === texts.get(d.id)
+        ? { ...d, score: 1, exact: true }
+        : d,
+    );
   }
 
   /**

@@ -100,6 +100,9 @@ export interface LanceStoreOptions {
   now?: () => number;
 }
 
+/** Texts per query when looking for exact repeats (exactTextCandidates). */
+const EXACT_GROUP = 50;
+
 type Counts = { inserted: number; updated: number };
 /** What an upsert did; `created` only when this call's commit made the collection. */
 type Upserted = Counts & { created: boolean };
@@ -453,20 +456,24 @@ export class LanceStore implements VectorStore {
   exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]> {
     return this.withExisting(collection, async (state) => {
       const first = (await positionColumns(state)).length > 0 ? "chunk = 0 AND " : "";
-      const found: string[][] = [];
-      for (const text of texts) {
-        // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.
-        if (text.includes("\u0000")) {
-          found.push([]);
-          continue;
-        }
+      const found: string[][] = texts.map(() => []);
+      // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.
+      const asked = texts.map((text, i) => ({ text, i })).filter(({ text }) => !text.includes("\u0000"));
+      // One scan per group of texts, not one per text.
+      for (let start = 0; start < asked.length; start += EXACT_GROUP) {
+        const group = asked.slice(start, start + EXACT_GROUP);
         const rows = (await state.table
           .query()
-          .where(`${first}${textIsPrefixOf(text)}`)
-          .select(["id"])
-          .limit(limit)
-          .toArray()) as Array<{ id: string }>;
-        found.push(rows.map((row) => row.id));
+          .where(`${first}(${group.map(({ text }) => textIsPrefixOf(text)).join(" OR ")})`)
+          .select(["id", "text"])
+          .limit(limit * group.length)
+          .toArray()) as Array<{ id: string; text: string }>;
+        for (const { text, i } of group) {
+          found[i] = rows
+            .filter((row) => text.startsWith(row.text))
+            .map((row) => row.id)
+            .slice(0, limit);
+        }
       }
       return found;
     });
