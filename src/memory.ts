@@ -261,11 +261,9 @@ export class VectorMemory {
       text: doc.text,
       metadata: doc.metadata ?? {},
     }));
-    // With "skip", exact repeats are found first, by text alone, and never embedded. That is a
-    // scan of the stored texts (bench/RESULTS.md "Near-duplicates"), so with "add" they are found
-    // among the near-duplicates instead: their vectors are the same, then their texts are compared.
+    // Exact repeats first, by text alone (no model involved); with "skip" they are never embedded.
     const skip = check?.onDuplicate === "skip";
-    const exact = skip ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
+    const exact = check ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
     const toEmbed = skip ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
 
     const embedded = await this.embedChunked(embedder, toEmbed, progress, options.signal);
@@ -322,7 +320,10 @@ export class VectorMemory {
     return found;
   }
 
-  /** Near-duplicates whose stored document has exactly the new text become exact ones (score 1). */
+  /**
+   * Near-duplicates whose stored document has exactly the new text become exact ones (score 1):
+   * the texts the text scan cannot look for (a NUL in them).
+   */
   private async markExact(
     collection: string,
     near: Duplicate[],
