@@ -66,6 +66,11 @@ export async function main(): Promise<number> {
       await app.close();
     }
   }
+  // A server on object storage says at once when the store cannot be written (a wrong secret, an
+  // unreachable endpoint), rather than at an agent's first write; the handshake does not wait.
+  app
+    .checkStore()
+    .catch((error: unknown) => logger.error(error instanceof Error ? error.message : String(error)));
   if (config.http) return serveHttp(config, app, logger);
   const server = createServer({ memory: app.memory, logger });
   const transport = new StdioServerTransport();

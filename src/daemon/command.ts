@@ -45,6 +45,10 @@ export async function daemonCommand(
         return EXIT.ok;
       }
       app.embedders.warm(app.defaultModel);
+      // On object storage: a wrong secret or endpoint goes to the daemon's log at once (main.ts).
+      app
+        .checkStore()
+        .catch((error: unknown) => logger.error(error instanceof Error ? error.message : String(error)));
       await started.stopped;
       return EXIT.ok;
     } catch (error) {
