@@ -7,7 +7,15 @@ import {
 } from "../contract/index.js";
 import { MemoryError } from "../errors.js";
 import type { VectorMemory } from "../memory.js";
-import { fitToBudget } from "../tools/search-similar.js";
+import { bestSnippet, fitToBudget } from "../tools/search-similar.js";
+import {
+  chunksInput,
+  duplicatesInput,
+  mapInput,
+  mapPayload,
+  mergeInput,
+  similarInput,
+} from "./curation-api.js";
 
 /**
  * The UI's JSON API: each route validates with the contract schema its MCP tool uses and calls the
@@ -17,6 +25,8 @@ import { fitToBudget } from "../tools/search-similar.js";
 export interface ApiReply {
   status: number;
   body: unknown;
+  /** Sent as is (application/octet-stream) in place of `body` as JSON. */
+  binary?: Buffer;
 }
 
 export interface ApiRequest {
@@ -33,6 +43,8 @@ const fail = (status: number, error: string): ApiReply => ({ status, body: { err
 
 /** Search results carry snippets, not whole texts: the page shows a passage and links to the document. */
 const SEARCH_CHARS = 100_000;
+/** Characters of each "find similar" result shown. */
+const SNIPPET_CHARS = 300;
 
 export async function handleApi(memory: VectorMemory, req: ApiRequest): Promise<ApiReply> {
   try {
@@ -83,6 +95,68 @@ export async function handleApi(memory: VectorMemory, req: ApiRequest): Promise<
             ? { where: input.where }
             : { dropCollection: true as const };
         return ok(await memory.delete(input.collection, request, { dryRun: input.dry_run }));
+      }
+      case "GET /map": {
+        const input = parse(mapInput, {
+          collection: req.query.get("collection") ?? undefined,
+          where: jsonParam(req.query.get("where")),
+          max: numberParam(req.query.get("max")),
+        });
+        if (typeof input === "string") return fail(400, input);
+        return { status: 200, body: undefined, binary: await mapPayload(memory, input) };
+      }
+      case "GET /similar": {
+        const input = parse(similarInput, {
+          collection: req.query.get("collection") ?? undefined,
+          id: req.query.get("id") ?? undefined,
+          n: numberParam(req.query.get("n")),
+          where: jsonParam(req.query.get("where")),
+        });
+        if (typeof input === "string") return fail(400, input);
+        const found = await memory.similarTo(input.collection, input.id, {
+          limit: input.n,
+          where: input.where,
+        });
+        if (!found.found)
+          return fail(404, `No document ${JSON.stringify(input.id)} in "${input.collection}".`);
+        const results = found.results.map((r) => ({
+          id: r.id,
+          chunk: r.chunk,
+          snippet: bestSnippet(r.text, "", SNIPPET_CHARS),
+          score: r.score,
+          matched_by: ["semantic"],
+          metadata: r.metadata,
+        }));
+        return ok({ results });
+      }
+      case "GET /duplicates": {
+        const input = parse(duplicatesInput, {
+          collection: req.query.get("collection") ?? undefined,
+          min: numberParam(req.query.get("min")),
+          limit: numberParam(req.query.get("limit")),
+          cursor: req.query.get("cursor") || undefined,
+        });
+        if (typeof input === "string") return fail(400, input);
+        return ok(
+          await memory.nearDuplicates(input.collection, {
+            minScore: input.min,
+            limit: input.limit,
+            cursor: input.cursor,
+          }),
+        );
+      }
+      case "POST /merge": {
+        const input = parse(mergeInput, req.body);
+        if (typeof input === "string") return fail(400, input);
+        return ok(await memory.mergeDocuments(input.collection, input.keep, input.drop));
+      }
+      case "GET /chunks": {
+        const input = parse(chunksInput, {
+          collection: req.query.get("collection") ?? undefined,
+          id: req.query.get("id") ?? undefined,
+        });
+        if (typeof input === "string") return fail(400, input);
+        return ok({ chunks: await memory.chunkLayout(input.collection, input.id) });
       }
       default:
         return fail(404, `No such API route: ${route}`);

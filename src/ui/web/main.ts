@@ -15,6 +15,8 @@ const PAGES: Record<string, (route: Route) => Promise<HTMLElement>> = {
   browse: browsePage,
   search: searchPage,
   doc: documentPage,
+  // The map brings a chart library and a worker: loaded the first time the page is opened.
+  map: async (route) => (await import("./map.js")).mapPage(route),
 };
 
 const main = document.getElementById("app") as HTMLElement;

@@ -1,0 +1,211 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../support/harness.js";
+import { TINY_BERT } from "../support/stdio.js";
+import {
+  HAVE_CHROMIUM,
+  importDocuments,
+  launchChromium,
+  raw,
+  spawnUi,
+  type UiProcess,
+} from "../support/ui.js";
+
+// The curation pages (map, duplicates, document editing, collections) in a real headless Chromium.
+const TOPICS = ["ops", "office", "travel"];
+const WORDS: Record<string, string[]> = {
+  ops: ["deploy", "server", "vault", "rotate", "release", "incident"],
+  office: ["lunch", "printer", "kitchen", "desk", "meeting", "toner"],
+  travel: ["flight", "hotel", "visa", "train", "airport", "luggage"],
+};
+const DOCS = Array.from({ length: 60 }, (_, i) => {
+  const topic = TOPICS[i % 3] as string;
+  const words = WORDS[topic] as string[];
+  return {
+    id: `d${String(i).padStart(2, "0")}`,
+    text: `${words[i % 6]} ${words[(i + 1) % 6]} ${words[(i + 2) % 6]} note number ${i}`,
+    metadata: { topic, n: i },
+  };
+});
+
+const reason = HAVE_CHROMIUM ? "" : " (skipped: /usr/bin/chromium not found; apt-get install chromium)";
+if (!HAVE_CHROMIUM && process.env.CI)
+  throw new Error("CI must run the web UI tests: /usr/bin/chromium is missing");
+
+describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromium${reason}`, () => {
+  const work = tempDir("vmm-ui-cur-");
+  const args = [
+    "--db-path",
+    path.join(work.dir, "db"),
+    "--model",
+    TINY_BERT,
+    "--offline",
+    "--log-level",
+    "warn",
+  ];
+  let ui: UiProcess;
+  let context: BrowserContext;
+  let page: Page;
+  let cookie: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    importDocuments(args, "notes", DOCS);
+    ui = await spawnUi(args);
+    mkdirSync(path.join(work.dir, "profile"));
+    context = await launchChromium(path.join(work.dir, "profile"));
+    page = context.pages()[0] ?? (await context.newPage());
+    // A CSP refusal (of the worker, of eval in a library) shows up as a console error.
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
+    });
+    page.on("response", (r) => {
+      if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} ${r.url()}`);
+    });
+    page.on("pageerror", (e) => problems.push(String(e)));
+    page.on("request", (r) => {
+      if (!r.url().startsWith(ui.base)) problems.push(`foreign request ${r.url()}`);
+    });
+    await page.goto(ui.loginUrl);
+    await page.getByRole("heading", { name: "Collections" }).waitFor();
+    const session = (await context.cookies(ui.base)).find((c) => c.name.startsWith("vmm_ui_"));
+    cookie = `${session?.name}=${session?.value}`;
+  });
+  afterAll(async () => {
+    await context?.close();
+    await ui?.stop();
+    work.cleanup();
+  });
+
+  const getJson = async <T>(route: string): Promise<T> => {
+    const reply = await raw(`${ui.base}/api${route}`, { headers: { Cookie: cookie } });
+    return JSON.parse(reply.body) as T;
+  };
+  const metadataOf = async (id: string) =>
+    (
+      await getJson<{ documents: { metadata: Record<string, unknown> }[] }>(
+        `/documents?collection=notes&id=${id}`,
+      )
+    ).documents[0]?.metadata;
+  const openMap = async (hash: string) => {
+    await page.goto(`${ui.base}/${hash}`);
+    await page
+      .locator(`main[data-route="${hash}"] #map-plot[data-ready="true"]`)
+      .waitFor({ timeout: 30_000 });
+  };
+  /** Coloured (not white, not transparent) pixels of the map's canvas, counted in the page. */
+  const colouredPixels = () =>
+    page.evaluate(() => {
+      const canvas = (
+        globalThis as unknown as { document: { querySelector(s: string): unknown } }
+      ).document.querySelector("#map-plot canvas") as {
+        width: number;
+        height: number;
+        getContext(t: string): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
+      };
+      const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4)
+        if (
+          (data[i + 3] ?? 0) > 0 &&
+          ((data[i] ?? 0) < 235 || (data[i + 1] ?? 0) < 235 || (data[i + 2] ?? 0) < 235)
+        )
+          n++;
+      return n;
+    });
+  const pixelOf = async (id: string): Promise<[number, number]> => {
+    const at = await page.evaluate(
+      (id) =>
+        (
+          (
+            globalThis as unknown as { document: { querySelector(s: string): unknown } }
+          ).document.querySelector("#map-plot") as {
+            pixelOf(id: string): number[] | undefined;
+          }
+        ).pixelOf(id),
+      id,
+    );
+    if (!at || at.length !== 2) throw new Error(`no point for ${id}`);
+    return [at[0] as number, at[1] as number];
+  };
+
+  it("draws the map: PCA in a worker, every point, coloured by a key, nothing refused by the CSP", async () => {
+    await openMap("#/map?c=notes&key=topic");
+    expect(await page.locator("#map-plot").getAttribute("data-points")).toBe("60");
+    expect(await page.locator("p.summary").textContent()).toMatch(/^60 point\(s\); projected in \d+ ms/);
+    expect(await colouredPixels()).toBeGreaterThan(200);
+    expect(await page.getByLabel("Colour by").inputValue()).toBe("topic");
+    await page.screenshot({ path: process.env.UI_MAP_SCREENSHOT ?? path.join(work.dir, "ui-map.png") });
+    expect(problems).toEqual([]);
+  });
+
+  it("shows a point's text on hover and opens its document on click", async () => {
+    const [x, y] = await pixelOf("d07");
+    await page.mouse.move(x, y);
+    await expect.poll(() => page.locator(".map-hover strong").textContent()).toMatch(/^d\d\d$/);
+    const shown = (await page.locator(".map-hover strong").textContent()) ?? "";
+    expect(await page.locator(".map-hover p").textContent()).toBe(DOCS.find((d) => d.id === shown)?.text);
+    await page.mouse.click(x, y);
+    await page.waitForURL(/#\/doc\?c=notes&id=d\d\d/);
+    await page.locator("pre.doc-text").waitFor();
+  });
+
+  it("lays the points out with UMAP as well", async () => {
+    await openMap("#/map?c=notes&p=umap");
+    expect(await page.locator("#map-plot").getAttribute("data-points")).toBe("60");
+    expect(await colouredPixels()).toBeGreaterThan(200);
+    expect(problems).toEqual([]);
+  });
+
+  it("tags the points a box selects, then deletes the points a lasso selects, after a dry run", async () => {
+    await openMap("#/map?c=notes");
+    const box = await page.locator("#map-plot").boundingBox();
+    if (!box) throw new Error("no plot");
+    // Box around the whole plot: every point.
+    await page.getByRole("button", { name: "Box select" }).click();
+    await page.mouse.move(box.x + 4, box.y + 30);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.move(box.x + box.width - 4, box.y + box.height - 4, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => page.locator(".map-selection h2").textContent()).toBe("60 selected");
+    await page.getByLabel("Tag key").fill("reviewed");
+    await page.getByLabel("Tag value").fill("true");
+    await page.getByRole("button", { name: "Tag selected" }).click();
+    await expect
+      .poll(() => page.locator(".map-selection p.notice").textContent())
+      .toContain("Tagged 60 document(s)");
+    expect(await metadataOf("d05")).toEqual({ topic: "travel", n: 5, reviewed: true });
+
+    // A small lasso around one point.
+    await page.getByRole("button", { name: "Clear selection" }).click();
+    await page.getByRole("button", { name: "Lasso select" }).click();
+    // Where the point is now that the buttons (above the plot) are in view.
+    const [x, y] = await pixelOf("d10");
+    await page.mouse.move(x - 3, y - 3);
+    await page.mouse.down();
+    for (const [dx, dy] of [
+      [3, -3],
+      [3, 3],
+      [-3, 3],
+      [-3, -3],
+    ] as const)
+      await page.mouse.move(x + dx, y + dy, { steps: 2 });
+    await page.mouse.up();
+    await expect.poll(() => page.locator(".map-selection h2").textContent()).toMatch(/^\d+ selected$/);
+    const count = Number((await page.locator(".map-selection h2").textContent())?.split(" ")[0]);
+    expect(count).toBeGreaterThanOrEqual(1);
+    expect(count).toBeLessThan(60);
+    await page.getByRole("button", { name: "Delete selected…" }).click();
+    await expect
+      .poll(() => page.locator(".confirm [role=alert]").textContent())
+      .toBe(`Dry run: ${count} document(s) would be deleted.`);
+    expect(await metadataOf("d10")).toBeDefined();
+    await page.getByRole("button", { name: `Delete ${count} document(s)` }).click();
+    await expect.poll(() => page.locator("#map-plot").getAttribute("data-points")).toBe(String(60 - count));
+    expect(await metadataOf("d10")).toBeUndefined();
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
