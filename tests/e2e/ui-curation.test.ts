@@ -30,6 +30,16 @@ const DOCS = Array.from({ length: 60 }, (_, i) => {
   };
 });
 
+const BUDGET = "The quarterly budget review moved to Tuesday at ten.";
+const PRINTER = "The third floor printer is out of toner again.";
+const DUPLICATES = [
+  { id: "dup-a", text: BUDGET, metadata: { topic: "office", tags: ["finance"] } },
+  { id: "dup-b", text: BUDGET, metadata: { topic: "ops", tags: ["meeting"], source: "chat" } },
+  { id: "dup-c", text: PRINTER, metadata: { topic: "office" } },
+  { id: "dup-d", text: PRINTER, metadata: { topic: "office" } },
+  { id: "lone", text: "Flights to Lisbon are booked for the offsite.", metadata: { topic: "travel" } },
+];
+
 const reason = HAVE_CHROMIUM ? "" : " (skipped: /usr/bin/chromium not found; apt-get install chromium)";
 if (!HAVE_CHROMIUM && process.env.CI)
   throw new Error("CI must run the web UI tests: /usr/bin/chromium is missing");
@@ -53,6 +63,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
 
   beforeAll(async () => {
     importDocuments(args, "notes", DOCS);
+    importDocuments(args, "dups", DUPLICATES);
     ui = await spawnUi(args);
     mkdirSync(path.join(work.dir, "profile"));
     context = await launchChromium(path.join(work.dir, "profile"));
@@ -83,12 +94,17 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
     const reply = await raw(`${ui.base}/api${route}`, { headers: { Cookie: cookie } });
     return JSON.parse(reply.body) as T;
   };
-  const metadataOf = async (id: string) =>
+  const metadataOf = async (id: string, collection = "notes") =>
     (
       await getJson<{ documents: { metadata: Record<string, unknown> }[] }>(
-        `/documents?collection=notes&id=${id}`,
+        `/documents?collection=${collection}&id=${encodeURIComponent(id)}`,
       )
     ).documents[0]?.metadata;
+  /** Goes to a page of the UI and waits until it has rendered that route. */
+  const open = async (hash: string) => {
+    await page.goto(`${ui.base}/${hash}`);
+    await page.locator(`main[data-route="${hash}"][aria-busy="false"]`).waitFor();
+  };
   const openMap = async (hash: string) => {
     await page.goto(`${ui.base}/${hash}`);
     await page
@@ -127,7 +143,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
         ).pixelOf(id),
       id,
     );
-    if (!at || at.length !== 2) throw new Error(`no point for ${id}`);
+    if (at?.length !== 2) throw new Error(`no point for ${id}`);
     return [at[0] as number, at[1] as number];
   };
 
@@ -208,4 +224,41 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
     expect(await metadataOf("d10")).toBeUndefined();
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("shows duplicate pairs side by side; merge keeps one and takes over the other's metadata", async () => {
+    await open("#/duplicates?c=dups&min=0.999");
+    expect(await page.locator("p.summary").textContent()).toBe(
+      "2 pair(s) at or above 0.999; checked 5 of 5 document(s).",
+    );
+    const pairs = page.locator("li.pair");
+    expect(
+      await pairs.evaluateAll((items) =>
+        items.map((i) => (i as unknown as { dataset: { pair: string } }).dataset.pair),
+      ),
+    ).toEqual(["dup-a dup-b", "dup-c dup-d"]);
+    const budget = pairs.nth(0);
+    expect(await budget.locator(".side .snippet").allTextContents()).toEqual([BUDGET, BUDGET]);
+    await budget.getByRole("button", { name: "Merge into left" }).click();
+    await expect
+      .poll(() => budget.locator("p.notice").textContent())
+      .toBe("Merged dup-b into dup-a (metadata taken over: tags, source); dup-b deleted.");
+    expect(await metadataOf("dup-a", "dups")).toEqual({
+      topic: "office",
+      tags: ["finance", "meeting"],
+      source: "chat",
+    });
+    expect(await metadataOf("dup-b", "dups")).toBeUndefined();
+
+    const printer = pairs.nth(1);
+    await printer.getByRole("button", { name: "Keep right, delete the other" }).click();
+    await expect.poll(() => printer.locator("p.notice").textContent()).toBe("Deleted 1: dup-c.");
+    expect(await metadataOf("dup-c", "dups")).toBeUndefined();
+    expect(await metadataOf("dup-d", "dups")).toEqual({ topic: "office" });
+
+    await open("#/duplicates?c=dups&min=0.999&again=1");
+    expect(await page.locator("p.summary").textContent()).toBe(
+      "0 pair(s) at or above 0.999; checked 3 of 3 document(s).",
+    );
+    expect(problems).toEqual([]);
+  });
 });
