@@ -261,4 +261,43 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
     );
     expect(problems).toEqual([]);
   });
+
+  it("edits a document's text (re-embedded, re-chunked) and shows where each chunk starts", async () => {
+    await open(`#/doc?c=dups&id=lone`);
+    await expect.poll(() => page.locator("table.chunk-table tbody tr").count()).toBe(1);
+    expect(await page.locator("table.chunk-table tbody td").allTextContents()).toEqual([
+      "0",
+      "0",
+      String(DUPLICATES[4]?.text.length),
+      DUPLICATES[4]?.text,
+    ]);
+    const long = Array.from({ length: 300 }, (_, i) => `Sentence ${i} about the zeppelin offsite.`).join(" ");
+    await page.getByLabel(/Edit the text/).fill(long);
+    await page.getByRole("button", { name: "Save text" }).click();
+    await expect
+      .poll(() => page.locator("#text-status").textContent(), { timeout: 20_000 })
+      .toBe("Saved: 1 document(s) re-embedded.");
+    expect(await page.locator("pre.doc-text").textContent()).toBe(long);
+    const rows = page.locator("table.chunk-table tbody tr");
+    await expect.poll(() => rows.count()).toBeGreaterThan(1);
+    const starts = (await rows.locator("td:nth-child(2)").allTextContents()).map(Number);
+    expect(starts[0]).toBe(0);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThan(starts[i - 1] as number);
+    // The new text is what the memory searches now.
+    await open(`#/search?c=dups&q=zeppelin&mode=keyword`);
+    await expect.poll(() => page.locator("li.result a.doc-link").allTextContents()).toEqual(["lone"]);
+  });
+
+  it("finds documents similar to a stored one, from its page and from a search result", async () => {
+    await open(`#/doc?c=dups&id=dup-a`);
+    await page.getByRole("link", { name: "Find similar" }).click();
+    await expect.poll(() => page.locator("main h2").textContent()).toBe("2 document(s) similar to dup-a");
+    const found = await page.locator("li.result a.doc-link").allTextContents();
+    expect(found.sort()).toEqual(["dup-d", "lone"]);
+    await page.locator("li.result").first().getByRole("link", { name: "Find similar" }).click();
+    await expect
+      .poll(() => page.locator("main h2").textContent())
+      .toMatch(/^2 document\(s\) similar to (dup-d|lone)$/);
+    expect(problems).toEqual([]);
+  });
 });
