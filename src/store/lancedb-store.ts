@@ -15,9 +15,10 @@ import {
   MAX_BUSY_MS,
 } from "./compaction.js";
 import { cacheSource } from "./lance/cache-source.js";
-import { guardStorage, isAlreadyExists, isStorageError } from "./lance/errors.js";
+import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
+import { ensurePrimaryKey, KEY_COLUMN, withKeyColumn } from "./lance/primary-key.js";
 import {
   deleteFromTable,
   fetchChunks,
@@ -101,11 +102,17 @@ export class LanceStore implements VectorStore {
   private readonly compactions: CompactionScheduler;
   private readonly vectors: VectorCache | undefined;
   private readonly indexer: VectorIndexer;
+  /**
+   * On object storage no lock file orders writers across machines: tables there carry `row_key`
+   * as their primary key, so LanceDB itself refuses a second insert of an (id, chunk).
+   */
+  private readonly remote: boolean;
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
     const objectStore = options.objectStore ?? {};
     const env = options.env ?? process.env;
+    this.remote = isRemoteUri(dbPath);
     this.tables = new LanceTables(dbPath, this.commits, objectStore, env);
     // In this process, writes queue in `locks`; across processes, the collection's lock file orders
     // them on a local disk. On object storage there is no shared file: LanceDB's conditional
@@ -155,19 +162,25 @@ export class LanceStore implements VectorStore {
       }
       const before = await state.table.version();
       await ensureChunkColumns(state);
+      if (this.remote) await ensurePrimaryKey(state);
       const columns = await ensureColumns(collection, state.table, kinds);
-      const records = arrowRows(tableSchema(model, columns), rows, columns);
+      const records = arrowRows(this.schemaOf(model, columns), rows, columns);
       const version = await state.table.version();
       if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
       const ids = [...new Set(rows.map((row) => row.id))];
       // Documents the cache proves new are appended: a merge-insert joins against every stored id.
-      if (this.vectors?.absent(collection, state.generation, version, ids)) {
+      // Not on object storage: a plain append records no keys, so another machine's insert of the
+      // same id would not conflict with it.
+      if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
         const added = await state.table.add(records);
         await this.publish(state, collection, { kind: "add", version: added.version, rows });
         return { inserted: ids.length, updated: 0 };
       }
       const { existing, stale } = await storedChunksOf(state.table, rows);
-      let merge = state.table.mergeInsert(["id", "chunk"]).whenMatchedUpdateAll().whenNotMatchedInsertAll();
+      let merge = state.table
+        .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll();
       // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
       // unmatched rows makes the merge a full outer join over the table.
       if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
@@ -201,7 +214,7 @@ export class LanceStore implements VectorStore {
     let table: lancedb.Table;
     try {
       // The model record travels in the rows' schema metadata: created with the rows, in one commit.
-      table = await db.createTable(collection, arrowRows(tableSchema(model, kinds), rows, kinds), {
+      table = await db.createTable(collection, arrowRows(this.schemaOf(model, kinds), rows, kinds), {
         mode: "create",
       });
     } catch (error) {
@@ -215,6 +228,7 @@ export class LanceStore implements VectorStore {
     this.tables.adopt(collection, state);
     const version = await table.version();
     await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
+    await this.keyNew(state, collection, version);
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
@@ -433,7 +447,7 @@ export class LanceStore implements VectorStore {
         const db = await this.tables.db();
         // One createTable commit: the new generation exists only once it holds every row, so readers
         // (and a process restarted after a crash) see either the old collection or the complete new one.
-        const schema = tableSchema(model, kinds);
+        const schema = this.schemaOf(model, kinds);
         const table = await db.createTable(
           tableName(collection, generation),
           arrowRows(schema, rows, kinds),
@@ -444,7 +458,9 @@ export class LanceStore implements VectorStore {
         );
         const state = { table, model, generation };
         this.tables.adopt(collection, state);
-        await this.publish(state, collection, { kind: "rebuild", version: await table.version(), rows });
+        const version = await table.version();
+        await this.publish(state, collection, { kind: "rebuild", version, rows });
+        await this.keyNew(state, collection, version);
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
         await this.tables.dropGenerations(collection, older);
         const documents = new Set(rows.map((row) => row.id)).size;
@@ -480,6 +496,29 @@ export class LanceStore implements VectorStore {
     await this.compactions.close();
     this.vectors?.clear();
     await this.tables.close();
+  }
+
+  /** A table's schema for these metadata columns; on object storage with `row_key` (see `remote`). */
+  private schemaOf(model: ModelRecord, kinds: Map<string, ColumnKind>) {
+    const schema = tableSchema(model, kinds);
+    return this.remote ? withKeyColumn(schema) : schema;
+  }
+
+  /**
+   * On object storage, a table this store just created gets its primary key, in a commit of its
+   * own (LanceDB takes it only on an existing table). Until then no writer of this version writes
+   * to it: each sets the key first (ensurePrimaryKey), whoever comes first.
+   */
+  private async keyNew(state: TableState, collection: string, before: number): Promise<void> {
+    if (!this.remote) return;
+    try {
+      await ensurePrimaryKey(state);
+    } catch (error) {
+      // Another machine wrote first (it set the key, as every writer does before writing).
+      if (!isCommitConflict(error)) throw error;
+    }
+    const version = await state.table.version();
+    if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
   }
 
   /** Tells subscribers about a commit to the collection's table `state`. */

@@ -83,9 +83,15 @@ function storageAdvice(dbPath: string, error: unknown): string {
   return `Check that it is a writable directory on a disk with free space (${where}), then retry.`;
 }
 
-/** Another process committed to the table first; the write is safe to repeat. */
+/**
+ * Another process committed to the table first; the write is safe to repeat. "Incompatible
+ * transaction" is LanceDB's word for a commit it cannot rebase onto the other one (setting the
+ * primary key while another machine rewrote the table): repeated from scratch, it is fine too.
+ */
 export function isCommitConflict(error: unknown): boolean {
-  return /commit conflict|preempted by concurrent transaction|retryable/i.test(String(error));
+  return /commit conflict|preempted by concurrent transaction|retryable|incompatible transaction/i.test(
+    String(error),
+  );
 }
 
 /** The table (or a version of it) is gone: dropped, re-embedded or compacted away by another process. */

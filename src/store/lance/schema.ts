@@ -8,6 +8,7 @@ import { rowsToArrow } from "../arrow-batch.js";
 import { type ColumnKind, metadataColumn, quoteIdentifier } from "../sql.js";
 import type { ChunkToWrite, Metadata, MetadataValue, StoredChunk } from "../vector-store.js";
 import { isAlreadyExists } from "./errors.js";
+import { KEY_COLUMN, rowKey } from "./primary-key.js";
 
 /**
  * A collection's table: `id`, `text`, `vector` (fixed-size float32), `metadata` (the JSON the
@@ -138,6 +139,8 @@ function scalarColumns(
     metadata: JSON.stringify(row.metadata),
     chunk: row.chunk ?? 0,
     chunk_start: row.start ?? 0,
+    // Written only where the schema has the column (tables on object storage, primary-key.ts).
+    [KEY_COLUMN]: rowKey(row.id, row.chunk ?? 0),
   };
   for (const key of columns.keys()) {
     // Own keys only: a document without `constructor` must not get Object.prototype's one.

@@ -18,6 +18,8 @@ export interface TableState {
   textIndexChecked?: { version: number; check: Promise<void> } | undefined;
   /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
   chunked?: boolean;
+  /** On object storage: settles once `row_key` is the table's primary key (primary-key.ts). */
+  keyed?: Promise<void> | undefined;
 }
 
 const MAX_CONFLICT_RETRIES = 8;
