@@ -1,5 +1,12 @@
 import type { z } from "zod";
 import {
+  CollectionFileError,
+  collectionFileLines,
+  importCollectionFile,
+  parseCollectionFile,
+} from "../contract/collection-file.js";
+import {
+  collectionName,
   deleteInput,
   getDocumentsInput,
   searchSimilarInput,
@@ -11,6 +18,7 @@ import { bestSnippet, fitToBudget } from "../tools/search-similar.js";
 import {
   chunksInput,
   duplicatesInput,
+  importInput,
   mapInput,
   mapPayload,
   mergeInput,
@@ -25,8 +33,11 @@ import {
 export interface ApiReply {
   status: number;
   body: unknown;
-  /** Sent as is (application/octet-stream) in place of `body` as JSON. */
+  /** Sent as is in place of `body` as JSON, as `type` (default application/octet-stream). */
   binary?: Buffer;
+  type?: string;
+  /** Offered to the browser as a download under this name. */
+  filename?: string;
 }
 
 export interface ApiRequest {
@@ -89,12 +100,45 @@ export async function handleApi(memory: VectorMemory, req: ApiRequest): Promise<
       case "POST /delete": {
         const input = parse(deleteInput, req.body);
         if (typeof input === "string") return fail(400, input);
+        // Dropping a collection from the UI needs its name typed again (the page asks for it).
+        const confirm = (req.body as { confirm?: unknown } | undefined)?.confirm;
+        if (input.drop_collection && !input.dry_run && confirm !== input.collection)
+          return fail(400, `To drop "${input.collection}", send its name again as confirm.`);
         const request = input.ids
           ? { ids: input.ids }
           : input.where
             ? { where: input.where }
             : { dropCollection: true as const };
         return ok(await memory.delete(input.collection, request, { dryRun: input.dry_run }));
+      }
+      case "GET /export": {
+        const parsed = collectionName.safeParse(req.query.get("collection") ?? undefined);
+        if (!parsed.success) return fail(400, `collection: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+        const name = parsed.data;
+        const lines: string[] = [];
+        for await (const line of collectionFileLines(memory, name)) lines.push(line);
+        return {
+          status: 200,
+          body: undefined,
+          binary: Buffer.from(`${lines.join("\n")}\n`, "utf8"),
+          type: "application/x-ndjson; charset=utf-8",
+          filename: `${name}.jsonl`,
+        };
+      }
+      case "POST /import": {
+        const input = parse(importInput, req.body);
+        if (typeof input === "string") return fail(400, input);
+        let file: ReturnType<typeof parseCollectionFile>;
+        try {
+          file = parseCollectionFile(input.file);
+        } catch (error) {
+          if (error instanceof CollectionFileError)
+            return fail(400, `The file's ${error.message}; nothing was imported.`);
+          throw error;
+        }
+        if (file.documents.length === 0)
+          return fail(400, "The file holds no documents; nothing was imported.");
+        return ok(await importCollectionFile(memory, input.collection, file));
       }
       case "GET /map": {
         const input = parse(mapInput, {
@@ -177,6 +221,8 @@ async function collections(memory: VectorMemory) {
       count: c.count,
       chunks: stats.chunks,
       bytes: stats.bytes,
+      fragments: stats.fragments,
+      smallFragments: stats.smallFragments,
       model: c.model.model,
       dtype: c.model.dtype,
       dimensions: c.model.dimensions,

@@ -32,6 +32,10 @@ export const duplicatesInput = z.object({
 
 export const mergeInput = z.object({ collection: collectionName, keep: documentId, drop: documentId });
 
+/** A collection file (JSON Lines, as `export` writes it) to import; the server takes up to IMPORT_BODY_BYTES. */
+export const importInput = z.object({ collection: collectionName, file: z.string() });
+export const IMPORT_BODY_BYTES = 64 * 1024 * 1024;
+
 export const chunksInput = z.object({ collection: collectionName, id: documentId });
 
 /** Characters of each document's text a map point carries (for hover). */

@@ -8,6 +8,7 @@ import { type LoopbackGuard, loopbackGuard } from "../http-guard.js";
 import type { Logger } from "../logger.js";
 import type { VectorMemory } from "../memory.js";
 import { handleApi } from "./api.js";
+import { IMPORT_BODY_BYTES } from "./curation-api.js";
 import { createSessions, sessionCookie } from "./session.js";
 
 export interface UiOptions {
@@ -144,7 +145,7 @@ export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
       return json(res, 403, { error: "Missing or wrong CSRF token; reload the page." });
     let body: unknown;
     if (method === "POST") {
-      const read = await readJson(req, MAX_BODY_BYTES);
+      const read = await readJson(req, url.pathname === "/api/import" ? IMPORT_BODY_BYTES : MAX_BODY_BYTES);
       if (read.kind !== "ok")
         return json(res, read.kind === "too-large" ? 413 : 400, { error: "Bad JSON body" });
       body = read.value;
@@ -155,7 +156,14 @@ export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
       query: url.searchParams,
       body,
     });
-    if (reply.binary) return send(res, reply.status, "application/octet-stream", reply.binary);
+    if (reply.binary) {
+      if (reply.filename)
+        res.setHeader(
+          "Content-Disposition",
+          `attachment; filename="${reply.filename.replace(/[^\w.-]/g, "_")}"`,
+        );
+      return send(res, reply.status, reply.type ?? "application/octet-stream", reply.binary);
+    }
     return json(res, reply.status, reply.body);
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,7 +73,9 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
       if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
     });
     page.on("response", (r) => {
-      if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} ${r.url()}`);
+      // Refusals the tests provoke are 400s; a missing asset is a 404, a bug a 500.
+      if ((r.status() === 404 && !r.url().endsWith("/favicon.ico")) || r.status() >= 500)
+        problems.push(`${r.status()} ${r.url()}`);
     });
     page.on("pageerror", (e) => problems.push(String(e)));
     page.on("request", (r) => {
@@ -298,6 +300,66 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
     await expect
       .poll(() => page.locator("main h2").textContent())
       .toMatch(/^2 document\(s\) similar to (dup-d|lone)$/);
+    expect(problems).toEqual([]);
+  });
+
+  it("exports a collection, imports the file as a new one, and drops it only with its name typed", async () => {
+    await open("#/collections");
+    const row = page.locator('tr[data-collection="dups"]');
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("link", { name: "Export" }).click(),
+    ]);
+    const file = path.join(work.dir, "dups.jsonl");
+    await download.saveAs(file);
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ type: "vector-memory-mcp/collection", name: "dups", count: 3 });
+    expect(lines.slice(1).map((l) => l.id)).toEqual(["dup-a", "dup-d", "lone"]);
+
+    await page.getByLabel("Into collection").fill("copy");
+    await page.getByLabel(/Collection file/).setInputFiles(file);
+    await page.getByRole("button", { name: "Import" }).click();
+    await expect
+      .poll(() => page.getByRole("status").first().textContent(), { timeout: 20_000 })
+      .toBe('Imported 3 document(s) into "copy": 3 added, 0 replaced.');
+    const copy = page.locator('tr[data-collection="copy"]');
+    expect(await copy.locator("td").first().textContent()).toBe("3");
+
+    // A bad line: nothing is imported, and the line is named.
+    const bad = path.join(work.dir, "bad.jsonl");
+    writeFileSync(bad, `${JSON.stringify({ id: "ok", text: "fine" })}\n{"id": 5}\n`);
+    await page.getByLabel("Into collection").fill("never");
+    await page.getByLabel(/Collection file/).setInputFiles(bad);
+    await page.getByRole("button", { name: "Import" }).click();
+    await expect
+      .poll(() => page.locator("#import-status").textContent())
+      .toMatch(/^The file's line 2: .+; nothing was imported\.$/);
+    expect(await page.locator('tr[data-collection="never"]').count()).toBe(0);
+
+    // The server wants the name too: a drop without it is refused.
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute("content")) ?? "";
+    const refused = await raw(`${ui.base}/api/delete`, {
+      method: "POST",
+      headers: { Cookie: cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+      body: JSON.stringify({ collection: "copy", drop_collection: true }),
+    });
+    expect(refused.status).toBe(400);
+
+    await copy.getByRole("button", { name: "Drop copy…" }).click();
+    const confirm = page.getByRole("button", { name: "Drop copy and its 3 document(s)" });
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByLabel("Name of the collection to drop").fill("cop");
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByLabel("Name of the collection to drop").fill("copy");
+    await confirm.click();
+    await expect
+      .poll(() => page.getByRole("status").first().textContent())
+      .toBe('Dropped "copy" (3 document(s)).');
+    expect(await page.locator('tr[data-collection="copy"]').count()).toBe(0);
+    expect(await page.locator('tr[data-collection="dups"]').count()).toBe(1);
     expect(problems).toEqual([]);
   });
 });
