@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { z } from "zod";
 import {
   CollectionFileError,
@@ -140,6 +141,8 @@ export async function handleApi(memory: VectorMemory, req: ApiRequest): Promise<
           return fail(400, "The file holds no documents; nothing was imported.");
         return ok(await importCollectionFile(memory, input.collection, file));
       }
+      case "GET /changes":
+        return ok({ fingerprint: await fingerprint(memory) });
       case "GET /map": {
         const input = parse(mapInput, {
           collection: req.query.get("collection") ?? undefined,
@@ -229,6 +232,20 @@ async function collections(memory: VectorMemory) {
     });
   }
   return rows;
+}
+
+/**
+ * A short string that changes whenever any collection does: made, dropped, or written to by this
+ * process or another one sharing the database (the store reads their commits; LanceDB writes new
+ * files for every add, update and delete, so the byte count moves even when the counts do not).
+ */
+async function fingerprint(memory: VectorMemory): Promise<string> {
+  const parts: string[] = [];
+  for (const c of await memory.listCollections()) {
+    const s = await memory.stats(c.name);
+    parts.push(`${c.name}:${s.documents}:${s.chunks}:${s.fragments}:${s.bytes}`);
+  }
+  return createHash("sha256").update(parts.join("|")).digest("base64url").slice(0, 16);
 }
 
 /** The input as the schema makes it, or the first problem as one line naming the field. */

@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../support/harness.js";
-import { TINY_BERT } from "../support/stdio.js";
+import { spawnServer, TINY_BERT } from "../support/stdio.js";
 import {
   HAVE_CHROMIUM,
   importDocuments,
@@ -64,7 +64,10 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
   beforeAll(async () => {
     importDocuments(args, "notes", DOCS);
     importDocuments(args, "dups", DUPLICATES);
-    ui = await spawnUi(args);
+    // --open starts $BROWSER with the login URL; this one writes it down instead.
+    const opener = path.join(work.dir, "browser.sh");
+    writeFileSync(opener, `#!/bin/sh\necho "$1" > "${path.join(work.dir, "opened")}"\n`, { mode: 0o755 });
+    ui = await spawnUi([...args, "--open"], { BROWSER: opener });
     mkdirSync(path.join(work.dir, "profile"));
     context = await launchChromium(path.join(work.dir, "profile"));
     page = context.pages()[0] ?? (await context.newPage());
@@ -360,6 +363,62 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
       .toBe('Dropped "copy" (3 document(s)).');
     expect(await page.locator('tr[data-collection="copy"]').count()).toBe(0);
     expect(await page.locator('tr[data-collection="dups"]').count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
+
+  it("opens the login URL in $BROWSER with --open", async () => {
+    await expect.poll(() => existsSync(path.join(work.dir, "opened"))).toBe(true);
+    expect(readFileSync(path.join(work.dir, "opened"), "utf8").trim()).toBe(ui.loginUrl);
+  });
+
+  it("builds a where filter from the simple-condition form", async () => {
+    await open("#/browse?c=dups");
+    await page.getByLabel("Key", { exact: true }).fill("topic");
+    await page.getByLabel("Operator").selectOption("$eq");
+    await page.getByLabel("Value", { exact: true }).fill("office");
+    await page.getByRole("button", { name: "Add condition" }).click();
+    expect(await page.getByLabel("Filter (where, JSON)").inputValue()).toBe('{"topic":{"$eq":"office"}}');
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect
+      .poll(() => page.locator("table.documents tbody th").allTextContents())
+      .toEqual(["dup-a", "dup-d"]);
+    // A second condition is joined with $and.
+    await page.getByLabel("Key", { exact: true }).fill("tags");
+    await page.getByLabel("Operator").selectOption("$in");
+    await page.getByLabel("Value", { exact: true }).fill("meeting, other");
+    await page.getByRole("button", { name: "Add condition" }).click();
+    expect(await page.getByLabel("Filter (where, JSON)").inputValue()).toBe(
+      '{"$and":[{"topic":{"$eq":"office"}},{"tags":{"$in":["meeting","other"]}}]}',
+    );
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.locator("table.documents tbody th").allTextContents()).toEqual(["dup-a"]);
+  });
+
+  it("shows what an MCP client adds without a reload (polling)", async () => {
+    await open("#/browse?c=dups");
+    await page.evaluate(() => {
+      (globalThis as { __sameDocument?: boolean }).__sameDocument = true;
+    });
+    const rows = page.locator("table.documents tbody th");
+    await expect.poll(() => rows.allTextContents()).toEqual(["dup-a", "dup-d", "lone"]);
+    // Let the page's own poll take its baseline before the agent writes.
+    await page.waitForTimeout(2500);
+    const agent = await spawnServer(args);
+    try {
+      const added = await agent.call("add_documents", {
+        collection: "dups",
+        documents: [{ id: "from-agent", text: "An agent remembered this just now." }],
+      });
+      expect(added.isError).toBeFalsy();
+      await expect
+        .poll(() => rows.allTextContents(), { timeout: 15_000 })
+        .toEqual(["dup-a", "dup-d", "from-agent", "lone"]);
+      expect(await page.evaluate(() => (globalThis as { __sameDocument?: boolean }).__sameDocument)).toBe(
+        true,
+      );
+    } finally {
+      await agent.close();
+    }
     expect(problems).toEqual([]);
   });
 });

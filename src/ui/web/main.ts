@@ -8,6 +8,7 @@ import { collectionsPage } from "./collections.js";
 import { documentPage } from "./document.js";
 import { h } from "./dom.js";
 import { duplicatesPage } from "./duplicates.js";
+import { hideLiveNotice, startLiveUpdates } from "./live.js";
 import { currentRoute, errorBox, href, type Route } from "./router.js";
 import { searchPage } from "./search.js";
 
@@ -52,3 +53,10 @@ async function render(): Promise<void> {
 
 window.addEventListener("hashchange", () => void render());
 void render();
+startLiveUpdates(
+  () => currentRoute().page,
+  () => {
+    hideLiveNotice();
+    void render();
+  },
+);
