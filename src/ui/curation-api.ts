@@ -71,13 +71,15 @@ export async function mapPayload(memory: VectorMemory, input: z.output<typeof ma
   const out = Buffer.alloc(vectorsAt + documents.length * dimensions);
   out.writeUInt32LE(header.length, 0);
   header.copy(out, 4);
+  const scales = new Float32Array(out.buffer, out.byteOffset + scalesAt, documents.length);
+  const vectors = new Int8Array(out.buffer, out.byteOffset + vectorsAt, documents.length * dimensions);
   documents.forEach((d, i) => {
     let max = 0;
     for (const x of d.vector) max = Math.max(max, Math.abs(x));
     const scale = max / 127 || 1;
-    out.writeFloatLE(scale, scalesAt + 4 * i);
-    const row = vectorsAt + i * dimensions;
-    for (let j = 0; j < dimensions; j++) out.writeInt8(Math.round((d.vector[j] ?? 0) / scale), row + j);
+    scales[i] = scale;
+    const row = i * dimensions;
+    for (let j = 0; j < dimensions; j++) vectors[row + j] = Math.round((d.vector[j] ?? 0) / scale);
   });
   return out;
 }
