@@ -451,10 +451,20 @@ export class VectorMemory {
   ): Promise<{ total: number; documents: DocumentWithVector[] }> {
     const where = options.where ? parseWhere(options.where) : undefined;
     if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
-    const ids = await this.deps.store.listIds(collection, where);
+    // Unfiltered, one read of the whole table beats fetching the sample by lists of ids (each list
+    // is a scan of its own); filtered, the matching ids are listed first.
+    let ids: string[];
+    let byId: Map<string, FetchedChunk[]>;
+    if (where) {
+      ids = await this.deps.store.listIds(collection, where);
+      byId = chunksById(
+        await this.deps.store.fetch(collection, stableSample(ids, options.max), { vectors: true }),
+      );
+    } else {
+      byId = chunksById(await this.deps.store.scan(collection, { vectors: true }));
+      ids = [...byId.keys()];
+    }
     const picked = stableSample(ids, options.max);
-    const rows = await this.deps.store.fetch(collection, picked, { vectors: true });
-    const byId = chunksById(rows);
     const documents = picked.flatMap((id) => {
       const chunks = byId.get(id);
       return chunks ? [withVector(id, chunks)] : [];
