@@ -9,7 +9,6 @@ import {
   type FetchedChunk,
   type Hit,
   type SearchOptions,
-  type StoredChunk,
 } from "../vector-store.js";
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
