@@ -22,6 +22,8 @@
  */
 const NEUTRAL_EMBEDDINGS = "^src/embeddings/(embedder|model-spec|known-models|model-cache|registry)\\.ts$";
 
+const RELAY = "^src/(daemon/(relay|location|protocol)|config-args|server-info|version)\\.ts$";
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -94,6 +96,14 @@ module.exports = {
       comment: "The browser bundle's sources are not server modules.",
       from: { path: "^src/", pathNot: "^src/ui/web/" },
       to: { path: "^src/ui/web/" },
+    },
+    {
+      name: "relay-stays-light",
+      severity: "error",
+      comment:
+        "The stdio relay (src/daemon/relay.ts, with what it reads: location, protocol, config-args, server-info, version) runs in every editor window: it imports Node's own modules only, never the SDK, zod, the store or a model runtime (bench/daemon.ts measures its memory).",
+      from: { path: RELAY },
+      to: { pathNot: RELAY, dependencyTypesNot: ["core"] },
     },
     {
       name: "nothing-imports-cli",

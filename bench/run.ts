@@ -46,6 +46,13 @@ const BENCHMARKS: readonly Benchmark[] = [
     about: "HTTP transport under 8 concurrent clients for 60 s, checked for lost writes",
     needs: { file: "dist/cli.js", fix: "npm run build" },
   },
+  {
+    name: "daemon",
+    script: "bench/daemon.ts",
+    about:
+      "shared daemon vs in-process: memory of 5 clients, relay RSS, handshake, search/add latency (~1 min)",
+    needs: { file: "dist/cli.js", fix: "npm run build" },
+  },
 ];
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -13,6 +13,8 @@ export interface App {
   /** Makes an embedder from the configured providers, outside the registry (models pull uses it). */
   embedderFactory: EmbedderFactory;
   defaultModel: ModelSpec;
+  /** On object storage: checks the store now (see LanceStore.checkStore); locally resolves at once. */
+  checkStore(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export function createApp(
     embedders,
     embedderFactory,
     defaultModel,
+    checkStore: () => store.checkStore(),
     async close() {
       await store.close();
       await embedders.dispose();

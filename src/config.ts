@@ -2,9 +2,15 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import {
+  APP_NAME,
+  DEFAULT_DAEMON_IDLE_SECONDS,
+  defaultDirs,
+  GLOBAL_OPTIONS,
+  type OptionsConfig,
+  type PlatformInfo,
+} from "./config-args.js";
 import { isRemoteUri, type ObjectStoreOptions, parseS3Uri, uriScheme } from "./storage-uri.js";
-
-export const APP_NAME = "vector-memory-mcp";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -12,6 +18,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_MODEL = "Xenova/all-MiniLM-L6-v2";
 export const DEFAULT_HUB_URL = "https://huggingface.co";
 export const DEFAULT_PORT = 7821;
+export { DEFAULT_DAEMON_IDLE_SECONDS } from "./config-args.js";
 
 export interface Config {
   /** Directory of the LanceDB database, or an object-storage URI (`s3://bucket/prefix`). */
@@ -39,6 +46,10 @@ export interface Config {
   json: boolean;
   /** Serve MCP over streamable HTTP instead of stdio. */
   http: boolean;
+  /** Serve stdio in this process instead of relaying to the shared daemon (src/daemon/). */
+  noDaemon: boolean;
+  /** How long the daemon stays up with no client attached, in seconds. */
+  daemonIdleSeconds: number;
   host: string;
   port: number;
   /** Where the generated HTTP bearer token is kept (unless VECTOR_MEMORY_TOKEN is set). */
@@ -54,10 +65,7 @@ export interface Config {
   version: boolean;
 }
 
-/** Options as node:util parseArgs declares them (a command's specs may carry more keys). */
-export type OptionsConfig = Readonly<
-  Record<string, { type: "string" | "boolean"; short?: string | undefined; multiple?: boolean | undefined }>
->;
+export type { OptionsConfig } from "./config-args.js";
 
 export type CommandFlagValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
@@ -81,37 +89,7 @@ export class ArgvError extends ConfigError {
 
 type Env = Record<string, string | undefined>;
 
-export interface PlatformInfo {
-  platform: NodeJS.Platform;
-  home: string;
-}
-
-/**
- * The per-user data and cache directories, never the working directory: editors start
- * servers from arbitrary directories, and the memory must be the same whichever one.
- */
-export function defaultDirs(env: Env, { platform, home }: PlatformInfo): { data: string; cache: string } {
-  const p = platform === "win32" ? path.win32 : path.posix;
-  if (platform === "win32") {
-    const base = env.LOCALAPPDATA || p.join(home, "AppData", "Local");
-    return { data: p.join(base, APP_NAME, "Data"), cache: p.join(base, APP_NAME, "Cache") };
-  }
-  if (platform === "darwin") {
-    return {
-      data: p.join(home, "Library", "Application Support", APP_NAME),
-      cache: p.join(home, "Library", "Caches", APP_NAME),
-    };
-  }
-  // XDG base directory spec: relative values are invalid and must be ignored.
-  const xdg = (name: string, fallback: string) => {
-    const value = env[name];
-    return value && p.isAbsolute(value) ? value : fallback;
-  };
-  return {
-    data: p.join(xdg("XDG_DATA_HOME", p.join(home, ".local", "share")), APP_NAME),
-    cache: p.join(xdg("XDG_CACHE_HOME", p.join(home, ".cache")), APP_NAME),
-  };
-}
+export { APP_NAME, defaultDirs, type PlatformInfo };
 
 const truthy = new Set(["1", "true", "yes", "on"]);
 const falsy = new Set(["0", "false", "no", "off", ""]);
@@ -158,6 +136,8 @@ const configSchema = z.object({
   ortSpinning: envBoolean.optional(),
   vectorCacheMb: z.coerce.number().int("must be a whole number of MiB").min(0).max(1_048_576).optional(),
   http: z.boolean(),
+  noDaemon: z.boolean(),
+  daemonIdleSeconds: z.coerce.number().min(0, "must be 0 or more seconds").max(31_536_000),
   host: z.string().trim().min(1, "must not be empty"),
   port: z.coerce.number().int().min(0).max(65535),
   tokenFile: nonEmptyPath,
@@ -179,6 +159,7 @@ const USAGE = `Usage: ${APP_NAME} [options]                 run the MCP server o
        ${APP_NAME} delete <collection> (ids... | --where JSON | --drop) [--dry-run]
        ${APP_NAME} export <collection> > file.jsonl   |   import <collection> < file.jsonl
        ${APP_NAME} ui [--port N]                a web UI on 127.0.0.1 (default port 7822; 0 picks one)
+       ${APP_NAME} daemon status | stop [--json]  the shared background server for this database
          (--json for machine-readable output; exit 0 ok, 1 failed, 2 bad usage)
 
 A local vector memory for LLM agents, served over MCP.
@@ -207,6 +188,11 @@ Options (each also settable by the environment variable shown):
                          (default 1024; 0 turns it off)  VECTOR_MEMORY_VECTOR_CACHE_MB
   --json                 machine-readable output (CLI commands)
   --http                 serve MCP over streamable HTTP (POST/GET /mcp)  VECTOR_MEMORY_HTTP=1
+  --no-daemon            serve stdio in this process, not through the shared daemon
+                         VECTOR_MEMORY_NO_DAEMON=1
+  --daemon-idle <s>      the daemon exits after this many seconds with no client
+                         (default 600)  VECTOR_MEMORY_DAEMON_IDLE
+                         (sockets: VECTOR_MEMORY_DAEMON_DIR, default $XDG_RUNTIME_DIR/vector-memory-mcp)
   --host <addr>          HTTP bind address (default 127.0.0.1)  VECTOR_MEMORY_HOST
   --port <n>             HTTP port (default 7821; 0 picks one)  VECTOR_MEMORY_PORT
   --token-file <file>    HTTP bearer token file, made 0600 on first use  VECTOR_MEMORY_TOKEN_FILE
@@ -276,6 +262,9 @@ export function readConfig(
     ortSpinning: values["ort-spinning"] ?? (env.VECTOR_MEMORY_ORT_SPINNING || undefined),
     vectorCacheMb: values["vector-cache-mb"] ?? (env.VECTOR_MEMORY_VECTOR_CACHE_MB || undefined),
     http: values.http ?? flag("VECTOR_MEMORY_HTTP"),
+    noDaemon: values["no-daemon"] ?? flag("VECTOR_MEMORY_NO_DAEMON"),
+    daemonIdleSeconds:
+      values["daemon-idle"] ?? (env.VECTOR_MEMORY_DAEMON_IDLE || String(DEFAULT_DAEMON_IDLE_SECONDS)),
     host: values.host ?? (env.VECTOR_MEMORY_HOST || "127.0.0.1"),
     port: values.port ?? (env.VECTOR_MEMORY_PORT || String(DEFAULT_PORT)),
     tokenFile: values["token-file"] ?? env.VECTOR_MEMORY_TOKEN_FILE ?? path.join(dirs.data, "http-token"),
@@ -347,34 +336,6 @@ function pickParseArgsKeys(options: OptionsConfig): OptionsConfig {
   );
 }
 
-/** Options of the server that every command takes too (they choose the database, the model, ...). */
-const GLOBAL_OPTIONS = {
-  "db-path": { type: "string" },
-  "s3-endpoint": { type: "string" },
-  "s3-region": { type: "string" },
-  "s3-access-key-id": { type: "string" },
-  "s3-secret-access-key": { type: "string" },
-  "s3-session-token": { type: "string" },
-  "s3-allow-http": { type: "boolean" },
-  "s3-unsafe-single-writer": { type: "boolean" },
-  model: { type: "string" },
-  dtype: { type: "string" },
-  "model-cache": { type: "string" },
-  offline: { type: "boolean" },
-  "hub-url": { type: "string" },
-  "ort-spinning": { type: "string" },
-  "vector-cache-mb": { type: "string" },
-  json: { type: "boolean" },
-  http: { type: "boolean" },
-  host: { type: "string" },
-  port: { type: "string" },
-  "token-file": { type: "string" },
-  "allowed-origin": { type: "string", multiple: true },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "v" },
-} as const satisfies OptionsConfig;
-
 type GlobalValues = ReturnType<
   typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof GLOBAL_OPTIONS }>
 >["values"];
@@ -392,6 +353,8 @@ const KEY_NAMES: Record<string, string> = {
   ortSpinning: "--ort-spinning / VECTOR_MEMORY_ORT_SPINNING",
   vectorCacheMb: "--vector-cache-mb / VECTOR_MEMORY_VECTOR_CACHE_MB",
   http: "--http / VECTOR_MEMORY_HTTP",
+  noDaemon: "--no-daemon / VECTOR_MEMORY_NO_DAEMON",
+  daemonIdleSeconds: "--daemon-idle / VECTOR_MEMORY_DAEMON_IDLE",
   host: "--host / VECTOR_MEMORY_HOST",
   port: "--port / VECTOR_MEMORY_PORT",
   tokenFile: "--token-file / VECTOR_MEMORY_TOKEN_FILE",

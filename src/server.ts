@@ -2,15 +2,13 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Logger } from "./logger.js";
 import type { VectorMemory } from "./memory.js";
 import { registerResources } from "./resources.js";
+import { CAPABILITIES, INSTRUCTIONS, SERVER_INFO } from "./server-info.js";
 import { registerTools } from "./tools/index.js";
-import { VERSION } from "./version.js";
 
 export interface ServerDeps {
   memory: VectorMemory;
   logger: Logger;
 }
-
-const INSTRUCTIONS = `A persistent vector memory. Store texts with add_documents (they are embedded locally), find them by meaning with search_similar (optionally filtered by metadata), remove them with delete, and see what exists with list_collections. Each collection keeps the embedding model it was made with.`;
 
 /**
  * Builds the MCP server with every tool and resource registered, its log lines forwarded as
@@ -19,8 +17,8 @@ const INSTRUCTIONS = `A persistent vector memory. Store texts with add_documents
  */
 export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
-    { name: "vector-memory-mcp", version: VERSION },
-    { instructions: INSTRUCTIONS, capabilities: { logging: {}, resources: { listChanged: true } } },
+    { ...SERVER_INFO },
+    { instructions: INSTRUCTIONS, capabilities: structuredClone(CAPABILITIES) },
   );
   registerTools(server, deps);
   registerResources(server, deps.memory);

@@ -27,7 +27,13 @@ export interface ProbeTarget {
   allowHttp: boolean;
 }
 
-export function probeTarget(dbPath: string, options: ObjectStoreOptions, env: Env): ProbeTarget | undefined {
+/** `name`: the object's key under the database's prefix (default: a fresh probe object). */
+export function probeTarget(
+  dbPath: string,
+  options: ObjectStoreOptions,
+  env: Env,
+  name: string[] = [PROBE_DIR, randomUUID()],
+): ProbeTarget | undefined {
   const s3 = parseS3Uri(dbPath);
   if (!s3) return undefined;
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
@@ -38,7 +44,7 @@ export function probeTarget(dbPath: string, options: ObjectStoreOptions, env: En
     env.AWS_ENDPOINT_URL ??
     env.AWS_ENDPOINT ??
     `https://s3.${region}.amazonaws.com`;
-  const key = [s3.prefix, PROBE_DIR, randomUUID()].filter(Boolean).join("/");
+  const key = [s3.prefix, ...name].filter(Boolean).join("/");
   const url = new URL(`${endpoint.replace(/\/+$/, "")}/${s3.bucket}/${key}`);
   const accessKeyId = options.accessKeyId ?? env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = options.secretAccessKey ?? env.AWS_SECRET_ACCESS_KEY;

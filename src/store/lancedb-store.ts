@@ -14,7 +14,9 @@ import {
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
+import { type CompactionLease, compactionLease, remoteCleanupCutoff } from "./compaction-lease.js";
 import { cacheSource } from "./lance/cache-source.js";
+import { rowsOverwrittenByCreate } from "./lance/create-race.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
@@ -107,19 +109,23 @@ export class LanceStore implements VectorStore {
    * as their primary key, so LanceDB itself refuses a second insert of an (id, chunk).
    */
   private readonly remote: boolean;
+  /** On S3: at most one machine compacts a collection at a time (compaction-lease.ts). */
+  private readonly lease: CompactionLease | undefined;
+  private readonly remoteLock: CrossProcessLock | undefined;
 
   constructor(private readonly options: LanceStoreOptions) {
     const { dbPath, logger } = options;
     const objectStore = options.objectStore ?? {};
     const env = options.env ?? process.env;
     this.remote = isRemoteUri(dbPath);
+    this.lease = this.remote ? compactionLease(dbPath, objectStore, env) : undefined;
     this.tables = new LanceTables(dbPath, this.commits, objectStore, env);
     // In this process, writes queue in `locks`; across processes, the collection's lock file orders
     // them on a local disk. On object storage there is no shared file: LanceDB's conditional
     // commits order them, once the probe has shown that the store honours them.
-    const crossProcess: CrossProcessLock = isRemoteUri(dbPath)
-      ? remoteCommitLock(dbPath, objectStore, env, logger)
-      : (collection, work) => withProcessLock(dbPath, collection, logger, work);
+    this.remoteLock = isRemoteUri(dbPath) ? remoteCommitLock(dbPath, objectStore, env, logger) : undefined;
+    const crossProcess: CrossProcessLock =
+      this.remoteLock ?? ((collection, work) => withProcessLock(dbPath, collection, logger, work));
     this.locks = new CollectionLocks((collection, work) => this.guard(() => crossProcess(collection, work)));
     this.compactions = new CompactionScheduler(
       (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
@@ -135,6 +141,15 @@ export class LanceStore implements VectorStore {
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
     this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
+  }
+
+  /**
+   * On object storage, runs now the check the first write would (commit-probe.ts: the store
+   * answers, the credentials work, it refuses overwrites), so a server can report a wrong secret
+   * at startup; its result is kept for the writes. Locally there is nothing to check.
+   */
+  async checkStore(): Promise<void> {
+    if (this.remoteLock) await this.remoteLock("", async () => undefined);
   }
 
   getCollection(name: string): Promise<CollectionInfo | undefined> {
@@ -153,46 +168,50 @@ export class LanceStore implements VectorStore {
       }
     }
     const kinds = metadataKinds(rows);
-    const write = async (state: TableState): Promise<Counts> => {
-      if (!sameModel(state.model, model)) {
-        throw new MemoryError(
-          "model_mismatch",
-          `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
-        );
-      }
-      const before = await state.table.version();
-      await ensureChunkColumns(state);
-      if (this.remote) await ensurePrimaryKey(state);
-      const columns = await ensureColumns(collection, state.table, kinds);
-      const records = arrowRows(this.schemaOf(model, columns), rows, columns);
-      const version = await state.table.version();
-      if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
-      const ids = [...new Set(rows.map((row) => row.id))];
-      // Documents the cache proves new are appended: a merge-insert joins against every stored id.
-      // Not on object storage: a plain append records no keys, so another machine's insert of the
-      // same id would not conflict with it.
-      if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
-        const added = await state.table.add(records);
-        await this.publish(state, collection, { kind: "add", version: added.version, rows });
-        return { inserted: ids.length, updated: 0 };
-      }
-      const { existing, stale } = await storedChunksOf(state.table, rows);
-      let merge = state.table
-        .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll();
-      // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
-      // unmatched rows makes the merge a full outer join over the table.
-      if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
-      const result = await merge.execute(records);
-      await this.publish(state, collection, { kind: "merge", version: result.version, rows });
-      return { inserted: ids.length - existing, updated: existing };
-    };
+    const writeRows =
+      (rows: ChunkToWrite[]) =>
+      async (state: TableState): Promise<Counts> => {
+        const kinds = metadataKinds(rows);
+        if (!sameModel(state.model, model)) {
+          throw new MemoryError(
+            "model_mismatch",
+            `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
+          );
+        }
+        const before = await state.table.version();
+        await ensureChunkColumns(state);
+        if (this.remote) await ensurePrimaryKey(state);
+        const columns = await ensureColumns(collection, state.table, kinds);
+        const records = arrowRows(this.schemaOf(model, columns), rows, columns);
+        const version = await state.table.version();
+        if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
+        const ids = [...new Set(rows.map((row) => row.id))];
+        // Documents the cache proves new are appended: a merge-insert joins against every stored id.
+        // Not on object storage: a plain append records no keys, so another machine's insert of the
+        // same id would not conflict with it.
+        if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
+          const added = await state.table.add(records);
+          await this.publish(state, collection, { kind: "add", version: added.version, rows });
+          return { inserted: ids.length, updated: 0 };
+        }
+        const { existing, stale } = await storedChunksOf(state.table, rows);
+        let merge = state.table
+          .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll();
+        // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
+        // unmatched rows makes the merge a full outer join over the table.
+        if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
+        const result = await merge.execute(records);
+        await this.publish(state, collection, { kind: "merge", version: result.version, rows });
+        return { inserted: ids.length - existing, updated: existing };
+      };
+    const write = writeRows(rows);
     const result = await this.locks.run(collection, () =>
       this.withTable(
         collection,
         async (state): Promise<Upserted> => ({ ...(await write(state)), created: false }),
-        () => this.create(collection, model, kinds, rows, write),
+        () => this.create(collection, model, kinds, rows, writeRows),
       ),
     );
     this.compactions.noteWrite(collection);
@@ -208,7 +227,7 @@ export class LanceStore implements VectorStore {
     model: ModelRecord,
     kinds: Map<string, ColumnKind>,
     rows: ChunkToWrite[],
-    write: (state: TableState) => Promise<Counts>,
+    writeRows: (rows: ChunkToWrite[]) => (state: TableState) => Promise<Counts>,
   ): Promise<Upserted> {
     const db = await this.tables.db();
     let table: lancedb.Table;
@@ -218,17 +237,33 @@ export class LanceStore implements VectorStore {
         mode: "create",
       });
     } catch (error) {
-      // Another process created it first: add to theirs (the model check follows in `write`).
-      if (!isAlreadyExists(error)) throw error;
-      const existing = await this.tables.get(collection);
-      if (!existing) throw error;
-      return { ...(await write(existing)), created: false };
+      // Another process created it first: add to theirs (the model check follows in `write`). On
+      // object storage a creation racing two others can also lose as a commit conflict.
+      if (!isAlreadyExists(error) && !isCommitConflict(error)) throw error;
+      const written = await this.tables.retrying(collection, writeRows(rows), async () => {
+        throw error;
+      });
+      return { ...written, created: false };
     }
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
     const version = await table.version();
     await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
     await this.keyNew(state, collection, version);
+    if (this.remote && (await table.version()) > 1) {
+      // Another machine may have created it first, and LanceDB then made ours an overwrite of theirs.
+      const lost = await rowsOverwrittenByCreate(db, collection, rows);
+      if (lost.length > 0) {
+        this.options.logger.warn(
+          `collection "${collection}" was created by another machine at the same time; writing back its ${lost.length} rows that this creation replaced`,
+        );
+        await this.tables.retrying(collection, writeRows(lost), async () => {
+          throw new Error(`bug: collection "${collection}" vanished after creating it`);
+        });
+        const ids = new Set(rows.map((row) => row.id));
+        return { inserted: ids.size, updated: 0, created: false };
+      }
+    }
     this.options.logger.info(`created collection "${collection}" (${describeModel(model)})`);
     // Documents, not rows: a long text is several rows (chunks) with one id.
     return { inserted: new Set(rows.map((row) => row.id)).size, updated: 0, created: true };
@@ -261,9 +296,20 @@ export class LanceStore implements VectorStore {
         const stats = { rows: numRows, smallFragments: fragmentStats.numSmallFragments };
         if (!compactionDue(stats, onlyIfDue)) return;
       }
+      if (!this.lease) return rewrite(state);
+      const done = await this.lease(collection, async () => {
+        await rewrite(state);
+        return true;
+      });
+      if (!done) this.options.logger.debug(`compaction of "${collection}" left to another machine`);
+    };
+    const rewrite = async (state: TableState) => {
       const started = Date.now();
       const before = await state.table.version();
-      const stats = await state.table.optimize({ cleanupOlderThan: cleanupCutoff(started) });
+      const stats = await state.table.optimize({
+        // On object storage, readers on other machines keep their version's files for a while.
+        cleanupOlderThan: this.remote ? remoteCleanupCutoff(started) : cleanupCutoff(started),
+      });
       const version = await state.table.version();
       // Nothing to merge commits nothing: the rows stay where they were.
       if (version !== before) {

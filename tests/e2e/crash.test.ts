@@ -92,6 +92,8 @@ async function start(
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       VECTOR_MEMORY_LOG_LEVEL: options.logLevel ?? "info",
+      // This process is the one killed: the server in it, not a relay to a daemon.
+      VECTOR_MEMORY_NO_DAEMON: "1",
     },
     stderr: "pipe",
   });

@@ -95,7 +95,8 @@ function inspector(options: string[], target: string[], home: string): Promise<I
       NODE22 as string,
       argv,
       {
-        env: { PATH: clientPath(), HOME: home },
+        // Through the shared daemon, as an editor's config runs it; it exits 1 s after the client.
+        env: { PATH: clientPath(), HOME: home, VECTOR_MEMORY_DAEMON_IDLE: "1" },
         timeout: 60_000,
         maxBuffer: 32 * 1024 * 1024,
       },
@@ -128,6 +129,9 @@ describe.skipIf(!HAVE_INSPECTOR)(
       "--model-cache",
       path.join(work, "inspector-cache"),
       "--offline",
+      // The Inspector passes the server only a default environment: the flag, not the variable.
+      "--daemon-idle",
+      "1",
     ];
     const run = (options: string[]) => inspector(options, server, home);
     const call = (tool: string, args: Record<string, unknown>, extra: string[] = []) =>
@@ -309,6 +313,7 @@ describe.skipIf(!HAVE_INSPECTOR)(
           ...entry.env,
           VECTOR_MEMORY_DB_PATH: path.join(work, "config-db"),
           VECTOR_MEMORY_OFFLINE: "1",
+          VECTOR_MEMORY_DAEMON_IDLE: "1",
         };
         const file = path.join(work, "inspector-mcp.json");
         writeFileSync(file, JSON.stringify(config));
@@ -484,7 +489,13 @@ describe.concurrent("published client configurations (mcp.json, docs/clients.md)
           args,
           // The client's environment (a fresh HOME, PATH with the global install) plus the config's env;
           // offline so the default model is never downloaded (initialize and tools/list never wait for it).
-          env: { PATH: clientPath(), HOME: home, VECTOR_MEMORY_OFFLINE: "1", ...entry.env },
+          env: {
+            PATH: clientPath(),
+            HOME: home,
+            VECTOR_MEMORY_OFFLINE: "1",
+            VECTOR_MEMORY_DAEMON_IDLE: "1",
+            ...entry.env,
+          },
           cwd: home,
           stderr: "pipe",
         });

@@ -113,5 +113,19 @@ describe.skipIf(!s3)(
         (got.structuredContent as { documents: Array<{ id: string }> }).documents.map((d) => d.id),
       ).toEqual(["x", "y"]);
     });
+
+    it("reports a wrong secret at startup, before any call, and still answers the handshake", async () => {
+      const server = await spawnServer([], {
+        ...env(),
+        VECTOR_MEMORY_S3_SECRET_ACCESS_KEY: "not-the-secret",
+      });
+      cleanups.push(() => server.close());
+      for (let waited = 0; !/SignatureDoesNotMatch/.test(server.stderr()) && waited < 20_000; waited += 100)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(server.stderr()).toMatch(
+        /error: The memory database at s3:\/\/\S+ cannot be used: a test write to \S+ was refused with HTTP 403 \(SignatureDoesNotMatch\) \(check the access key, secret and region\)/,
+      );
+      expect((await server.client.listTools()).tools.length).toBeGreaterThan(0);
+    });
   },
 );

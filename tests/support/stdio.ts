@@ -15,12 +15,22 @@ export interface StdioServer {
   close(): Promise<void>;
 }
 
-/** Spawns the built server as an editor would and connects a real SDK client over stdio. */
-export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<StdioServer> {
+/**
+ * Spawns the built server as an editor would and connects a real SDK client over stdio. In this
+ * process, not through the shared daemon (VECTOR_MEMORY_NO_DAEMON=1): these tests read the
+ * server's own stderr and kill it; tests/support/daemon.ts starts relays. `launcher`: a command
+ * that runs the server, e.g. `["ip", "netns", "exec", name]` (tests/support/netns.ts).
+ */
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  launcher: string[] = [],
+): Promise<StdioServer> {
+  const [command, ...prefix] = [...launcher, process.execPath];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...args],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    command: command as string,
+    args: [...prefix, CLI, ...args],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", VECTOR_MEMORY_NO_DAEMON: "1", ...env },
     stderr: "pipe",
   });
   let stderr = "";

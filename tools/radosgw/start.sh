@@ -11,11 +11,15 @@
 # Environment: VMM_RADOSGW_DIR (state directory, default <repo>/.radosgw), VMM_RADOSGW_PORT (S3
 # port, default 7480; 0 picks free ports for it and the monitor, as .ci/run does so that several
 # checkouts on one machine can run at once), VMM_RADOSGW_MON_PORT (monitor port, default 3300),
-# VMM_RADOSGW_BUCKET (default vector-memory-test), VMM_RADOSGW_MEMORY_MB (OSD RAM, default 1024).
+# VMM_RADOSGW_BUCKET (default vector-memory-test), VMM_RADOSGW_MEMORY_MB (OSD RAM, default 1024),
+# VMM_RADOSGW_BIND (the address the S3 port listens on, default 127.0.0.1; another host, or a
+# network namespace, reaches it at this host's address on its network: give that address, the
+# endpoint in env is then http://<it>:<port>. The monitor and OSD stay on loopback).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 D=${VMM_RADOSGW_DIR:-$repo/.radosgw}
 PORT=${VMM_RADOSGW_PORT:-7480}
+BIND=${VMM_RADOSGW_BIND:-127.0.0.1}
 MON_PORT=${VMM_RADOSGW_MON_PORT:-3300}
 BUCKET=${VMM_RADOSGW_BUCKET:-vector-memory-test}
 MEMORY_MB=${VMM_RADOSGW_MEMORY_MB:-1024}
@@ -32,7 +36,7 @@ if [ "$PORT" = 0 ]; then
   PORT=$(free_port)
   MON_PORT=$(free_port)
 fi
-ENDPOINT=http://127.0.0.1:$PORT
+ENDPOINT=http://$BIND:$PORT
 for port in "$PORT" "$MON_PORT"; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "port $port on 127.0.0.1 is taken (another radosgw?); set VMM_RADOSGW_PORT and VMM_RADOSGW_MON_PORT, or 0 for free ones"
@@ -84,7 +88,7 @@ log file=$D/log/\$name.log
 mon data=$D/mon
 osd data=$D/osd\$id
 [client.rgw]
-rgw frontends=beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
+rgw frontends=beast endpoint=$BIND:$PORT tcp_nodelay=1
 rgw data=$D/rgw
 EOC
 ceph-authtool --create-keyring "$K" --gen-key -n mon. --cap mon 'allow *' >/dev/null

@@ -13,7 +13,9 @@ export function isStorageError(error: unknown): boolean {
   return (
     DISK_FULL.test(message) ||
     NOT_WRITABLE.test(message) ||
-    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message)
+    /os error \d+|Failed to connect to namespace|Unable to create/i.test(message) ||
+    // An object store that did not answer or refused (read as objectStoreReason words it).
+    /Generic (?:S3|GCS|MicrosoftAzure) error|error sending request/i.test(message)
   );
 }
 

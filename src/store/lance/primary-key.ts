@@ -81,8 +81,8 @@ async function migrate(table: lancedb.Table): Promise<void> {
     try {
       await table.addColumns([{ name: KEY_COLUMN, valueSql: KEY_SQL }]);
     } catch (error) {
-      // Another machine migrated it first.
-      if (!isAlreadyExists(error)) throw error;
+      // Another machine migrated it first ("already exists", or a conflict with its commit).
+      if (!isAlreadyExists(error) && !hasKeyColumn(await table.schema())) throw error;
     }
     schema = await table.schema();
     const field = schema.fields.find((f) => f.name === KEY_COLUMN);
@@ -93,7 +93,8 @@ async function migrate(table: lancedb.Table): Promise<void> {
   try {
     await table.setUnenforcedPrimaryKey(KEY_COLUMN);
   } catch (error) {
-    // Another machine set it first ("already set ... changing it is not supported").
-    if (!/already set/i.test(String(error)) || !hasPrimaryKey(await table.schema())) throw error;
+    // Another machine set it first: LanceDB says "already set", "cannot be changed once set", or
+    // refuses ours as incompatible with theirs. Fine once the table has it.
+    if (!hasPrimaryKey(await table.schema())) throw error;
   }
 }
