@@ -401,8 +401,9 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
     });
     const rows = page.locator("table.documents tbody th");
     await expect.poll(() => rows.allTextContents()).toEqual(["dup-a", "dup-d", "lone"]);
-    // Let the page's own poll take its baseline before the agent writes.
-    await page.waitForTimeout(2500);
+    // Let the quiet spell after the page's own writes (4 s) pass, and a poll take its baseline.
+    await page.waitForTimeout(4500);
+    await page.waitForResponse((r) => r.url().includes("/api/changes"), { timeout: 10_000 });
     const agent = await spawnServer(args);
     try {
       const added = await agent.call("add_documents", {
@@ -420,5 +421,5 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI's curation pages in headless Chromiu
       await agent.close();
     }
     expect(problems).toEqual([]);
-  });
+  }, 90_000);
 });
