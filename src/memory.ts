@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { chunkText, joinChunks, type TextChunk } from "./chunking.js";
+import { byCodeUnit, documentVector, mergedMetadataChanges, stableSample } from "./curation.js";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
 import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
@@ -153,6 +154,21 @@ export interface UpdateResult {
   notFound: string[];
 }
 
+export interface DocumentWithVector extends StoredText {
+  chunks: number;
+  vector: Float32Array;
+}
+
+export interface DuplicatePair {
+  /** Cosine similarity of the two documents' closest chunks. */
+  score: number;
+  a: StoredText;
+  b: StoredText;
+}
+
+/** Nearest chunks each document is compared with when looking for duplicates. */
+const DUPLICATE_NEIGHBOURS = 8;
+
 /** How many ids a dry run lists; the count is always exact. */
 export const DRY_RUN_IDS = 1000;
 
@@ -270,7 +286,7 @@ export class VectorMemory {
     throwIfCancelled(options.signal);
     const found: Duplicate[] = [...exact.values()];
     if (check) {
-      const near = await this.nearDuplicates(collection, embedded, exact, new Set(ids), check);
+      const near = await this.closestStored(collection, embedded, exact, new Set(ids), check);
       found.push(...(await this.markExact(collection, near, incoming)));
     }
     const skipped = new Set(check?.onDuplicate === "skip" ? found.map((d) => d.id) : []);
@@ -347,7 +363,7 @@ export class VectorMemory {
    * this call writes) when its cosine reaches the threshold: the best over the document's first
    * chunks, each searched against every stored chunk.
    */
-  private async nearDuplicates(
+  private async closestStored(
     collection: string,
     rows: ChunkToWrite[],
     exact: ReadonlyMap<string, Duplicate>,
@@ -590,6 +606,161 @@ export class VectorMemory {
     };
   }
 
+  /**
+   * Each document's vector (its chunks' mean, unit length) with its text and metadata, for the
+   * UI's map. Above `max` documents, a stable sample of `max` (see `stableSample`); `total` says how
+   * many matched.
+   */
+  async documentVectors(
+    collection: string,
+    options: { where?: Record<string, unknown> | undefined; max: number },
+  ): Promise<{ total: number; documents: DocumentWithVector[] }> {
+    const where = options.where ? parseWhere(options.where) : undefined;
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    // Unfiltered, one read of the whole table beats fetching the sample by lists of ids (each list
+    // is a scan of its own); filtered, the matching ids are listed first.
+    let ids: string[];
+    let byId: Map<string, FetchedChunk[]>;
+    if (where) {
+      ids = await this.deps.store.listIds(collection, where);
+      byId = chunksById(
+        await this.deps.store.fetch(collection, stableSample(ids, options.max), { vectors: true }),
+      );
+    } else {
+      byId = chunksById(await this.deps.store.scan(collection, { vectors: true }));
+      ids = [...byId.keys()];
+    }
+    const picked = stableSample(ids, options.max);
+    const documents = picked.flatMap((id) => {
+      const chunks = byId.get(id);
+      return chunks ? [withVector(id, chunks)] : [];
+    });
+    return { total: ids.length, documents };
+  }
+
+  /** The documents nearest to a stored one by meaning (by their closest chunks), itself left out. */
+  async similarTo(
+    collection: string,
+    id: string,
+    options: { limit: number; where?: Record<string, unknown> | undefined },
+  ): Promise<{ results: Array<StoredText & { score: number; chunk: number }>; found: boolean }> {
+    const where = options.where ? parseWhere(options.where) : undefined;
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const chunks = chunksById(await this.deps.store.fetch(collection, [id], { vectors: true })).get(id);
+    if (!chunks) return { results: [], found: false };
+    const source = withVector(id, chunks);
+    let pool = Math.max(options.limit * 3, 20);
+    for (;;) {
+      const hits = await this.deps.store.search(collection, source.vector, { limit: pool, where });
+      const best = bestChunkPerDocument(hits.filter((hit) => hit.id !== id));
+      if (best.length >= options.limit || hits.length < pool || pool >= MAX_SEARCH_POOL) {
+        return {
+          found: true,
+          results: best.slice(0, options.limit).map((hit) => ({
+            id: hit.id,
+            text: hit.text,
+            metadata: hit.metadata,
+            chunk: hit.chunk,
+            score: 1 - hit.distance,
+          })),
+        };
+      }
+      pool = Math.min(pool * 4, MAX_SEARCH_POOL);
+    }
+  }
+
+  /**
+   * Pairs of documents whose closest chunks have cosine >= minScore, each pair once. Documents are
+   * checked in id order from after `cursor`, each against its nearest neighbours in the whole
+   * collection, until `limit` pairs are found or `budgetMs` has passed; `nextCursor` continues.
+   */
+  async nearDuplicates(
+    collection: string,
+    options: { minScore: number; limit: number; cursor?: string | undefined; budgetMs?: number },
+  ): Promise<{ pairs: DuplicatePair[]; checked: number; total: number; nextCursor: string | null }> {
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const started = Date.now();
+    const ids = sortIds(await this.deps.store.listIds(collection));
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, "id").id;
+    const rest = after === undefined ? ids : ids.filter((id) => id > after);
+    const pairs: DuplicatePair[] = [];
+    const seen = new Set<string>();
+    let checked = 0;
+    const STEP = 50;
+    for (let start = 0; start < rest.length; start += STEP) {
+      const batch = rest.slice(start, start + STEP);
+      const byId = chunksById(await this.deps.store.fetch(collection, batch, { vectors: true }));
+      for (const id of batch) {
+        const chunks = byId.get(id);
+        checked++;
+        if (!chunks) continue;
+        const doc = withVector(id, chunks);
+        const hits = await this.deps.store.search(collection, doc.vector, { limit: DUPLICATE_NEIGHBOURS });
+        for (const hit of bestChunkPerDocument(hits)) {
+          const score = 1 - hit.distance;
+          if (hit.id === id || score < options.minScore) continue;
+          const key = id < hit.id ? `${id}\u0000${hit.id}` : `${hit.id}\u0000${id}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          pairs.push({
+            score,
+            a: { id, text: doc.text, metadata: doc.metadata },
+            b: { id: hit.id, text: hit.text, metadata: hit.metadata },
+          });
+        }
+        const last = checked === rest.length;
+        if (!last && (pairs.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))) {
+          return {
+            pairs,
+            checked: ids.length - rest.length + checked,
+            total: ids.length,
+            nextCursor: encodeCursor("id", { id, at: null }),
+          };
+        }
+      }
+    }
+    return { pairs, checked: ids.length, total: ids.length, nextCursor: null };
+  }
+
+  /**
+   * Merges one document into another: `keep` gains the metadata of `drop` that it lacks (the rule
+   * is in `mergedMetadataChanges`), through updateDocuments, then `drop` is deleted. Two commits:
+   * if the delete fails, both documents are still there and nothing is lost.
+   */
+  async mergeDocuments(
+    collection: string,
+    keep: string,
+    drop: string,
+  ): Promise<{ kept: string; deleted: number; addedKeys: string[] }> {
+    if (keep === drop)
+      throw new MemoryError(
+        "invalid_input",
+        "A document cannot be merged into itself: pick two different ids.",
+      );
+    const { documents, notFound } = await this.getDocuments(collection, { ids: [keep, drop] });
+    if (notFound.length > 0)
+      throw new MemoryError(
+        "invalid_input",
+        `No document ${notFound.map((id) => JSON.stringify(id)).join(" or ")} in "${collection}"; reload the pair.`,
+      );
+    const [kept, dropped] = [documents[0] as WholeDocument, documents[1] as WholeDocument];
+    const changes = mergedMetadataChanges(kept.metadata, dropped.metadata);
+    if (Object.keys(changes).length > 0)
+      await this.updateDocuments(collection, [{ id: keep, metadata: changes }]);
+    const { deleted } = await this.delete(collection, { ids: [drop] });
+    return { kept: keep, deleted, addedKeys: Object.keys(changes) };
+  }
+
+  /** Where each chunk of a document starts in its text, and how long it is. */
+  async chunkLayout(
+    collection: string,
+    id: string,
+  ): Promise<Array<{ chunk: number; start: number; length: number }>> {
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const chunks = chunksById(await this.deps.store.fetch(collection, [id])).get(id) ?? [];
+    return chunks.map((c) => ({ chunk: c.chunk, start: c.start, length: c.text.length }));
+  }
+
   listCollections(): Promise<CollectionInfo[]> {
     return this.deps.store.listCollections();
   }
@@ -771,7 +942,17 @@ function assertUniqueIds(ids: string[]): void {
 
 /** Ids in one fixed order (UTF-16 code units), the order cursors are defined over. */
 function sortIds(ids: string[]): string[] {
-  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return ids.sort(byCodeUnit);
+}
+
+function withVector(id: string, chunks: FetchedChunk[]): DocumentWithVector {
+  return {
+    id,
+    text: joinChunks(chunks),
+    metadata: chunks[0]?.metadata ?? {},
+    chunks: chunks.length,
+    vector: documentVector(chunks.flatMap((c) => (c.vector ? [c.vector] : []))),
+  };
 }
 
 /** Where a listing stands: the last document returned and its time in the listing's order (null: unknown). */

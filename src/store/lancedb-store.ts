@@ -555,8 +555,8 @@ export class LanceStore implements VectorStore {
     );
   }
 
-  scan(collection: string): Promise<StoredChunk[]> {
-    return this.withExisting(collection, (state) => readAll(state.table));
+  scan(collection: string, options: { vectors?: boolean } = {}): Promise<FetchedChunk[]> {
+    return this.withExisting(collection, (state) => readAll(state.table, options.vectors ?? false));
   }
 
   async rebuildCollection(

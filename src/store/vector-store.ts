@@ -173,8 +173,8 @@ export interface VectorStore {
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /** Storage figures for one collection. */
   stats(collection: string): Promise<CollectionStats>;
-  /** Every row (chunk) of a collection, without vectors. */
-  scan(collection: string): Promise<StoredChunk[]>;
+  /** Every row (chunk) of a collection, with vectors when asked (one read of the table). */
+  scan(collection: string, options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /**
    * Re-embeds a whole collection under `model`: `rebuild` gets every row (chunk) and returns the rows
    * of the new version (chunked anew for the new model's window, if need be); it replaces the old one

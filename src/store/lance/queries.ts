@@ -12,7 +12,6 @@ import {
   type FetchedChunk,
   type Hit,
   type SearchOptions,
-  type StoredChunk,
 } from "../vector-store.js";
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
 import { hasTimeColumns, type RawTimes, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
@@ -120,22 +119,33 @@ export async function* rowLocations(table: lancedb.Table): AsyncIterable<RowLoca
   }
 }
 
-export async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
+export async function readAll(table: lancedb.Table, vectors = false): Promise<FetchedChunk[]> {
   const schema = await table.schema();
-  const chunked = hasChunkColumns(schema);
-  const rows = (await table
-    .query()
-    .select([
-      "id",
-      "text",
-      "metadata",
-      ...(chunked ? POSITION_COLUMNS : []),
-      ...(hasTimeColumns(schema) ? TIME_COLUMNS : []),
-    ])
-    .toArray()) as RawRow[];
-  return rows.map((row) => ({
-    ...storedChunk(row),
-  }));
+  const columns = [
+    "id",
+    "text",
+    "metadata",
+    ...(hasChunkColumns(schema) ? POSITION_COLUMNS : []),
+    ...(hasTimeColumns(schema) ? TIME_COLUMNS : []),
+  ];
+  if (!vectors)
+    return ((await table.query().select(columns).toArray()) as RawRow[]).map((row) => storedChunk(row));
+  // With vectors, batch by batch: each row's vector is copied straight out of the batch's float
+  // buffer (as the vector cache reads it), not iterated value by value through Arrow.
+  const out: FetchedChunk[] = [];
+  for await (const batch of table.query().select([...columns, "vector"])) {
+    const data = batch.getChild("vector")?.data[0];
+    const child = data?.children[0];
+    const values = child?.values as Float32Array | undefined;
+    const dim = (data?.type as { listSize?: number } | undefined)?.listSize ?? 0;
+    if (!data || !child || !values || dim === 0) throw new Error("bug: unexpected vector column shape");
+    const rows = batch.toArray() as unknown as RawRow[];
+    rows.forEach((row, i) => {
+      const start = child.offset + (data.offset + i) * dim;
+      out.push({ ...storedChunk(row), vector: values.slice(start, start + dim) });
+    });
+  }
+  return out;
 }
 
 /** The result, the version the table is at afterwards, and the ids of the documents removed. */
