@@ -26,6 +26,8 @@ export function createApp(
     ortSpinning?: boolean | undefined;
     /** Default: the store's (1 GiB). */
     vectorCacheMb?: number | undefined;
+    /** The clock for documents' times (default Date.now; tests set it). */
+    now?: () => number;
   },
   logger: Logger,
   factory?: EmbedderFactory,
@@ -35,6 +37,7 @@ export function createApp(
     logger,
     ...(config.objectStore ? { objectStore: config.objectStore } : {}),
     ...(config.vectorCacheMb === undefined ? {} : { vectorCacheBytes: config.vectorCacheMb * 1024 * 1024 }),
+    ...(config.now ? { now: config.now } : {}),
   });
   const embedderFactory =
     factory ??
@@ -46,7 +49,13 @@ export function createApp(
     });
   const embedders = new EmbedderRegistry(embedderFactory, logger);
   const defaultModel = resolveModelSpec(config.model, config.dtype, homedir());
-  const memory = new VectorMemory({ store, embedders, defaultModel, logger });
+  const memory = new VectorMemory({
+    store,
+    embedders,
+    defaultModel,
+    logger,
+    ...(config.now ? { now: config.now } : {}),
+  });
   return {
     memory,
     embedders,

@@ -297,7 +297,8 @@ export function readConfig(
     flags,
     json: values.json ?? false,
     help: values.help ?? false,
-    version: values.version ?? false,
+    // `restore --version N` is a command's string option of the same name: only the bare flag asks for the version.
+    version: values.version === true,
   };
 }
 

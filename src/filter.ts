@@ -1,5 +1,6 @@
 import { MemoryError } from "./errors.js";
 import { LIMITS, METADATA_KEY_PATTERN } from "./limits.js";
+import { parseTime, TIME_FORMS } from "./time.js";
 
 /**
  * The metadata filter language (Chroma's `where`): `{key: value}`, `{key: {$op: value}}`,
@@ -9,8 +10,18 @@ export type Scalar = string | number | boolean;
 export type ComparisonOp = "$eq" | "$ne" | "$gt" | "$gte" | "$lt" | "$lte";
 export type SetOp = "$in" | "$nin";
 
+/** The documents' own times, filtered like metadata keys; no metadata key may take these names. */
+export const TIME_KEYS = ["created_at", "updated_at"] as const;
+export type TimeKey = (typeof TIME_KEYS)[number];
+
+export function isTimeKey(key: string): key is TimeKey {
+  return (TIME_KEYS as readonly string[]).includes(key);
+}
+
 export type Filter =
   | { kind: "compare"; key: string; op: ComparisonOp; value: Scalar }
+  /** On a document's time; `at` in ms since the epoch. Documents of unknown time never match. */
+  | { kind: "time"; key: TimeKey; op: ComparisonOp; at: number }
   | { kind: "set"; key: string; op: SetOp; values: Scalar[] }
   | { kind: "and" | "or"; filters: Filter[] };
 
@@ -20,7 +31,8 @@ const ORDER_OPS = new Set<string>(["$gt", "$gte", "$lt", "$lte"]);
 
 export const FILTER_HELP =
   'Examples: {"topic": "billing"}, {"year": {"$gte": 2020}}, {"tags": {"$in": ["a", "b"]}}, ' +
-  '{"$or": [{"source": "email"}, {"priority": {"$gt": 2}}]}. Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or.';
+  '{"$or": [{"source": "email"}, {"priority": {"$gt": 2}}]}, {"updated_at": {"$gte": "2026-11-01T00:00:00Z"}}. ' +
+  "Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or. created_at and updated_at are the documents' own times (ISO 8601; $eq $ne $gt $gte $lt $lte).";
 
 function invalid(message: string): MemoryError {
   return new MemoryError("invalid_filter", `Invalid where filter: ${message}. ${FILTER_HELP}`);
@@ -84,6 +96,7 @@ function parseCondition(key: string, op: string, operand: unknown, counter: { co
   if (counter.conditions > LIMITS.filterConditions) {
     throw invalid(`more than ${LIMITS.filterConditions} conditions`);
   }
+  if (isTimeKey(key)) return parseTimeCondition(key, op, operand);
   if (COMPARISON_OPS.has(op)) {
     const value = parseScalar(key, op, operand);
     if (ORDER_OPS.has(op) && typeof value === "boolean") {
@@ -113,4 +126,19 @@ function parseScalar(key: string, op: string, value: unknown): Scalar {
     return value;
   }
   throw invalid(`${op} on "${key}" needs a string, number or boolean, got ${describe(value)}`);
+}
+
+function parseTimeCondition(key: TimeKey, op: string, operand: unknown): Filter {
+  if (!COMPARISON_OPS.has(op)) {
+    throw invalid(
+      `"${key}" is the documents' own time: compare it with $eq $ne $gt $gte $lt $lte, not ${JSON.stringify(op.slice(0, 40))}`,
+    );
+  }
+  const at = typeof operand === "string" ? parseTime(operand) : undefined;
+  if (at === undefined) {
+    throw invalid(
+      `${op} on "${key}" needs an ISO 8601 time: ${TIME_FORMS}; got ${typeof operand === "string" ? JSON.stringify(operand.slice(0, 40)) : describe(operand)}`,
+    );
+  }
+  return { kind: "time", key, op: op as ComparisonOp, at };
 }

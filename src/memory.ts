@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { chunkText, joinChunks, type TextChunk } from "./chunking.js";
+import { byCodeUnit, documentVector, mergedMetadataChanges, stableSample } from "./curation.js";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
 import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
@@ -16,15 +17,20 @@ import {
   rankChunks,
   type SearchMode,
   type SearchResult,
+  weightByRecency,
 } from "./search-ranking.js";
 import type {
+  BackupEntry,
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
+  CollectionVersion,
   DeleteResult,
+  DocumentTimes,
   FetchedChunk,
   Metadata,
   MetadataValue,
+  RestorePlan,
   StoredChunk,
   StoredText,
   VectorStore,
@@ -34,6 +40,27 @@ export interface NewDocument {
   id?: string | undefined;
   text: string;
   metadata?: Metadata | undefined;
+  /** Times to keep as they are (an import carries them); otherwise the store sets them. */
+  times?: DocumentTimes | undefined;
+}
+
+/** How add_documents looks for stored documents that a new one repeats. */
+export interface DuplicateCheck {
+  /** Cosine at or above which a stored document counts as a near-duplicate. */
+  threshold: number;
+  /** "add" stores the document anyway and reports it; "skip" leaves it out. */
+  onDuplicate: "add" | "skip";
+}
+
+export interface Duplicate {
+  /** The new document. */
+  id: string;
+  /** The stored document it repeats: the closest one. */
+  duplicateOf: string;
+  /** Their cosine similarity (1 for an exact repeat). */
+  score: number;
+  /** Same text exactly, found by text alone. */
+  exact: boolean;
 }
 
 export interface AddResult {
@@ -45,6 +72,10 @@ export interface AddResult {
   replaced: number;
   created: boolean;
   model: ModelRecord;
+  /** New documents that repeat a stored one (with a duplicate check), in the order of `ids`. */
+  duplicates: Duplicate[];
+  /** Documents not stored because they repeat a stored one (on_duplicate "skip"). */
+  skipped: string[];
 }
 
 export type { GroupBy, MatchKind, SearchMode, SearchResult } from "./search-ranking.js";
@@ -59,6 +90,8 @@ export interface SearchOptions {
   diversity?: number | undefined;
   /** Default "document". */
   groupBy?: GroupBy | undefined;
+  /** Weight each result by its age (from updated_at): halved every this many days. Off when undefined. */
+  recencyHalfLifeDays?: number | undefined;
   onProgress?: Progress | undefined;
 }
 
@@ -80,11 +113,19 @@ export interface DeleteOutcome extends DeleteResult {
   ids?: string[];
 }
 
+/** How a listing is ordered: by id, or newest first by a time (unknown times last, ties by id). */
+export type DocumentOrder = "id" | "created_at" | "updated_at";
+
 export type GetRequest =
   | { ids: string[] }
-  | { where?: Record<string, unknown> | undefined; limit: number; cursor?: string | undefined };
+  | {
+      where?: Record<string, unknown> | undefined;
+      limit: number;
+      cursor?: string | undefined;
+      orderBy?: DocumentOrder | undefined;
+    };
 
-export interface WholeDocument extends StoredText {
+export interface WholeDocument extends StoredText, DocumentTimes {
   /** Chunks the document is stored as: more than 1 for a text longer than the model's window. */
   chunks: number;
 }
@@ -112,6 +153,21 @@ export interface UpdateResult {
   reembedded: number;
   notFound: string[];
 }
+
+export interface DocumentWithVector extends StoredText {
+  chunks: number;
+  vector: Float32Array;
+}
+
+export interface DuplicatePair {
+  /** Cosine similarity of the two documents' closest chunks. */
+  score: number;
+  a: StoredText;
+  b: StoredText;
+}
+
+/** Nearest chunks each document is compared with when looking for duplicates. */
+const DUPLICATE_NEIGHBOURS = 8;
 
 /** How many ids a dry run lists; the count is always exact. */
 export const DRY_RUN_IDS = 1000;
@@ -154,6 +210,8 @@ export interface VectorMemoryDeps {
   /** The model new collections are made with. */
   defaultModel: ModelSpec;
   logger: Logger;
+  /** The clock recency weighs ages against, in ms (default Date.now). */
+  now?: () => number;
 }
 
 /** Texts (chunks) embedded per step of a large add: the unit of progress reporting and cancellation. */
@@ -161,6 +219,15 @@ export const EMBED_STEP = 64;
 
 /** Rows a search reads at most while collecting enough distinct documents from their chunks. */
 const MAX_SEARCH_POOL = 2000;
+
+/** Stored documents per new text that may hold it exactly (see exactTextCandidates). */
+const EXACT_CANDIDATES = 20;
+
+/** Above this cosine a near-duplicate's text is compared with the new one's, to report it exact. */
+const EXACT_COSINE = 0.999;
+
+/** A long document is compared with stored ones by its first chunks only. */
+const DUPLICATE_CHUNKS = 2;
 
 /** Closest chunks by meaning that a keyword search looks through for a text equal to the query. */
 const EXACT_PROBE = 10;
@@ -191,21 +258,42 @@ export class VectorMemory {
   async addDocuments(
     collection: string,
     documents: NewDocument[],
-    options: { onProgress?: Progress; signal?: AbortSignal; model?: ModelSpec } = {},
+    options: {
+      onProgress?: Progress;
+      signal?: AbortSignal;
+      model?: ModelSpec;
+      /** Look for stored documents each new one repeats (see DuplicateCheck); none when absent. */
+      duplicates?: DuplicateCheck;
+    } = {},
   ): Promise<AddResult> {
     const ids = documents.map((doc) => doc.id ?? randomUUID());
     assertUniqueIds(ids);
     const progress = new ProgressReporter(options.onProgress, documents.length + 1);
     const existing = await this.deps.store.collectionModel(collection);
     const { embedder, record } = await this.embedderFor(collection, existing, progress, options.model);
+    const check = existing ? options.duplicates : undefined;
+    const incoming = documents.map((doc, i) => ({
+      id: ids[i] as string,
+      text: doc.text,
+      metadata: doc.metadata ?? {},
+    }));
+    // Exact repeats first, by text alone (no model involved); with "skip" they are never embedded.
+    const skip = check?.onDuplicate === "skip";
+    const exact = check ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
+    const toEmbed = skip ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
 
-    const rows = await this.embedChunked(
-      embedder,
-      documents.map((doc, i) => ({ id: ids[i] as string, text: doc.text, metadata: doc.metadata ?? {} })),
-      progress,
-      options.signal,
-    );
+    const embedded = await this.embedChunked(embedder, toEmbed, progress, options.signal);
     throwIfCancelled(options.signal);
+    const found: Duplicate[] = [...exact.values()];
+    if (check) {
+      const near = await this.closestStored(collection, embedded, exact, new Set(ids), check);
+      found.push(...(await this.markExact(collection, near, incoming)));
+    }
+    const skipped = new Set(check?.onDuplicate === "skip" ? found.map((d) => d.id) : []);
+    const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
+    const rows = embedded
+      .filter((row) => !skipped.has(row.id))
+      .map((row) => (given.has(row.id) ? { ...row, times: given.get(row.id) } : row));
 
     // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
     const { inserted, updated, created } = await this.deps.store.upsert(collection, record, rows);
@@ -213,6 +301,7 @@ export class VectorMemory {
     if (existing === undefined) this.collectionsChanged();
     const chunks = new Map<string, number>();
     for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
+    const order = new Map(ids.map((id, i) => [id, i]));
     return {
       collection,
       ids,
@@ -221,7 +310,80 @@ export class VectorMemory {
       replaced: updated,
       created,
       model: record,
+      duplicates: found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)),
+      skipped: ids.filter((id) => skipped.has(id)),
     };
+  }
+
+  /** New documents whose text a stored document (not one this call writes) has exactly, found without the model. */
+  private async exactDuplicates(
+    collection: string,
+    documents: StoredText[],
+    writing: ReadonlySet<string>,
+  ): Promise<Map<string, Duplicate>> {
+    const candidates = await this.deps.store.exactTextCandidates(
+      collection,
+      documents.map((doc) => doc.text),
+      EXACT_CANDIDATES,
+    );
+    const others = [...new Set(candidates.flat())].filter((id) => !writing.has(id));
+    const stored = wholeDocuments(others.length > 0 ? await this.deps.store.fetch(collection, others) : []);
+    const found = new Map<string, Duplicate>();
+    documents.forEach((doc, i) => {
+      const same = (candidates[i] ?? []).filter((id) => stored.get(id)?.text === doc.text).sort()[0];
+      if (same !== undefined) found.set(doc.id, { id: doc.id, duplicateOf: same, score: 1, exact: true });
+    });
+    return found;
+  }
+
+  /**
+   * Near-duplicates whose stored document has exactly the new text become exact ones (score 1):
+   * the texts the text scan cannot look for (a NUL in them).
+   */
+  private async markExact(
+    collection: string,
+    near: Duplicate[],
+    incoming: StoredText[],
+  ): Promise<Duplicate[]> {
+    const same = near.filter((d) => d.score > EXACT_COSINE);
+    if (same.length === 0) return near;
+    const stored = wholeDocuments(
+      await this.deps.store.fetch(collection, [...new Set(same.map((d) => d.duplicateOf))]),
+    );
+    const texts = new Map(incoming.map((doc) => [doc.id, doc.text]));
+    return near.map((d) =>
+      d.score > EXACT_COSINE && stored.get(d.duplicateOf)?.text === texts.get(d.id)
+        ? { ...d, score: 1, exact: true }
+        : d,
+    );
+  }
+
+  /**
+   * For each embedded document not already an exact repeat, the closest stored document (not one
+   * this call writes) when its cosine reaches the threshold: the best over the document's first
+   * chunks, each searched against every stored chunk.
+   */
+  private async closestStored(
+    collection: string,
+    rows: ChunkToWrite[],
+    exact: ReadonlyMap<string, Duplicate>,
+    writing: ReadonlySet<string>,
+    check: DuplicateCheck,
+  ): Promise<Duplicate[]> {
+    const best = new Map<string, Duplicate>();
+    for (const row of rows) {
+      if (exact.has(row.id) || (row.chunk ?? 0) >= DUPLICATE_CHUNKS) continue;
+      const hits = await this.deps.store.search(collection, row.vector, {
+        limit: Math.min(writing.size + 1, 20),
+      });
+      const hit = hits.find((h) => !writing.has(h.id));
+      if (!hit) continue;
+      const score = 1 - hit.distance;
+      const seen = best.get(row.id);
+      if (score >= check.threshold && (!seen || score > seen.score))
+        best.set(row.id, { id: row.id, duplicateOf: hit.id, score, exact: false });
+    }
+    return [...best.values()];
   }
 
   async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {
@@ -240,8 +402,11 @@ export class VectorMemory {
     const diversity = options.diversity ?? 0;
     const byDocument = (options.groupBy ?? "document") === "document";
     // Fusion and diversity re-ranking need a deeper pool than the final page.
+    // Fusion, diversity and recency re-ranking need a deeper pool than the final page.
     let pool =
-      options.mode === "semantic" && diversity === 0 ? options.limit : Math.max(options.limit * 4, 20);
+      options.mode === "semantic" && diversity === 0 && options.recencyHalfLifeDays === undefined
+        ? options.limit
+        : Math.max(options.limit * 4, 20);
     for (;;) {
       const { ranked, exhausted } = await this.rankChunks(collection, query, vector, pool, where, options);
       // A document's chunks can fill the pool; read deeper until there are enough distinct documents.
@@ -292,7 +457,9 @@ export class VectorMemory {
       exact,
       minScore: options.minScore,
     });
-    return { ranked, exhausted };
+    if (options.recencyHalfLifeDays === undefined) return { ranked, exhausted };
+    const now = (this.deps.now ?? Date.now)();
+    return { ranked: weightByRecency(ranked, options.mode, options.recencyHalfLifeDays, now), exhausted };
   }
 
   async delete(
@@ -363,18 +530,33 @@ export class VectorMemory {
       };
     }
     const where = request.where ? parseWhere(request.where) : undefined;
-    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
-    // Keyset paging on id: pages stay correct while documents are added or removed between calls.
-    const ids = sortIds(await this.deps.store.listIds(collection, where));
-    const rest = after === undefined ? ids : ids.filter((id) => id > after);
+    const order = request.orderBy ?? "id";
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, order);
+    // Keyset paging: each page starts after the last key returned, not at an offset, so pages stay
+    // correct while documents are added, changed or removed between calls.
+    const keys =
+      order === "id"
+        ? sortIds(await this.deps.store.listIds(collection, where)).map((id) => ({ id, at: null }))
+        : (await this.deps.store.listTimes(collection, where))
+            .map((doc) => ({
+              id: doc.id,
+              at: timeMs(order === "created_at" ? doc.createdAt : doc.updatedAt),
+            }))
+            .sort(newestFirst);
+    const rest = after === undefined ? keys : keys.filter((key) => newestFirst(key, after) > 0);
     const page = rest.slice(0, request.limit);
-    const byId = wholeDocuments(await this.deps.store.fetch(collection, page));
+    const byId = wholeDocuments(
+      await this.deps.store.fetch(
+        collection,
+        page.map((key) => key.id),
+      ),
+    );
     const last = page.at(-1);
     return {
-      documents: page.flatMap((id) => byId.get(id) ?? []),
+      documents: page.flatMap((key) => byId.get(key.id) ?? []),
       notFound: [],
-      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(last) : null,
-      total: ids.length,
+      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(order, last) : null,
+      total: keys.length,
     };
   }
 
@@ -424,8 +606,191 @@ export class VectorMemory {
     };
   }
 
+  /**
+   * Each document's vector (its chunks' mean, unit length) with its text and metadata, for the
+   * UI's map. Above `max` documents, a stable sample of `max` (see `stableSample`); `total` says how
+   * many matched.
+   */
+  async documentVectors(
+    collection: string,
+    options: { where?: Record<string, unknown> | undefined; max: number },
+  ): Promise<{ total: number; documents: DocumentWithVector[] }> {
+    const where = options.where ? parseWhere(options.where) : undefined;
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    // Unfiltered, one read of the whole table beats fetching the sample by lists of ids (each list
+    // is a scan of its own); filtered, the matching ids are listed first.
+    let ids: string[];
+    let byId: Map<string, FetchedChunk[]>;
+    if (where) {
+      ids = await this.deps.store.listIds(collection, where);
+      byId = chunksById(
+        await this.deps.store.fetch(collection, stableSample(ids, options.max), { vectors: true }),
+      );
+    } else {
+      byId = chunksById(await this.deps.store.scan(collection, { vectors: true }));
+      ids = [...byId.keys()];
+    }
+    const picked = stableSample(ids, options.max);
+    const documents = picked.flatMap((id) => {
+      const chunks = byId.get(id);
+      return chunks ? [withVector(id, chunks)] : [];
+    });
+    return { total: ids.length, documents };
+  }
+
+  /** The documents nearest to a stored one by meaning (by their closest chunks), itself left out. */
+  async similarTo(
+    collection: string,
+    id: string,
+    options: { limit: number; where?: Record<string, unknown> | undefined },
+  ): Promise<{ results: Array<StoredText & { score: number; chunk: number }>; found: boolean }> {
+    const where = options.where ? parseWhere(options.where) : undefined;
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const chunks = chunksById(await this.deps.store.fetch(collection, [id], { vectors: true })).get(id);
+    if (!chunks) return { results: [], found: false };
+    const source = withVector(id, chunks);
+    let pool = Math.max(options.limit * 3, 20);
+    for (;;) {
+      const hits = await this.deps.store.search(collection, source.vector, { limit: pool, where });
+      const best = bestChunkPerDocument(hits.filter((hit) => hit.id !== id));
+      if (best.length >= options.limit || hits.length < pool || pool >= MAX_SEARCH_POOL) {
+        return {
+          found: true,
+          results: best.slice(0, options.limit).map((hit) => ({
+            id: hit.id,
+            text: hit.text,
+            metadata: hit.metadata,
+            chunk: hit.chunk,
+            score: 1 - hit.distance,
+          })),
+        };
+      }
+      pool = Math.min(pool * 4, MAX_SEARCH_POOL);
+    }
+  }
+
+  /**
+   * Pairs of documents whose closest chunks have cosine >= minScore, each pair once. Documents are
+   * checked in id order from after `cursor`, each against its nearest neighbours in the whole
+   * collection, until `limit` pairs are found or `budgetMs` has passed; `nextCursor` continues.
+   */
+  async nearDuplicates(
+    collection: string,
+    options: { minScore: number; limit: number; cursor?: string | undefined; budgetMs?: number },
+  ): Promise<{ pairs: DuplicatePair[]; checked: number; total: number; nextCursor: string | null }> {
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const started = Date.now();
+    const ids = sortIds(await this.deps.store.listIds(collection));
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, "id").id;
+    const rest = after === undefined ? ids : ids.filter((id) => id > after);
+    const pairs: DuplicatePair[] = [];
+    const seen = new Set<string>();
+    let checked = 0;
+    const STEP = 50;
+    for (let start = 0; start < rest.length; start += STEP) {
+      const batch = rest.slice(start, start + STEP);
+      const byId = chunksById(await this.deps.store.fetch(collection, batch, { vectors: true }));
+      for (const id of batch) {
+        const chunks = byId.get(id);
+        checked++;
+        if (!chunks) continue;
+        const doc = withVector(id, chunks);
+        const hits = await this.deps.store.search(collection, doc.vector, { limit: DUPLICATE_NEIGHBOURS });
+        for (const hit of bestChunkPerDocument(hits)) {
+          const score = 1 - hit.distance;
+          if (hit.id === id || score < options.minScore) continue;
+          const key = id < hit.id ? `${id}\u0000${hit.id}` : `${hit.id}\u0000${id}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          pairs.push({
+            score,
+            a: { id, text: doc.text, metadata: doc.metadata },
+            b: { id: hit.id, text: hit.text, metadata: hit.metadata },
+          });
+        }
+        const last = checked === rest.length;
+        if (!last && (pairs.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))) {
+          return {
+            pairs,
+            checked: ids.length - rest.length + checked,
+            total: ids.length,
+            nextCursor: encodeCursor("id", { id, at: null }),
+          };
+        }
+      }
+    }
+    return { pairs, checked: ids.length, total: ids.length, nextCursor: null };
+  }
+
+  /**
+   * Merges one document into another: `keep` gains the metadata of `drop` that it lacks (the rule
+   * is in `mergedMetadataChanges`), through updateDocuments, then `drop` is deleted. Two commits:
+   * if the delete fails, both documents are still there and nothing is lost.
+   */
+  async mergeDocuments(
+    collection: string,
+    keep: string,
+    drop: string,
+  ): Promise<{ kept: string; deleted: number; addedKeys: string[] }> {
+    if (keep === drop)
+      throw new MemoryError(
+        "invalid_input",
+        "A document cannot be merged into itself: pick two different ids.",
+      );
+    const { documents, notFound } = await this.getDocuments(collection, { ids: [keep, drop] });
+    if (notFound.length > 0)
+      throw new MemoryError(
+        "invalid_input",
+        `No document ${notFound.map((id) => JSON.stringify(id)).join(" or ")} in "${collection}"; reload the pair.`,
+      );
+    const [kept, dropped] = [documents[0] as WholeDocument, documents[1] as WholeDocument];
+    const changes = mergedMetadataChanges(kept.metadata, dropped.metadata);
+    if (Object.keys(changes).length > 0)
+      await this.updateDocuments(collection, [{ id: keep, metadata: changes }]);
+    const { deleted } = await this.delete(collection, { ids: [drop] });
+    return { kept: keep, deleted, addedKeys: Object.keys(changes) };
+  }
+
+  /** Where each chunk of a document starts in its text, and how long it is. */
+  async chunkLayout(
+    collection: string,
+    id: string,
+  ): Promise<Array<{ chunk: number; start: number; length: number }>> {
+    if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
+    const chunks = chunksById(await this.deps.store.fetch(collection, [id])).get(id) ?? [];
+    return chunks.map((c) => ({ chunk: c.chunk, start: c.start, length: c.text.length }));
+  }
+
   listCollections(): Promise<CollectionInfo[]> {
     return this.deps.store.listCollections();
+  }
+
+  /** A consistent copy of every collection into a new database directory, while writers write. */
+  backup(dir: string): Promise<BackupEntry[]> {
+    return this.deps.store.backup(dir);
+  }
+
+  /** Every collection of a backup, copied into this store (none of them may exist here). */
+  async restoreBackup(dir: string): Promise<BackupEntry[]> {
+    const restored = await this.deps.store.restoreBackup(dir);
+    this.collectionsChanged();
+    return restored;
+  }
+
+  /** The collection's kept versions, oldest first (see compaction.ts for how long they are kept). */
+  history(collection: string): Promise<CollectionVersion[]> {
+    return this.deps.store.history(collection);
+  }
+
+  /** Brings the collection back to a kept version as a new version; a dry run says what would change. */
+  async restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan> {
+    const plan = await this.deps.store.restore(collection, target, options);
+    if (!options.dryRun) this.collectionsChanged();
+    return plan;
   }
 
   async stats(collection: string): Promise<CollectionInfo & CollectionStats> {
@@ -577,19 +942,61 @@ function assertUniqueIds(ids: string[]): void {
 
 /** Ids in one fixed order (UTF-16 code units), the order cursors are defined over. */
 function sortIds(ids: string[]): string[] {
-  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return ids.sort(byCodeUnit);
 }
 
-function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId }), "utf8").toString("base64url");
+function withVector(id: string, chunks: FetchedChunk[]): DocumentWithVector {
+  return {
+    id,
+    text: joinChunks(chunks),
+    metadata: chunks[0]?.metadata ?? {},
+    chunks: chunks.length,
+    vector: documentVector(chunks.flatMap((c) => (c.vector ? [c.vector] : []))),
+  };
 }
 
-function decodeCursor(cursor: string): string {
+/** Where a listing stands: the last document returned and its time in the listing's order (null: unknown). */
+interface ListKey {
+  id: string;
+  at: number | null;
+}
+
+function timeMs(iso: string | null): number | null {
+  return iso === null ? null : Date.parse(iso);
+}
+
+/** Newest first, unknown times last, ties (and the id order, where every time is null) by id. */
+function newestFirst(a: ListKey, b: ListKey): number {
+  if (a.at !== b.at) {
+    if (a.at === null) return 1;
+    if (b.at === null) return -1;
+    return b.at - a.at;
+  }
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function encodeCursor(order: DocumentOrder, last: ListKey): string {
+  const state = order === "id" ? { after: last.id } : { order, at: last.at, after: last.id };
+  return Buffer.from(JSON.stringify(state), "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string, order: DocumentOrder): ListKey {
+  let parsed: { after?: unknown; order?: unknown; at?: unknown } | undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { after?: unknown };
-    if (typeof parsed.after === "string") return parsed.after;
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as typeof parsed;
   } catch {
     // Not base64url JSON: reported below.
+  }
+  const cursorOrder = parsed?.order ?? "id";
+  if (parsed && typeof parsed.after === "string" && cursorOrder !== order) {
+    throw new MemoryError(
+      "invalid_input",
+      `The cursor continues a listing ordered by ${String(cursorOrder)}, not ${order}; pass the same order_by as the first page, or omit the cursor to start over.`,
+    );
+  }
+  const at = parsed?.at ?? null;
+  if (parsed && typeof parsed.after === "string" && (at === null || Number.isSafeInteger(at))) {
+    return { id: parsed.after, at: at as number | null };
   }
   throw new MemoryError(
     "invalid_input",
@@ -638,6 +1045,8 @@ function wholeDocuments(rows: Array<StoredChunk | FetchedChunk>): Map<string, Wh
       text: joinChunks(chunks),
       metadata: chunks[0]?.metadata ?? {},
       chunks: chunks.length,
+      createdAt: chunks[0]?.createdAt ?? null,
+      updatedAt: chunks[0]?.updatedAt ?? null,
     });
   }
   return documents;

@@ -26,12 +26,17 @@ export interface SearchResult {
   /** Cosine distance as Chroma reports it: 1 - score. */
   distance: number;
   metadata: Metadata;
+  /** When the document was first written / last changed (ISO 8601 UTC); null: stored before times were kept. */
+  createdAt: string | null;
+  updatedAt: string | null;
   /** Which searches found this document. */
   matchedBy: MatchKind[];
   /** BM25 score, when the keyword search found it. */
   keywordScore?: number;
   /** The hybrid score the results are ordered by (see convexFusion), in hybrid mode. */
   fusedScore?: number;
+  /** With recency on: the mode's ranking score times the document's age weight; results are ordered by it. */
+  weightedScore?: number;
 }
 
 export interface Candidate extends SearchResult {
@@ -95,7 +100,8 @@ export function bestChunkPerDocument<T extends { id: string }>(ranked: T[]): T[]
 
 /**
  * The final page: the first `limit`, or with `diversity` > 0 a maximal-marginal-relevance pick whose
- * relevance term is the cosine score in every mode, so diversity trades off against meaning.
+ * relevance term is the cosine score in every mode (weighted by age when recency is on), so
+ * diversity trades off against meaning.
  */
 export function finalPage(ranked: Candidate[], limit: number, diversity: number): SearchResult[] {
   let results = ranked;
@@ -104,12 +110,47 @@ export function finalPage(ranked: Candidate[], limit: number, diversity: number)
       (c): c is Candidate & { vector: Float32Array } => c.vector !== undefined,
     );
     results = maximalMarginalRelevance(
-      withVectors.map((c) => ({ ...c, relevance: c.score })),
+      withVectors.map((c) => ({ ...c, relevance: c.weightedScore ?? c.score })),
       limit,
       diversity,
     ).map(({ relevance: _relevance, ...c }) => c);
   }
   return results.slice(0, limit).map(({ vector: _vector, ...result }) => result);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Recency: each chunk's ranking score (hybrid: the fused score; semantic: the cosine; keyword: BM25
+ * over the best BM25 in the list) times 0.5^(age / half-life), age from the document's
+ * `updated_at`, and the list re-ordered by that. A document of unknown time (stored before times
+ * were kept, so older than any timed one) gets the smallest weight among the dated ones (1 when
+ * none is dated). This replaces the exact-text-first rule: with recency on, a newer close match may
+ * pass an older exact one, which is what asking for recency means. `score` stays the cosine.
+ */
+export function weightByRecency(
+  ranked: Candidate[],
+  mode: SearchMode,
+  halfLifeDays: number,
+  now: number,
+): Candidate[] {
+  const weights = ranked.map((c) => {
+    if (c.updatedAt === null) return undefined;
+    const age = Math.max(0, now - Date.parse(c.updatedAt)) / DAY_MS;
+    return 0.5 ** (age / halfLifeDays);
+  });
+  const known = weights.filter((w): w is number => w !== undefined);
+  const unknown = known.length > 0 ? Math.min(...known) : 1;
+  const bestBm25 = Math.max(0, ...ranked.map((c) => c.keywordScore ?? 0));
+  const base = (c: Candidate) => {
+    if (mode === "hybrid") return c.fusedScore ?? c.score;
+    if (mode === "semantic") return c.score;
+    // A keyword-mode exact hit found by meaning has no BM25: it is as good as the best.
+    return c.keywordScore === undefined || bestBm25 === 0 ? 1 : c.keywordScore / bestBm25;
+  };
+  return ranked
+    .map((c, i) => ({ ...c, weightedScore: base(c) * (weights[i] ?? unknown) }))
+    .sort((a, b) => b.weightedScore - a.weightedScore);
 }
 
 /** Chunks whose text is the query, first (in their order), then the rest without them. */
@@ -134,6 +175,8 @@ function fromHit(hit: Hit, matchedBy: MatchKind): Candidate {
     start: hit.start,
     end: hit.start + hit.text.length,
     metadata: hit.metadata,
+    createdAt: hit.createdAt,
+    updatedAt: hit.updatedAt,
     distance: hit.distance,
     score: 1 - hit.distance,
     matchedBy: [matchedBy],

@@ -1,5 +1,11 @@
 import type { Config } from "../config.js";
-import { deleteInput, getDocumentsInput, SEARCH_MODES, searchSimilarInput } from "../contract/index.js";
+import {
+  DOCUMENT_ORDERS,
+  deleteInput,
+  getDocumentsInput,
+  SEARCH_MODES,
+  searchSimilarInput,
+} from "../contract/index.js";
 import { defineCommand, numberFlag, parseCollection, parseInput } from "./command.js";
 import { type CommandIO, EXIT, parseJsonFlag, table, UsageError } from "./io.js";
 
@@ -16,6 +22,7 @@ const LABELS = {
   where: "--where",
   mode: "--mode",
   limit: "--limit",
+  order_by: "--order-by",
 };
 
 export const searchCommand = defineCommand({
@@ -50,8 +57,8 @@ export const searchCommand = defineCommand({
       results.length === 0
         ? "No matches.\n"
         : table(
-            ["#", "score", "id", "text"],
-            results.map((r, i) => [String(i + 1), r.score.toFixed(3), r.id, r.text]),
+            ["#", "score", "id", "updated", "text"],
+            results.map((r, i) => [String(i + 1), r.score.toFixed(3), r.id, shortTime(r.updatedAt), r.text]),
           ),
     );
     return EXIT.ok;
@@ -83,10 +90,11 @@ export const listCommand = defineCommand({
 
 export const getCommand = defineCommand({
   name: "get",
-  usage: "get <collection> [ids...] [--where JSON] [--limit N]",
+  usage: "get <collection> [ids...] [--where JSON] [--limit N] [--order-by id|updated_at|created_at]",
   options: {
     where: { type: "string", value: "JSON" },
     limit: { type: "string", value: "N" },
+    "order-by": { type: "string", value: DOCUMENT_ORDERS.join("|") },
   },
   async run({ args, flags, config, app, io }) {
     const [collection, ...ids] = args;
@@ -95,17 +103,23 @@ export const getCommand = defineCommand({
     if (ids.length > 0 && where) throw new UsageError("give ids or --where, not both");
     const input = parseInput(
       getDocumentsInput,
-      { collection, ids: ids.length > 0 ? ids : undefined, where, limit: numberFlag("--limit", flags.limit) },
+      {
+        collection,
+        ids: ids.length > 0 ? ids : undefined,
+        where,
+        limit: numberFlag("--limit", flags.limit),
+        order_by: flags["order-by"],
+      },
       LABELS,
     );
     const result = await app.memory.getDocuments(
       input.collection,
-      input.ids ? { ids: input.ids } : { where: input.where, limit: input.limit },
+      input.ids ? { ids: input.ids } : { where: input.where, limit: input.limit, orderBy: input.order_by },
     );
     print(io, config, result, () => {
       const rows = table(
-        ["id", "text", "metadata"],
-        result.documents.map((d) => [d.id, d.text, JSON.stringify(d.metadata)]),
+        ["id", "updated", "text", "metadata"],
+        result.documents.map((d) => [d.id, shortTime(d.updatedAt), d.text, JSON.stringify(d.metadata)]),
       );
       const missing = result.notFound.length > 0 ? `not found: ${result.notFound.join(", ")}\n` : "";
       const more = result.nextCursor ? `${result.total} in all; showing ${result.documents.length}.\n` : "";
@@ -207,4 +221,9 @@ function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** A stored time for a table cell: to the second, UTC; "-" where unknown (stored before times were kept). */
+function shortTime(iso: string | null): string {
+  return iso === null ? "-" : `${iso.slice(0, 19).replace("T", " ")}Z`;
 }

@@ -4,6 +4,7 @@ import { MemoryError } from "../errors.js";
 import { addCommand } from "./add.js";
 import { type Command, describeOptions } from "./command.js";
 import { deleteCommand, getCommand, listCommand, searchCommand, statsCommand } from "./documents.js";
+import { backupCommand, historyCommand, restoreBackupCommand, restoreCommand } from "./history.js";
 import { type CommandIO, EXIT, UsageError } from "./io.js";
 import { modelsCommand } from "./models.js";
 import { reembedCommand } from "./reembed.js";
@@ -22,6 +23,10 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>(
     statsCommand,
     exportCommand,
     importCommand,
+    historyCommand,
+    restoreCommand,
+    backupCommand,
+    restoreBackupCommand,
     uiCommand,
   ].map((command) => [command.name, command as Command]),
 );

@@ -1,31 +1,13 @@
-import { z } from "zod";
-import { documentId, LIMITS, metadata, storedText } from "../contract/index.js";
-import { specFromRecord } from "../embeddings/model-spec.js";
-import type { NewDocument } from "../memory.js";
+import {
+  CollectionFileError,
+  collectionFileLines,
+  importCollectionFile,
+  parseCollectionFile,
+} from "../contract/collection-file.js";
 import { defineCommand, parseCollection } from "./command.js";
 import { EXIT, UsageError } from "./io.js";
 
-const HEADER_TYPE = "vector-memory-mcp/collection";
-const BATCH = 500;
-
-const headerSchema = z.object({
-  type: z.literal(HEADER_TYPE),
-  version: z.literal(1),
-  name: z.string(),
-  model: z.object({ model: z.string(), dtype: z.string(), dimensions: z.number().int().positive() }),
-});
-
-const lineSchema = z.object({
-  id: documentId,
-  text: storedText(LIMITS.textChars),
-  metadata: metadata.optional(),
-});
-
-/**
- * `export <collection>`: JSON Lines on stdout. A header line records the collection and its model,
- * then one {id, text, metadata} line per document, ordered by id. Vectors are not exported: import
- * re-embeds with the recorded model, so a file stays valid across LanceDB versions.
- */
+/** `export <collection>`: the collection as JSON Lines on stdout (contract/collection-file.ts). */
 export const exportCommand = defineCommand({
   name: "export",
   usage: "export <collection> > file.jsonl",
@@ -34,17 +16,7 @@ export const exportCommand = defineCommand({
     const [name, ...rest] = args;
     if (name === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
     const collection = parseCollection(name);
-    const info = (await app.memory.listCollections()).find((c) => c.name === collection);
-    const first = await app.memory.getDocuments(collection, { limit: 100 });
-    io.out(
-      `${JSON.stringify({ type: HEADER_TYPE, version: 1, name: collection, model: info?.model, count: first.total })}\n`,
-    );
-    let page = first;
-    for (;;) {
-      for (const doc of page.documents) io.out(`${JSON.stringify(doc)}\n`);
-      if (!page.nextCursor) break;
-      page = await app.memory.getDocuments(collection, { limit: 100, cursor: page.nextCursor });
-    }
+    for await (const line of collectionFileLines(app.memory, collection)) io.out(`${line}\n`);
     return EXIT.ok;
   },
 });
@@ -61,42 +33,19 @@ export const importCommand = defineCommand({
     const [name, ...rest] = args;
     if (name === undefined || rest.length > 0) throw new UsageError(`usage: ${this.usage}`);
     const collection = parseCollection(name);
-    const lines = (await io.readStdin()).split(/\r?\n/).filter((line) => line.trim() !== "");
-    let model: ReturnType<typeof specFromRecord> | undefined;
-    const documents: NewDocument[] = [];
-    for (const [index, line] of lines.entries()) {
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        throw new UsageError(`line ${index + 1} is not JSON`);
-      }
-      const header = headerSchema.safeParse(value);
-      if (header.success && index === 0) {
-        model = specFromRecord(header.data.model);
-        continue;
-      }
-      const doc = lineSchema.safeParse(value);
-      if (!doc.success)
-        throw new UsageError(`line ${index + 1}: ${doc.error.issues[0]?.message ?? "invalid document"}`);
-      documents.push(doc.data);
+    let file: ReturnType<typeof parseCollectionFile>;
+    try {
+      file = parseCollectionFile(await io.readStdin());
+    } catch (error) {
+      if (error instanceof CollectionFileError) throw new UsageError(error.message);
+      throw error;
     }
-    let added = 0;
-    let replaced = 0;
-    for (let start = 0; start < documents.length; start += BATCH) {
-      const result = await app.memory.addDocuments(
-        collection,
-        documents.slice(start, start + BATCH),
-        model ? { model } : {},
-      );
-      added += result.added;
-      replaced += result.replaced;
-    }
-    const summary = { collection, documents: documents.length, added, replaced };
+    const summary = await importCollectionFile(app.memory, collection, file);
+    const { documents, added, replaced } = summary;
     io.out(
       config.json
         ? `${JSON.stringify(summary)}\n`
-        : `Imported ${documents.length} document(s) into "${collection}": ${added} added, ${replaced} replaced.\n`,
+        : `Imported ${documents} document(s) into "${collection}": ${added} added, ${replaced} replaced.\n`,
     );
     return EXIT.ok;
   },

@@ -3,6 +3,7 @@ import { createLogger } from "../logger.js";
 import { startUiServer } from "../ui/server.js";
 import { defineCommand, numberFlag, parseInput } from "./command.js";
 import { EXIT, UsageError } from "./io.js";
+import { openBrowser } from "./open-browser.js";
 
 /** Beside the MCP HTTP default (7821), so both can run at once. */
 export const DEFAULT_UI_PORT = 7822;
@@ -35,7 +36,10 @@ export const uiCommand = defineCommand({
     // The login URL is the one thing on stdout, so scripts (and the tests) can read it.
     io.out(`${ui.loginUrl}\n`);
     io.err(`Web UI on ${ui.url} for database ${config.dbPath}; Ctrl-C stops it.\n`);
-    if (flags.open) io.err("--open: no browser launcher is built in yet; open the URL above yourself.\n");
+    if (flags.open) {
+      const problem = await openBrowser(ui.loginUrl);
+      if (problem) io.err(`--open: could not start a browser (${problem}); open the URL above yourself.\n`);
+    }
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);

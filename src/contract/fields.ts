@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { isTimeKey } from "../filter.js";
 import { COLLECTION_NAME_PATTERN, ID_PATTERN, LIMITS, METADATA_KEY_PATTERN } from "../limits.js";
+import { formatTime, parseTime, TIME_FORMS } from "../time.js";
 
 /**
  * Unpaired UTF-16 surrogates cannot be stored as UTF-8: LanceDB would replace them, so "\ud800" and
@@ -71,16 +73,21 @@ export const metadataKey = z
     "metadata keys are letters, digits and _, starting with a letter or _, at most 64",
   );
 
+/** Why metadata may not use created_at / updated_at: filters read those names as the document's own times. */
+export const RESERVED_KEY_MESSAGE =
+  "created_at and updated_at are the documents' own times, set by the server (a where filter on them reads those); name the metadata key otherwise, e.g. source_created_at";
+
 export const metadata = refuseProtoKey(z.record(metadataKey, metadataValue))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysPerDocument, {
     message: `at most ${LIMITS.metadataKeysPerDocument} metadata keys per document`,
   })
+  .refine((m) => !Object.keys(m).some(isTimeKey), { message: RESERVED_KEY_MESSAGE })
   .describe(
     "Flat metadata: values are strings, finite numbers, booleans or arrays of strings. Keys: letters, digits and _. A key keeps one type within a collection.",
   );
 
 export const whereFilter = refuseProtoKey(z.record(z.string(), z.unknown())).describe(
-  'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership.',
+  'Metadata filter, applied in the database before ranking (Chroma syntax): {"key": value} for equality, {"key": {"$op": value}} with $eq $ne $gt $gte $lt $lte $in $nin, and {"$and": [...]}, {"$or": [...]}. Several keys in one object must all match. For array metadata, $eq/$in test membership. created_at and updated_at filter on the documents\' own times with ISO 8601 strings, e.g. {"updated_at": {"$gte": "2026-11-01T00:00:00Z"}} ($eq $ne $gt $gte $lt $lte; a date alone means midnight UTC).',
 );
 
 export const modelRecord = z
@@ -90,3 +97,32 @@ export const modelRecord = z
     dimensions: z.number().int().describe("Length of the vectors."),
   })
   .describe("The embedding model this collection's vectors come from.");
+
+/** A document's times as the tools return them. */
+export const documentTimes = {
+  created_at: z
+    .string()
+    .nullable()
+    .describe(
+      "When the document was first stored (ISO 8601, UTC, set by the server; an upsert keeps it). null: stored before times were kept.",
+    ),
+  updated_at: z
+    .string()
+    .nullable()
+    .describe(
+      "When its text or metadata last changed (ISO 8601, UTC; a repeat of the same write does not move it). null: unknown (stored before times were kept).",
+    ),
+};
+
+/** A time given by a caller (an imported document's times): one of the accepted ISO 8601 forms, returned canonical. */
+export const isoTime = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const ms = parseTime(value);
+    if (ms === undefined) {
+      ctx.issues.push({ code: "custom", message: `times are ISO 8601: ${TIME_FORMS}`, input: value });
+      return z.NEVER;
+    }
+    return formatTime(ms);
+  });

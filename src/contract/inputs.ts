@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isTimeKey } from "../filter.js";
 import { LIMITS } from "../limits.js";
 import {
   collectionName,
@@ -7,6 +8,7 @@ import {
   metadata,
   metadataKey,
   metadataValue,
+  RESERVED_KEY_MESSAGE,
   refuseProtoKey,
   storedText,
   whereFilter,
@@ -22,8 +24,18 @@ export const SEARCH_MODES = ["semantic", "keyword", "hybrid"] as const;
 /** Hybrid (ranking.ts convexFusion) never fell behind the better single mode on the development data (bench/RESULTS.md "Search quality"). */
 export const DEFAULT_SEARCH_MODE = "hybrid";
 export const DEFAULT_MAX_CHARS = 12_000;
+export const DOCUMENT_ORDERS = ["id", "updated_at", "created_at"] as const;
 /** Documents per page when listing with get_documents / `get`. */
 export const DEFAULT_PAGE_SIZE = 20;
+
+/**
+ * Cosine at or above which add_documents reports a stored document as a near-duplicate. Measured
+ * with the bundled use-lite model on STS-B dev (bench/duplicates.ts, bench/RESULTS.md
+ * "Near-duplicates"): the lowest threshold that flags at most 5% of pairs humans scored below 3;
+ * it flags 85.7% of the pairs they scored 5.
+ */
+export const DEFAULT_DUPLICATE_THRESHOLD = 0.855;
+export const DUPLICATE_ACTIONS = ["add", "skip"] as const;
 
 export const addDocumentsInput = z.object({
   collection: collectionName,
@@ -44,6 +56,20 @@ export const addDocumentsInput = z.object({
     .min(1)
     .max(LIMITS.documentsPerCall)
     .describe(`Documents to store, 1-${LIMITS.documentsPerCall} per call.`),
+  on_duplicate: z
+    .enum(DUPLICATE_ACTIONS)
+    .default("add")
+    .describe(
+      'What to do with a document that repeats a stored one (another id with the same text, or one at least duplicate_threshold similar): "add" (default) stores it and reports the duplicate; "skip" does not store it and lists it in skipped.',
+    ),
+  duplicate_threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_DUPLICATE_THRESHOLD)
+    .describe(
+      `Cosine similarity from which a stored document counts as a near-duplicate (default ${DEFAULT_DUPLICATE_THRESHOLD}, measured for the bundled use-lite model; other models score differently). Exact repeats (same text) are always found.`,
+    ),
 });
 
 export const searchSimilarInput = z.object({
@@ -93,6 +119,14 @@ export const searchSimilarInput = z.object({
     .describe(
       'Long documents are stored as several chunks. "document" (default) returns each document once, by its best-matching chunk; "chunk" returns every matching chunk, so one document can appear several times.',
     ),
+  recency_half_life_days: z
+    .number()
+    .positive()
+    .max(36_500)
+    .optional()
+    .describe(
+      "Prefer newer memories: each result's score is weighted by 0.5^(age / this many days), age from updated_at, and results are ordered by that (weighted_score); score stays the cosine. Off by default. E.g. 7 halves the weight of a week-old memory.",
+    ),
   max_chars: z
     .number()
     .int()
@@ -126,10 +160,16 @@ export const getDocumentsInput = z
       .string()
       .max(2000)
       .optional()
-      .describe("next_cursor from the previous page, to get the next one."),
+      .describe("next_cursor from the previous page, to get the next one (with the same order_by)."),
+    order_by: z
+      .enum(DOCUMENT_ORDERS)
+      .optional()
+      .describe(
+        'Order when listing: "id" (default), or "updated_at" / "created_at" newest first (documents of unknown time last, ties by id). Paging goes on after the last document returned, so nothing is returned twice while documents are written; one written meanwhile moves to the front, where a new listing finds it.',
+      ),
   })
-  .refine((a) => !(a.ids && (a.where || a.cursor)), {
-    message: "give either ids, or where/cursor for paging, not both",
+  .refine((a) => !(a.ids && (a.where || a.cursor || a.order_by)), {
+    message: "give either ids, or where/cursor/order_by for paging, not both",
   });
 
 export const updateDocumentsInput = z.object({
@@ -144,6 +184,9 @@ export const updateDocumentsInput = z.object({
             "New text; the document is re-chunked and re-embedded, and its old chunks removed. Omit to keep the text (and its vectors).",
           ),
         metadata: refuseProtoKey(z.record(metadataKey, metadataValue.nullable()))
+          .refine((m) => Object.entries(m).every(([key, value]) => value === null || !isTimeKey(key)), {
+            message: `${RESERVED_KEY_MESSAGE} (setting one to null removes a key stored before these names were reserved)`,
+          })
           .optional()
           .describe(
             "Metadata changes, merged into the stored metadata; set a key to null to remove it. No re-embedding.",

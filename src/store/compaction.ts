@@ -41,13 +41,20 @@ export function compactionDue(stats: { rows: number; smallFragments: number }, f
 }
 
 /**
- * Versions older than the compaction's start are removed with it, so the table's previous copy goes
- * at once instead of after a grace period (a 2-minute grace kept dozens of copies). A reader in
- * another process still on such a version gets "not found" and the store reopens the table and
- * retries (LanceStore.retrying); versions made while the compaction ran are kept.
+ * Old versions are history: `history` lists them and `restore` brings one back. A compaction
+ * removes those older than HISTORY_MS before its start, unless the collection's files on disk
+ * already exceed HISTORY_CAP_BYTES: then every version older than the compaction goes (as before
+ * history was kept: a 2-minute grace kept dozens of copies), so retention never costs more than
+ * the cap. A reader in another process still on a removed version gets "not found" and the store
+ * reopens the table and retries (LanceStore.retrying); versions made while the compaction ran are
+ * kept.
  */
-export function cleanupCutoff(compactionStarted: number): Date {
-  return new Date(compactionStarted);
+export const HISTORY_MS = 3 * 86_400_000;
+/** Per collection: its table's files (live data, indexes and the old versions' data). */
+export const HISTORY_CAP_BYTES = 1024 ** 3;
+
+export function cleanupCutoff(compactionStarted: number, keepMs = 0, overCap = false): Date {
+  return new Date(overCap ? compactionStarted : compactionStarted - keepMs);
 }
 
 export interface CompactionTiming {

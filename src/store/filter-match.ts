@@ -42,6 +42,8 @@ export function compileMatcher(filter: Filter, kinds: ReadonlyMap<string, Column
         return value !== undefined && !Array.isArray(value) && test(compare(value, literal));
       };
     }
+    case "time":
+      throw new Error("bug: a time condition reached the in-memory matcher (see needsTimes)");
     case "set": {
       const { key, op, values } = filter;
       if (!kinds.has(key)) return () => false;
@@ -62,6 +64,12 @@ export function compileMatcher(filter: Filter, kinds: ReadonlyMap<string, Column
 }
 
 export type RowMatcher = (fields: Metadata) => boolean;
+
+/** Whether the filter has a condition on created_at / updated_at, which the cached rows do not hold. */
+export function needsTimes(filter: Filter): boolean {
+  if (filter.kind === "time") return true;
+  return filter.kind === "and" || filter.kind === "or" ? filter.filters.some(needsTimes) : false;
+}
 
 const ORDER_TESTS: Record<ComparisonOp, (order: number) => boolean> = {
   $eq: (order) => order === 0,

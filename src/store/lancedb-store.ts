@@ -11,23 +11,30 @@ import {
   CompactionScheduler,
   cleanupCutoff,
   compactionDue,
+  HISTORY_CAP_BYTES,
+  HISTORY_MS,
   IDLE_MS,
   MAX_BUSY_MS,
 } from "./compaction.js";
 import { type CompactionLease, compactionLease, remoteCleanupCutoff } from "./compaction-lease.js";
+import { needsTimes } from "./filter-match.js";
+import { copyTable, openDatabase } from "./lance/backup.js";
 import { cacheSource } from "./lance/cache-source.js";
 import { rowsOverwrittenByCreate } from "./lance/create-race.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
-import { collectionsIn, generationsOf, tableName } from "./lance/generations.js";
+import { collectionsIn, generationsOf, liveGeneration, tableName } from "./lance/generations.js";
+import { listVersions, pickVersion, planRestore, restoreVersion, tableBytes } from "./lance/history.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import { ensurePrimaryKey, KEY_COLUMN, withKeyColumn } from "./lance/primary-key.js";
 import {
+  compileWhere,
   deleteFromTable,
   fetchChunks,
   idsMatching,
   readAll,
   searchTable,
   storedChunksOf,
+  timesMatching,
 } from "./lance/queries.js";
 import {
   arrowRows,
@@ -44,21 +51,26 @@ import {
   fullTextSearch,
   rebuildOrphanedTextIndex,
 } from "./lance/text-index.js";
+import { ensureTimeColumns, resolveTimes, type StoredVersion, timeColumns } from "./lance/timestamps.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
-import { compileFilter, idInList } from "./sql.js";
+import { idInList, textIsPrefixOf } from "./sql.js";
 import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
 import type {
+  BackupEntry,
   ChunkToWrite,
   CollectionInfo,
   CollectionStats,
+  CollectionVersion,
   DeleteResult,
   DeleteSelector,
+  DocumentTimes,
   FetchedChunk,
   Hit,
   KeywordHit,
+  RestorePlan,
   SearchOptions,
   StoredChunk,
   VectorStore,
@@ -89,10 +101,19 @@ export interface LanceStoreOptions {
   cacheFilteredSearches?: boolean;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
+  /** Old versions are kept this long for history and restore (default HISTORY_MS; 0 keeps none past a compaction). */
+  historyMs?: number;
+  /** ...unless a collection's files exceed this many bytes (default HISTORY_CAP_BYTES). */
+  historyCapBytes?: number;
+  /** The clock documents' `created_at` / `updated_at` are read from, in ms (default Date.now; tests set it). */
+  now?: () => number;
 }
 
 /** Compactions beside writes that a conflicting write may preempt before one queues with the writes (each preempted one is a wasted rewrite). */
 const BESIDE_ATTEMPTS = 1;
+
+/** Texts per query when looking for exact repeats (exactTextCandidates). */
+const EXACT_GROUP = 50;
 
 /** What an upsert did; `created` only when this call's commit made the collection. */
 type Upserted = { inserted: number; updated: number; created: boolean };
@@ -310,9 +331,10 @@ export class LanceStore implements VectorStore {
         }
         const before = await state.table.version();
         await ensureChunkColumns(state);
+        await ensureTimeColumns(state);
         if (this.remote) await ensurePrimaryKey(state);
         const columns = await ensureColumns(collection, state.table, kinds);
-        const records = arrowRows(this.schemaOf(model, columns), rows, columns);
+        const schema = this.schemaOf(model, columns);
         const version = await state.table.version();
         if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
         const ids = [...new Set(rows.map((row) => row.id))];
@@ -320,11 +342,17 @@ export class LanceStore implements VectorStore {
         // Not on object storage: a plain append records no keys, so another machine's insert of the
         // same id would not conflict with it.
         if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
-          const added = await state.table.add(records);
-          await this.publish(state, collection, { kind: "add", version: added.version, rows });
+          const timed = this.stamp(rows, new Map());
+          const added = await state.table.add(arrowRows(schema, timed, columns));
+          await this.publish(state, collection, { kind: "add", version: added.version, rows: timed });
           return new Set();
         }
-        const { existing, stale } = await storedChunksOf(state.table, rows);
+        const { existing, stale, versions } = await storedChunksOf(
+          state.table,
+          rows,
+          await timeColumns(state),
+        );
+        const timed = this.stamp(rows, versions);
         let merge = state.table
           .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
           .whenMatchedUpdateAll()
@@ -332,8 +360,8 @@ export class LanceStore implements VectorStore {
         // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
         // unmatched rows makes the merge a full outer join over the table.
         if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
-        const result = await merge.execute(records);
-        await this.publish(state, collection, { kind: "merge", version: result.version, rows });
+        const result = await merge.execute(arrowRows(schema, timed, columns));
+        await this.publish(state, collection, { kind: "merge", version: result.version, rows: timed });
         return existing;
       };
     const write = writeRows(rows);
@@ -342,6 +370,12 @@ export class LanceStore implements VectorStore {
       async (state): Promise<Written> => ({ existing: await write(state), created: false }),
       () => this.create(collection, model, kinds, rows, writeRows),
     );
+  }
+
+  /** The rows with the times to store (see resolveTimes), one clock reading for the whole call. */
+  private stamp(rows: ChunkToWrite[], stored: ReadonlyMap<string, StoredVersion>): ChunkToWrite[] {
+    const times = resolveTimes(rows, stored, (this.options.now ?? Date.now)());
+    return rows.map((row) => ({ ...row, times: times.get(row.id) }));
   }
 
   /**
@@ -357,9 +391,10 @@ export class LanceStore implements VectorStore {
   ): Promise<Written> {
     const db = await this.tables.db();
     let table: lancedb.Table;
+    const timed = this.stamp(rows, new Map());
     try {
       // The model record travels in the rows' schema metadata: created with the rows, in one commit.
-      table = await db.createTable(collection, arrowRows(this.schemaOf(model, kinds), rows, kinds), {
+      table = await db.createTable(collection, arrowRows(this.schemaOf(model, kinds), timed, kinds), {
         mode: "create",
       });
     } catch (error) {
@@ -374,7 +409,12 @@ export class LanceStore implements VectorStore {
     const state = { table, model, generation: 0 };
     this.tables.adopt(collection, state);
     const version = await table.version();
-    await this.publish(state, collection, { kind: "create", version, dimensions: model.dimensions, rows });
+    await this.publish(state, collection, {
+      kind: "create",
+      version,
+      dimensions: model.dimensions,
+      rows: timed,
+    });
     await this.keyNew(state, collection, version);
     if (this.remote && (await table.version()) > 1) {
       // Another machine may have created it first, and LanceDB then made ours an overwrite of theirs.
@@ -477,9 +517,15 @@ export class LanceStore implements VectorStore {
     const rewrite = async () => {
       const started = Date.now();
       const before = await table.version();
+      const bytes = await tableBytes(this.options.dbPath, tableName(collection, state.generation));
+      const overCap = bytes !== undefined && bytes > (this.options.historyCapBytes ?? HISTORY_CAP_BYTES);
+      const kept = cleanupCutoff(started, this.options.historyMs ?? HISTORY_MS, overCap);
       const stats = await table.optimize({
-        // On object storage, readers on other machines keep their version's files for a while.
-        cleanupOlderThan: this.remote ? remoteCleanupCutoff(started) : cleanupCutoff(started),
+        // On object storage, readers on other machines keep their version's files for a while:
+        // whichever of that grace and the history window reaches further back.
+        cleanupOlderThan: this.remote
+          ? new Date(Math.min(kept.getTime(), remoteCleanupCutoff(started).getTime()))
+          : kept,
       });
       const compacted = await table.version();
       const announce = async () => {
@@ -513,21 +559,25 @@ export class LanceStore implements VectorStore {
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
-      // A filter is compiled first, also for the cache: it refuses a value of the wrong type.
-      const kinds = options.where ? columnKinds(await state.table.schema()) : undefined;
-      if (options.where && kinds) compileFilter(options.where, kinds);
-      const where = options.where && kinds ? { filter: options.where, kinds } : undefined;
+      const filtered =
+        options.where && this.options.cacheFilteredSearches && !needsTimes(options.where)
+          ? { filter: options.where, kinds: columnKinds(await state.table.schema()) }
+          : undefined;
+      // Compiled first, also for the cache: it refuses a value of the wrong type.
+      if (filtered && options.where) compileWhere(options.where, await state.table.schema());
       const cached =
-        options.where && !this.options.cacheFilteredSearches
+        options.where && !filtered
           ? undefined
           : await this.vectors?.search(
               collection,
               state.generation,
               cacheSource(state.table, positions),
               vector,
-              { limit: options.limit, withVectors: options.withVectors, where },
+              { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
-      return cached ?? searchTable(state.table, vector, options, positions);
+      return (
+        cached ?? searchTable(state.table, vector, options, [...positions, ...(await timeColumns(state))])
+      );
     });
   }
 
@@ -545,19 +595,18 @@ export class LanceStore implements VectorStore {
           return false;
         },
       );
-      const where = options.where
-        ? compileFilter(options.where, columnKinds(await state.table.schema()))
-        : undefined;
+      const where = options.where ? compileWhere(options.where, await state.table.schema()) : undefined;
       const positions = await positionColumns(state);
+      const times = await timeColumns(state);
       const rows = indexed
         ? await fullTextSearch(
             state.table,
             query,
             where,
-            ["id", "text", "metadata", "vector", ...positions],
+            ["id", "text", "metadata", "vector", ...positions, ...times],
             options.limit,
           )
-        : await fullTextScan(state.table, query, where, options.limit, positions);
+        : await fullTextScan(state.table, query, where, options.limit, positions, times);
       return rows.map((row) => ({
         ...storedChunk(row),
         keywordScore: row._score,
@@ -644,9 +693,42 @@ export class LanceStore implements VectorStore {
 
   listIds(collection: string, where?: Filter): Promise<string[]> {
     return this.withExisting(collection, async (state) =>
-      idsMatching(
+      idsMatching(state.table, where ? compileWhere(where, await state.table.schema()) : undefined),
+    );
+  }
+
+  exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]> {
+    return this.withExisting(collection, async (state) => {
+      const first = (await positionColumns(state)).length > 0 ? "chunk = 0 AND " : "";
+      const found: string[][] = texts.map(() => []);
+      // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.
+      const asked = texts.map((text, i) => ({ text, i })).filter(({ text }) => !text.includes("\u0000"));
+      // One scan per group of texts, not one per text.
+      for (let start = 0; start < asked.length; start += EXACT_GROUP) {
+        const group = asked.slice(start, start + EXACT_GROUP);
+        const rows = (await state.table
+          .query()
+          .where(`${first}(${group.map(({ text }) => textIsPrefixOf(text)).join(" OR ")})`)
+          .select(["id", "text"])
+          .limit(limit * group.length)
+          .toArray()) as Array<{ id: string; text: string }>;
+        for (const { text, i } of group) {
+          found[i] = rows
+            .filter((row) => text.startsWith(row.text))
+            .map((row) => row.id)
+            .slice(0, limit);
+        }
+      }
+      return found;
+    });
+  }
+
+  listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>> {
+    return this.withExisting(collection, async (state) =>
+      timesMatching(
         state.table,
-        where ? compileFilter(where, columnKinds(await state.table.schema())) : undefined,
+        where ? compileWhere(where, await state.table.schema()) : undefined,
+        await timeColumns(state),
       ),
     );
   }
@@ -658,13 +740,14 @@ export class LanceStore implements VectorStore {
         "text",
         "metadata",
         ...(await positionColumns(state)),
+        ...(await timeColumns(state)),
         ...(options.vectors ? ["vector"] : []),
       ]),
     );
   }
 
-  scan(collection: string): Promise<StoredChunk[]> {
-    return this.withExisting(collection, (state) => readAll(state.table));
+  scan(collection: string, options: { vectors?: boolean } = {}): Promise<FetchedChunk[]> {
+    return this.withExisting(collection, (state) => readAll(state.table, options.vectors ?? false));
   }
 
   async rebuildCollection(
@@ -675,7 +758,15 @@ export class LanceStore implements VectorStore {
     return this.exclusive(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
-        const rows = await rebuild(await readAll(current.table));
+        const old = await readAll(current.table);
+        // A re-embedding changes vectors, not documents: each keeps its times.
+        const timesById = new Map(
+          old.map((row) => [row.id, { createdAt: row.createdAt, updatedAt: row.updatedAt }]),
+        );
+        const rows = (await rebuild(old)).map((row) => ({
+          ...row,
+          times: row.times ?? timesById.get(row.id),
+        }));
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
         const db = await this.tables.db();
@@ -704,6 +795,108 @@ export class LanceStore implements VectorStore {
         return documents;
       }),
     );
+  }
+
+  history(collection: string): Promise<CollectionVersion[]> {
+    return this.withExisting(collection, (state) => listVersions(state.table));
+  }
+
+  async restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan> {
+    return this.locks.run(collection, () =>
+      this.withExisting(collection, async (state) => {
+        const version = pickVersion(await listVersions(state.table), target);
+        const name = tableName(collection, state.generation);
+        const db = await this.tables.db();
+        const plan = await planRestore(db, name, version);
+        if (options.dryRun) return plan;
+        const restoredAs = await restoreVersion(db, name, version);
+        // The table moved under every handle and cache of this process: start them afresh.
+        await this.tables.forget(collection, "vanished");
+        this.options.logger.info(
+          `restored collection "${collection}" to version ${version} as version ${restoredAs}`,
+        );
+        return { ...plan, restoredAs };
+      }),
+    );
+  }
+
+  async backup(dir: string): Promise<BackupEntry[]> {
+    return this.guard(async () => {
+      const db = await this.tables.db();
+      // Every collection's version first, all at nearly one moment; then the copies, at those versions.
+      const pinned: Array<{ collection: string; name: string; version: number }> = [];
+      for (const collection of collectionsIn(await this.tables.names())) {
+        const state = await this.tables.get(collection);
+        if (!state) continue;
+        pinned.push({
+          collection,
+          name: tableName(collection, state.generation),
+          version: await state.table.version(),
+        });
+      }
+      const target = await openDatabase(dir);
+      try {
+        const existing = new Set(await target.tableNames());
+        const clash = pinned.filter((p) => existing.has(p.collection)).map((p) => p.collection);
+        if (clash.length > 0) {
+          throw new MemoryError(
+            "invalid_input",
+            `The backup directory ${dir} already holds ${clash.join(", ")}; back up into a new or empty directory.`,
+          );
+        }
+        const copied: BackupEntry[] = [];
+        for (const { collection, name, version } of pinned) {
+          const rows = await copyTable(db, name, version, target, collection);
+          copied.push({ collection, version, rows });
+        }
+        return copied;
+      } finally {
+        target.close();
+      }
+    });
+  }
+
+  async restoreBackup(dir: string): Promise<BackupEntry[]> {
+    return this.guard(async () => {
+      const source = await openDatabase(dir);
+      try {
+        const names = await source.tableNames();
+        const collections = [...collectionsIn(names)];
+        if (collections.length === 0)
+          throw new MemoryError(
+            "invalid_input",
+            `${dir} holds no collections; name a directory made by \`backup\`.`,
+          );
+        const present: string[] = [];
+        for (const collection of collections)
+          if (await this.getCollection(collection)) present.push(collection);
+        if (present.length > 0) {
+          throw new MemoryError(
+            "invalid_input",
+            `Collections ${present.join(", ")} exist here already; restore the backup into another --db-path, or drop them first (delete <collection> --drop). Nothing was restored.`,
+          );
+        }
+        const db = await this.tables.db();
+        const restored: BackupEntry[] = [];
+        for (const collection of collections) {
+          const generation = liveGeneration(collection, names) ?? 0;
+          const from = await source.openTable(tableName(collection, generation));
+          const version = await from.version();
+          from.close();
+          await this.locks.run(collection, async () => {
+            const rows = await copyTable(source, tableName(collection, generation), version, db, collection);
+            restored.push({ collection, version, rows });
+          });
+        }
+        return restored;
+      } finally {
+        source.close();
+      }
+    });
   }
 
   async listCollections(): Promise<CollectionInfo[]> {

@@ -39,6 +39,11 @@ export function idInList(ids: string[]): string {
   return `${quoteIdentifier("id")} IN (${ids.map(sqlString).join(", ")})`;
 }
 
+/** Rows whose `text` is a prefix of `text` (a whole document's text begins with its first chunk's). */
+export function textIsPrefixOf(text: string): string {
+  return `starts_with(${sqlString(text)}, ${quoteIdentifier("text")})`;
+}
+
 const COMPARE_SQL = { $eq: "=", $ne: "<>", $gt: ">", $gte: ">=", $lt: "<", $lte: "<=" } as const;
 
 function kindOf(value: Scalar): ColumnKind {
@@ -56,13 +61,25 @@ function mismatch(key: string, column: ColumnKind, value: Scalar): MemoryError {
 /**
  * Compiles a filter against the collection's metadata columns. A condition on a key that no
  * document has matches nothing; a condition only matches documents that have the key.
+ * `timed`: the table has the time columns; without them (a table made before times were kept,
+ * not written since) every document's time is unknown, and a condition on it matches nothing.
  */
-export function compileFilter(filter: Filter, columns: ReadonlyMap<string, ColumnKind>): string {
+export function compileFilter(
+  filter: Filter,
+  columns: ReadonlyMap<string, ColumnKind>,
+  timed: boolean,
+): string {
   switch (filter.kind) {
     case "and":
     case "or": {
       const joiner = filter.kind === "and" ? " AND " : " OR ";
-      return `(${filter.filters.map((f) => compileFilter(f, columns)).join(joiner)})`;
+      return `(${filter.filters.map((f) => compileFilter(f, columns, timed)).join(joiner)})`;
+    }
+    case "time": {
+      if (!timed) return "FALSE";
+      if (!Number.isSafeInteger(filter.at)) throw new Error(`bug: unparsed time reached SQL: ${filter.at}`);
+      // A NULL (unknown) time compares as NULL: never a match, whatever the operator.
+      return `${quoteIdentifier(filter.key)} ${COMPARE_SQL[filter.op]} to_timestamp_millis(${filter.at})`;
     }
     case "compare": {
       const kind = columns.get(filter.key);

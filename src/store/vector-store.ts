@@ -22,20 +22,35 @@ export interface ChunkPosition {
   start: number;
 }
 
+/**
+ * When a document was first written and last changed (text or metadata), as the store set them:
+ * ISO 8601 in UTC with milliseconds. Null: stored before times were kept (unknown, not "now").
+ */
+export interface DocumentTimes {
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
 /** A row to write: one chunk of a document; without a position it is the whole document (chunk 0 at 0). */
 export interface ChunkToWrite extends StoredText, Partial<ChunkPosition> {
   vector: Float32Array;
+  /**
+   * Times to store as they are (an import or restore, which carries them). Without them the store
+   * sets them: now for a new document; a stored one keeps `createdAt` and gets a new `updatedAt`
+   * only when its text or metadata changed.
+   */
+  times?: DocumentTimes | undefined;
 }
 
 /** A stored row: one chunk of a document. */
-export interface StoredChunk extends StoredText, ChunkPosition {}
+export interface StoredChunk extends StoredText, ChunkPosition, DocumentTimes {}
 
 /** A stored row (one chunk of a document) as fetch returns it, with its vector when asked for. */
 export interface FetchedChunk extends StoredChunk {
   vector?: Float32Array;
 }
 
-export interface Hit extends ChunkPosition {
+export interface Hit extends ChunkPosition, DocumentTimes {
   id: string;
   text: string;
   metadata: Metadata;
@@ -45,7 +60,7 @@ export interface Hit extends ChunkPosition {
   vector?: Float32Array;
 }
 
-export interface KeywordHit extends ChunkPosition {
+export interface KeywordHit extends ChunkPosition, DocumentTimes {
   id: string;
   text: string;
   metadata: Metadata;
@@ -77,6 +92,35 @@ export interface SearchOptions {
   where?: Filter;
   /** Return each hit's stored vector too (for re-ranking). */
   withVectors?: boolean;
+}
+
+/** One kept version of a collection's table: every commit makes one. */
+export interface CollectionVersion {
+  version: number;
+  /** When it was committed (ISO 8601, UTC). */
+  time: string;
+  /** What the commit did, as its row statistics show: create, add, delete, update (rows rewritten in place, schema or index changes), compact. */
+  operation: "create" | "add" | "delete" | "update" | "compact";
+  /** Rows (chunks) in the table at this version, and the change from the version before. */
+  rows: number;
+  rowsChanged: number;
+  /** Bytes of the files this version reads. */
+  bytes: number;
+}
+
+/** What restoring a version does (or, on a dry run, would do), by document id. */
+export interface RestorePlan {
+  /** The version restored, and the latest version it replaces. */
+  version: number;
+  from: number;
+  /** Documents at the restored version. */
+  documents: number;
+  /** Documents that come back (deleted since), go (added since), and change back. */
+  back: string[];
+  gone: string[];
+  changed: string[];
+  /** The new version the restore made (not on a dry run). */
+  restoredAs?: number;
 }
 
 export type DeleteSelector = { ids: string[] } | { where: Filter };
@@ -122,12 +166,20 @@ export interface VectorStore {
   listCollections(): Promise<CollectionInfo[]>;
   /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
+  /**
+   * For each text, the ids of up to `limit` documents whose first chunk's text begins it: every
+   * stored document whose whole text equals it is among them (the caller checks whole texts). No
+   * model is involved, so exact duplicates are found by text alone.
+   */
+  exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]>;
+  /** Like listIds, with each document's times (null where unknown). */
+  listTimes(collection: string, where?: Filter): Promise<Array<{ id: string } & DocumentTimes>>;
   /** Every row (chunk) of the documents with these ids that exist (any order), with vectors when asked. */
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /** Storage figures for one collection. */
   stats(collection: string): Promise<CollectionStats>;
-  /** Every row (chunk) of a collection, without vectors. */
-  scan(collection: string): Promise<StoredChunk[]>;
+  /** Every row (chunk) of a collection, with vectors when asked (one read of the table). */
+  scan(collection: string, options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /**
    * Re-embeds a whole collection under `model`: `rebuild` gets every row (chunk) and returns the rows
    * of the new version (chunked anew for the new model's window, if need be); it replaces the old one
@@ -139,7 +191,34 @@ export interface VectorStore {
     model: ModelRecord,
     rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
   ): Promise<number>;
+  /** The collection's kept versions, oldest first. */
+  history(collection: string): Promise<CollectionVersion[]>;
+  /**
+   * Brings the collection back to a kept version (by number, or the newest at or before a time in
+   * ms) as a new version: one commit, undoable by restoring the version it replaced. A dry run
+   * only says what would change.
+   */
+  restore(
+    collection: string,
+    target: { version: number } | { at: number },
+    options: { dryRun: boolean },
+  ): Promise<RestorePlan>;
+  /**
+   * Copies every collection, each at the version it had when the backup began, into a new
+   * database directory `dir`; writers go on meanwhile. Returns what was copied.
+   */
+  backup(dir: string): Promise<BackupEntry[]>;
+  /** Copies every collection of a backup directory into this store; refuses collections that exist here. */
+  restoreBackup(dir: string): Promise<BackupEntry[]>;
   close(): Promise<void>;
+}
+
+export interface BackupEntry {
+  collection: string;
+  /** The version copied (of the source). */
+  version: number;
+  /** Rows (chunks) copied. */
+  rows: number;
 }
 
 /** One string per row: a document's id and which of its chunks the row holds. */

@@ -16,6 +16,21 @@ const outputSchema = z.object({
   replaced: z.number().int().describe("Documents that replaced an existing one with the same id."),
   created: z.boolean().describe("Whether this call created the collection."),
   model: modelRecord,
+  duplicates: z
+    .array(
+      z.object({
+        id: z.string().describe("The new document."),
+        duplicate_of: z.string().describe("The closest stored document it repeats."),
+        score: z.number().describe("Their cosine similarity (1 for the same text)."),
+        exact: z.boolean().describe("True when the stored text is exactly the same."),
+      }),
+    )
+    .describe("New documents that repeat a stored one, in input order; empty when none does."),
+  skipped: z
+    .array(z.string())
+    .describe(
+      'Ids not stored because they repeat a stored document (on_duplicate "skip"); their chunks are 0.',
+    ),
 });
 
 export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
@@ -41,15 +56,41 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
         const onProgress = progressSender(extra);
         const result = await deps.memory.addDocuments(args.collection, args.documents, {
           signal: extra.signal,
+          duplicates: { threshold: args.duplicate_threshold, onDuplicate: args.on_duplicate },
           ...(onProgress ? { onProgress } : {}),
         });
         const split = result.chunks.filter((n) => n > 1).length;
         const chunks = result.chunks.reduce((sum, n) => sum + n, 0);
+        const stored = result.ids.length - result.skipped.length;
+        const repeats = result.duplicates
+          .slice(0, 20)
+          .map(
+            (d) =>
+              `${d.id} repeats ${d.duplicateOf} (${d.exact ? "same text" : `cosine ${d.score.toFixed(3)}`})`,
+          );
         const summary =
-          `Stored ${result.ids.length} document(s) in "${result.collection}"` +
+          `Stored ${stored} document(s) in "${result.collection}"` +
           `${result.created ? " (new collection)" : ""}: ${result.added} added, ${result.replaced} replaced.` +
-          (split > 0 ? ` ${split} long document(s) were split; ${chunks} chunks in all.` : "");
-        return toolResult({ ...result }, summary);
+          (split > 0 ? ` ${split} long document(s) were split; ${chunks} chunks in all.` : "") +
+          (result.skipped.length > 0
+            ? ` Skipped ${result.skipped.length} that repeat stored documents (nothing stored for them).`
+            : "") +
+          (repeats.length > 0
+            ? `\nDuplicates: ${repeats.join("; ")}.${result.skipped.length === 0 ? ' Pass on_duplicate "skip" to leave such documents out, or update_documents to change the stored one.' : ""}`
+            : "");
+        const { duplicates, ...rest } = result;
+        return toolResult(
+          {
+            ...rest,
+            duplicates: duplicates.map((d) => ({
+              id: d.id,
+              duplicate_of: d.duplicateOf,
+              score: d.score,
+              exact: d.exact,
+            })),
+          },
+          summary,
+        );
       }),
   );
 }

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { getDocumentsInput, metadataValue } from "../contract/index.js";
+import { documentTimes, getDocumentsInput, metadataValue } from "../contract/index.js";
 import type { ToolDeps } from "./deps.js";
 import { runTool, snippet, toolResult } from "./result.js";
 
@@ -18,9 +18,10 @@ const outputSchema = z.object({
           .describe(
             "Chunks the document is stored as: more than 1 if it was longer than the model's window.",
           ),
+        ...documentTimes,
       }),
     )
-    .describe("The documents: in the order of `ids`, or ordered by id when paging."),
+    .describe("The documents: in the order of `ids`, or when paging in order_by's order (id by default)."),
   not_found: z.array(z.string()).describe("Requested ids that do not exist."),
   next_cursor: z
     .string()
@@ -45,7 +46,9 @@ export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
       runTool(deps.logger, "get_documents", async () => {
         const result = await deps.memory.getDocuments(
           args.collection,
-          args.ids ? { ids: args.ids } : { where: args.where, limit: args.limit, cursor: args.cursor },
+          args.ids
+            ? { ids: args.ids }
+            : { where: args.where, limit: args.limit, cursor: args.cursor, orderBy: args.order_by },
         );
         const lines = result.documents.map((d) => `[${d.id}] ${snippet(d.text, 200)}`);
         const more = result.nextCursor ? ` More: pass cursor "${result.nextCursor}".` : "";
@@ -55,7 +58,11 @@ export function registerGetDocuments(server: McpServer, deps: ToolDeps): void {
         return toolResult(
           {
             collection: args.collection,
-            documents: result.documents,
+            documents: result.documents.map(({ createdAt, updatedAt, ...doc }) => ({
+              ...doc,
+              created_at: createdAt,
+              updated_at: updatedAt,
+            })),
             not_found: result.notFound,
             next_cursor: result.nextCursor,
             total: result.total,

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { metadataValue, searchSimilarInput } from "../contract/index.js";
+import { documentTimes, metadataValue, searchSimilarInput } from "../contract/index.js";
 import type { SearchResult } from "../memory.js";
 import type { ToolDeps } from "./deps.js";
 import { progressSender, runTool, toolResult } from "./result.js";
@@ -41,8 +41,15 @@ const outputSchema = z.object({
           .number()
           .describe("Cosine similarity to the query (higher is closer, at most 1), in every mode."),
         distance: z.number().describe("Cosine distance, 1 - score (as Chroma reports it)."),
+        weighted_score: z
+          .number()
+          .optional()
+          .describe(
+            "With recency_half_life_days: the ranking score times the age weight, which the results are ordered by.",
+          ),
         matched_by: z.array(z.enum(["semantic", "keyword"])).describe("Which searches found it."),
         metadata: z.record(z.string(), metadataValue).describe("The document's metadata as stored."),
+        ...documentTimes,
       }),
     )
     .describe("Matches, best first."),
@@ -75,6 +82,7 @@ export function registerSearchSimilar(server: McpServer, deps: ToolDeps): void {
           minScore: args.min_score,
           diversity: args.diversity,
           groupBy: args.group_by,
+          recencyHalfLifeDays: args.recency_half_life_days,
           onProgress: progressSender(extra),
         });
         const { results, truncated } = fitToBudget(found, args.query, args.include_text, args.max_chars);
@@ -122,8 +130,11 @@ export function fitToBudget(found: SearchResult[], query: string, includeText: b
       text_chars: r.text.length,
       score: r.score,
       distance: r.distance,
+      ...(r.weightedScore === undefined ? {} : { weighted_score: r.weightedScore }),
       matched_by: r.matchedBy,
       metadata: r.metadata,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
     };
     if (!includeText) return { ...base, truncated: false };
     const room = Math.max(0, left);

@@ -1,12 +1,14 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readJson } from "../http.js";
 import { type LoopbackGuard, loopbackGuard } from "../http-guard.js";
 import type { Logger } from "../logger.js";
 import type { VectorMemory } from "../memory.js";
 import { handleApi } from "./api.js";
+import { IMPORT_BODY_BYTES } from "./curation-api.js";
 import { createSessions, sessionCookie } from "./session.js";
 
 export interface UiOptions {
@@ -29,9 +31,10 @@ export interface UiHandle {
 export const UI_HOST = "127.0.0.1";
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const ASSETS: Record<string, string> = {
-  "/assets/app.js": "text/javascript; charset=utf-8",
-  "/assets/app.css": "text/css; charset=utf-8",
+/** What the build writes beside the page: scripts (the entry, its lazily loaded chunks, the map's worker) and styles. */
+const ASSET_TYPES: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
 };
 
 /**
@@ -86,11 +89,15 @@ export interface UiHandler {
  */
 export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
   const dir = options.assetsDir ?? fileURLToPath(new URL("./assets/", import.meta.url));
-  const files = new Map<string, Buffer>();
+  const files = new Map<string, { type: string; bytes: Buffer }>();
   let page: string;
   try {
     page = readFileSync(`${dir}/index.html`, "utf8");
-    for (const asset of Object.keys(ASSETS)) files.set(asset, readFileSync(`${dir}/${asset.slice(8)}`));
+    for (const name of readdirSync(dir)) {
+      const type = ASSET_TYPES[extname(name)];
+      if (type) files.set(`/assets/${name}`, { type, bytes: readFileSync(`${dir}/${name}`) });
+    }
+    if (!files.has("/assets/app.js")) throw new Error("no app.js");
   } catch {
     throw new Error(`The web UI's files are missing from ${dir}; build them with \`npm run build\`.`);
   }
@@ -104,8 +111,8 @@ export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
     if (refusal) return send(res, 403, "text/plain", refusal);
     const url = new URL(req.url ?? "/", guard.base);
 
-    const asset = ASSETS[url.pathname];
-    if (asset && req.method === "GET") return send(res, 200, asset, files.get(url.pathname) ?? "");
+    const asset = files.get(url.pathname);
+    if (asset && req.method === "GET") return send(res, 200, asset.type, asset.bytes);
 
     const token = url.searchParams.get("token");
     if (url.pathname === "/" && req.method === "GET" && token !== null) {
@@ -138,7 +145,7 @@ export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
       return json(res, 403, { error: "Missing or wrong CSRF token; reload the page." });
     let body: unknown;
     if (method === "POST") {
-      const read = await readJson(req, MAX_BODY_BYTES);
+      const read = await readJson(req, url.pathname === "/api/import" ? IMPORT_BODY_BYTES : MAX_BODY_BYTES);
       if (read.kind !== "ok")
         return json(res, read.kind === "too-large" ? 413 : 400, { error: "Bad JSON body" });
       body = read.value;
@@ -149,6 +156,14 @@ export function createUiHandler(options: Omit<UiOptions, "port">): UiHandler {
       query: url.searchParams,
       body,
     });
+    if (reply.binary) {
+      if (reply.filename)
+        res.setHeader(
+          "Content-Disposition",
+          `attachment; filename="${reply.filename.replace(/[^\w.-]/g, "_")}"`,
+        );
+      return send(res, reply.status, reply.type ?? "application/octet-stream", reply.binary);
+    }
     return json(res, reply.status, reply.body);
   }
 

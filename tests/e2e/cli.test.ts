@@ -115,6 +115,11 @@ describe("the command line for people and scripts", () => {
       "notes/lunch.txt",
       "notes/sub/oncall.md",
     ]);
+    // Times travel with the documents, and the import below keeps them (the copies compare equal).
+    for (const line of lines.slice(1)) {
+      expect(line.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(line.updated_at).toMatch(/Z$/);
+    }
     const imported = await cli(["import", "copy", "--json"], exported.stdout);
     expect(imported.code).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ documents: 3, added: 3 });
@@ -125,6 +130,28 @@ describe("the command line for people and scripts", () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(copied.slice(1)).toEqual(lines.slice(1));
     expect(copied[0]?.model).toEqual(lines[0]?.model);
+  });
+
+  it("lists a collection's history and restores a version, with a dry run, as an undoable new version", async () => {
+    const before = JSON.parse((await cli(["get", "copy", "--json"])).stdout) as { total: number };
+    const history = JSON.parse((await cli(["history", "copy", "--json"])).stdout) as {
+      versions: Array<{ version: number; operation: string }>;
+    };
+    const good = history.versions.at(-1)?.version as number;
+    expect((await cli(["delete", "copy", "notes/lunch.txt"])).code).toBe(0);
+    const table = await cli(["history", "copy"]);
+    expect(table.stdout).toMatch(/version\s+time\s+operation\s+rows\s+change/);
+    expect(table.stdout).toMatch(/delete\s+2\s+-1/);
+    const dry = await cli(["restore", "copy", "--version", String(good), "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("back: notes/lunch.txt");
+    expect(dry.stdout).toContain("Nothing was changed.");
+    const done = await cli(["restore", "copy", "--version", String(good)]);
+    expect(done.stdout).toMatch(/Undo: restore copy --version \d+/);
+    expect(JSON.parse((await cli(["get", "copy", "--json"])).stdout)).toMatchObject({ total: before.total });
+    expect((await cli(["restore", "copy"])).code).toBe(2);
+    expect((await cli(["restore", "copy", "--at", "last week"])).code).toBe(2);
+    expect((await cli(["restore", "copy", "--version", "99999"])).code).toBe(1);
   });
 
   it("deletes with a dry run first, and reports exit codes scripts can trust", async () => {

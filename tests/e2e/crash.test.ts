@@ -29,8 +29,8 @@ interface Doc {
   metadata: Metadata;
 }
 interface Page {
-  /** `chunks` (how many a long text was split into) is left out where documents are compared. */
-  documents: Array<Doc & { chunks?: number }>;
+  /** `chunks` (how many a long text was split into) and the times are left out where documents are compared. */
+  documents: Array<Doc & { chunks?: number; created_at?: string | null; updated_at?: string | null }>;
   next_cursor: string | null;
   not_found: string[];
 }
@@ -174,7 +174,12 @@ function preExisting(collection: string): Doc[] {
   }));
 }
 
-function withoutChunkCount({ chunks: _chunks, ...doc }: Doc & { chunks?: number }): Doc {
+function withoutChunkCount({
+  chunks: _chunks,
+  created_at: _c,
+  updated_at: _u,
+  ...doc
+}: Doc & { chunks?: number; created_at?: string | null; updated_at?: string | null }): Doc {
   return doc;
 }
 

@@ -78,17 +78,18 @@ async function expectStored(server: StdioServer, docs: Doc[], why: string): Prom
   expect(listed.collections.find((c) => c.name === "notes")?.count, `${why}: count`).toBe(docs.length);
   const ids = docs.map((d) => d.id);
   for (let start = 0; start < ids.length; start += 100) {
-    const page = await ok<{ documents: Array<Doc & { chunks?: number }>; not_found: string[] }>(
-      server,
-      "get_documents",
-      {
-        collection: "notes",
-        ids: ids.slice(start, start + 100),
-      },
-    );
+    const page = await ok<{
+      documents: Array<Doc & { chunks?: number; created_at?: string | null; updated_at?: string | null }>;
+      not_found: string[];
+    }>(server, "get_documents", {
+      collection: "notes",
+      ids: ids.slice(start, start + 100),
+    });
     expect(page.not_found, `${why}: missing`).toEqual([]);
-    // `chunks` (how many a long text was split into) is not what this compares.
-    const documents = page.documents.map(({ chunks: _chunks, ...doc }) => doc);
+    // `chunks` (how many a long text was split into) and the times are not what this compares.
+    const documents = page.documents.map(
+      ({ chunks: _chunks, created_at: _c, updated_at: _u, ...doc }) => doc,
+    );
     expect(documents, `${why}: rows as sent`).toEqual(docs.slice(start, start + 100));
   }
 }

@@ -38,8 +38,8 @@ interface Found {
   metadata: Metadata;
 }
 interface Page {
-  /** `chunks` (how many a long text was split into) is left out where documents are compared. */
-  documents: Array<Doc & { chunks?: number }>;
+  /** `chunks` (how many a long text was split into) and the times are left out where documents are compared. */
+  documents: Array<Doc & { chunks?: number; created_at?: string | null; updated_at?: string | null }>;
   next_cursor: string | null;
   total: number;
   not_found: string[];
@@ -124,7 +124,9 @@ class Calls {
         ...(cursor ? { cursor } : {}),
       });
       if (!page) return documents;
-      documents.push(...page.documents.map(({ chunks: _chunks, ...doc }) => doc));
+      documents.push(
+        ...page.documents.map(({ chunks: _chunks, created_at: _c, updated_at: _u, ...doc }) => doc),
+      );
       if (!page.next_cursor) return documents;
       cursor = page.next_cursor;
     }

@@ -169,7 +169,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
       expect(await first.locator(".matched").textContent()).toMatch(/matched by (semantic|keyword)/);
       expect(await first.locator(".score").textContent()).toMatch(/^score -?\d\.\d{3}$/);
       if (mode !== "semantic") {
-        expect(await first.locator("a").textContent()).toBe("a1");
+        expect(await first.locator("a.doc-link").textContent()).toBe("a1");
         expect((await first.locator("mark").allTextContents()).map((m) => m.toLowerCase())).toContain(
           "vault",
         );
@@ -184,7 +184,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     await open(
       `#/search?c=notes&q=pizza&mode=keyword&where=${encodeURIComponent('{"topic":"office"}')}&min=-1`,
     );
-    await expect.poll(() => page.locator("li.result a").allTextContents()).toEqual(["b1"]);
+    await expect.poll(() => page.locator("li.result a.doc-link").allTextContents()).toEqual(["b1"]);
     await open(`#/search?c=notes&q=pizza&mode=keyword&min=1`);
     await expect.poll(() => page.locator("h2").textContent()).toBe("0 result(s)");
   });
@@ -197,9 +197,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     const editor = page.getByLabel(/Metadata as JSON/);
     await editor.fill(JSON.stringify({ topic: "security", reviewed: true }));
     await page.getByRole("button", { name: "Save metadata" }).click();
-    await expect
-      .poll(() => page.locator('p.notice[role="status"]').textContent())
-      .toContain("Saved: 3 key(s)");
+    await expect.poll(() => page.locator("#metadata-status").textContent()).toContain("Saved: 3 key(s)");
     expect(await metadataOf("a1")).toEqual({ topic: "security", reviewed: true });
     // A key keeps one type within a collection: the memory's refusal is shown, nothing changes.
     await editor.fill(JSON.stringify({ topic: 7, reviewed: true }));

@@ -561,6 +561,8 @@ describe("get_documents", () => {
       text: docs[0]?.text,
       metadata: docs[0]?.metadata,
       chunks: 1,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
     expect(out.not_found).toEqual(["zz"]);
     expect(out.next_cursor).toBeNull();
@@ -697,6 +699,8 @@ describe("update_documents", () => {
       text: docs[0]?.text,
       metadata: docs[0]?.metadata,
       chunks: 1,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
   });
 });

@@ -37,6 +37,8 @@ export interface HarnessOptions {
   dtype?: string;
   factory?: EmbedderFactory;
   logger?: Logger;
+  /** The clock for documents' times, in ms (default Date.now). */
+  now?: () => number;
 }
 
 let remoteDefault: (() => Pick<HarnessOptions, "dbPath" | "objectStore">) | undefined;
@@ -70,6 +72,7 @@ export async function startHarness(given: HarnessOptions = {}): Promise<Harness>
       modelCache: remote ? path.join(temp?.dir as string, "cache") : path.join(dbPath, "..", "cache"),
       offline: true,
       ...(options.objectStore ? { objectStore: options.objectStore } : {}),
+      ...(options.now ? { now: options.now } : {}),
     },
     options.logger ?? silentLogger,
     options.factory ?? hashFactory(),

@@ -50,9 +50,9 @@ export interface UiProcess {
 }
 
 /** Starts `dist/cli.js ui --port 0 ...` and reads the login URL from its stdout. */
-export function spawnUi(args: string[]): Promise<UiProcess> {
+export function spawnUi(args: string[], env: Record<string, string> = {}): Promise<UiProcess> {
   const child = spawn(process.execPath, [CLI, "ui", "--port", "0", ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

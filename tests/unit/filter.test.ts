@@ -13,7 +13,7 @@ const columns = new Map<string, ColumnKind>([
 const sql = (where: Record<string, unknown>) => {
   const filter = parseWhere(where);
   if (!filter) throw new Error("empty filter");
-  return compileFilter(filter, columns);
+  return compileFilter(filter, columns, true);
 };
 
 describe("sql literals", () => {
@@ -95,5 +95,34 @@ describe("parseWhere + compileFilter", () => {
     expect(() => parseWhere(deep)).toThrow(/nesting deeper than 8/);
     const wide = { $or: Array.from({ length: 101 }, (_, i) => ({ [`k${i}`]: i })) };
     expect(() => parseWhere(wide)).toThrow(/more than 100 conditions/);
+  });
+});
+
+describe("time filters", () => {
+  const at = (iso: string) => Date.parse(iso);
+  it("compile to the time columns, pushed into LanceDB as millisecond timestamps", () => {
+    expect(sql({ updated_at: { $gte: "2026-11-01T00:00:00Z" } })).toBe(
+      `\`updated_at\` >= to_timestamp_millis(${at("2026-11-01T00:00:00Z")})`,
+    );
+    expect(sql({ created_at: "2026-11-01", topic: "x" })).toBe(
+      `(\`created_at\` = to_timestamp_millis(${at("2026-11-01T00:00:00Z")}) AND \`m_topic\` = 'x')`,
+    );
+  });
+  it("match nothing in a table without time columns (every time unknown)", () => {
+    const filter = parseWhere({ created_at: { $lt: "2030-01-01T00:00:00Z" } });
+    if (!filter) throw new Error("empty filter");
+    expect(compileFilter(filter, columns, false)).toBe("FALSE");
+  });
+  it("refuse what is not an ISO 8601 time, and set operators, saying which forms work", () => {
+    for (const where of [
+      { updated_at: { $gte: "last week" } },
+      { updated_at: { $gte: 1793000000000 } },
+      { updated_at: { $gte: "2026-11-01T00:00:00" } },
+      { created_at: { $in: ["2026-11-01"] } },
+      { created_at: true },
+    ]) {
+      expect(() => parseWhere(where), JSON.stringify(where)).toThrow(/created_at|updated_at/);
+    }
+    expect(() => parseWhere({ updated_at: { $gte: "yesterday" } })).toThrow(/2026-11-01T09:30:00Z/);
   });
 });

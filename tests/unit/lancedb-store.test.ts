@@ -278,28 +278,57 @@ describe("compaction policy", () => {
     expect(compactionDue({ rows: 1_000_000, smallFragments: 499 })).toBe(false);
   });
 
-  it("compacts by itself once due, and removes the versions it replaced", async () => {
+  for (const [label, options, kept] of [
+    ["with history off", { historyMs: 0 }, 12],
+    ["over the history disk cap", { historyCapBytes: 1 }, 12],
+  ] as const) {
+    it(`compacts by itself once due, and removes the versions it replaced ${label}`, async () => {
+      const { dir: d, cleanup: c } = tempDir();
+      const dbPath = path.join(d, "db");
+      let compacting = new LanceStore({
+        dbPath,
+        logger: silentLogger,
+        compactEvery: 8,
+        compactIdleMs: 0,
+        ...options,
+      });
+      try {
+        for (let i = 0; i < 40; i++)
+          await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
+        // Due at 32 small fragments and idle (0 ms here: between two writes): compacted in the background.
+        await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThanOrEqual(9), {
+          timeout: 20_000,
+          interval: 50,
+        });
+        await compacting.close();
+        compacting = new LanceStore({ dbPath, logger: silentLogger });
+        const stats = await compacting.stats("c");
+        expect(stats.documents).toBe(40);
+        const versions = readdirSync(path.join(dbPath, "c.lance", "_versions"));
+        expect(versions.length).toBeLessThanOrEqual(kept);
+        const all = await compacting.fetch(
+          "c",
+          Array.from({ length: 40 }, (_, i) => `r${i}`),
+        );
+        expect(all).toHaveLength(40);
+      } finally {
+        await compacting.close();
+        c();
+      }
+    });
+  }
+
+  it("keeps the versions a compaction replaced for the history window, by default", async () => {
     const { dir: d, cleanup: c } = tempDir();
     const dbPath = path.join(d, "db");
-    let compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 8, compactIdleMs: 0 });
+    const compacting = new LanceStore({ dbPath, logger: silentLogger, compactEvery: 1000 });
     try {
-      for (let i = 0; i < 40; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
-      // Due at 32 small fragments and idle (0 ms here: between two writes): compacted in the background.
-      await vi.waitFor(async () => expect((await compacting.stats("c")).fragments).toBeLessThanOrEqual(9), {
-        timeout: 20_000,
-        interval: 50,
-      });
-      await compacting.close();
-      compacting = new LanceStore({ dbPath, logger: silentLogger });
-      const stats = await compacting.stats("c");
-      expect(stats.documents).toBe(40);
-      const versions = readdirSync(path.join(dbPath, "c.lance", "_versions"));
-      expect(versions.length).toBeLessThanOrEqual(12);
-      const all = await compacting.fetch(
-        "c",
-        Array.from({ length: 40 }, (_, i) => `r${i}`),
-      );
-      expect(all).toHaveLength(40);
+      for (let i = 0; i < 10; i++) await compacting.upsert("c", model, [doc(`r${i}`, unit(1, i, 0), { i })]);
+      await compacting.compact("c");
+      const history = await compacting.history("c");
+      expect(history.length).toBeGreaterThanOrEqual(11);
+      expect(history.at(-1)?.operation).toBe("compact");
+      expect(history[0]).toMatchObject({ version: 1, operation: "create", rows: 1 });
     } finally {
       await compacting.close();
       c();
@@ -424,7 +453,7 @@ describe("chunks: rows that share an id", () => {
 
     expect(await store.getCollection("c")).toEqual({ name: "c", count: 1, model });
     expect(await store.fetch("c", ["a"])).toEqual([
-      { id: "a", text: "old a", metadata: {}, chunk: 0, start: 0 },
+      { id: "a", text: "old a", metadata: {}, chunk: 0, start: 0, createdAt: null, updatedAt: null },
     ]);
     expect((await store.search("c", unit(1, 0, 0), { limit: 1 }))[0]).toMatchObject({ id: "a", chunk: 0 });
     await store.upsert(

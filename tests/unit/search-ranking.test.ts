@@ -4,7 +4,13 @@ import {
   HYBRID_COSINE_WEIGHT,
   hybridCosineWeight,
 } from "../../src/ranking.js";
-import { bestChunkPerDocument, finalPage, type RankRequest, rankChunks } from "../../src/search-ranking.js";
+import {
+  bestChunkPerDocument,
+  finalPage,
+  type RankRequest,
+  rankChunks,
+  weightByRecency,
+} from "../../src/search-ranking.js";
 import type { Hit, KeywordHit } from "../../src/store/vector-store.js";
 
 const unit = (...v: number[]) => {
@@ -21,6 +27,8 @@ function hit(id: string, cos: number, text = `text of ${id}`, chunk = 0): Hit & 
     chunk,
     start: 0,
     metadata: {},
+    createdAt: null,
+    updatedAt: null,
     distance: 1 - cos,
     vector: unit(cos, Math.sqrt(Math.max(0, 1 - cos * cos)), 0),
   };
@@ -158,5 +166,51 @@ describe("finalPage", () => {
     expect(ids(finalPage(ranked, 2, 0))).toEqual(["near1", "near2"]);
     expect(ids(finalPage(ranked, 2, 0.5))).toEqual(["near1", "other"]);
     expect(finalPage(ranked, 1, 0)[0]).not.toHaveProperty("vector");
+  });
+});
+
+describe("weightByRecency", () => {
+  const now = Date.parse("2026-11-30T00:00:00Z");
+  const daysAgo = (d: number) => new Date(now - d * 86_400_000).toISOString();
+  const dated = (id: string, cos: number, updatedAt: string | null) => ({ ...hit(id, cos), updatedAt });
+
+  it("halves the weight every half-life and orders by the weighted score, keeping the cosine", () => {
+    const ranked = rankChunks({
+      mode: "semantic",
+      query: "q",
+      queryVector: query,
+      semantic: [dated("old", 0.9, daysAgo(20)), dated("new", 0.6, daysAgo(0))],
+      keyword: [],
+    });
+    const weighted = weightByRecency(ranked, "semantic", 10, now);
+    expect(weighted.map((c) => c.id)).toEqual(["new", "old"]);
+    expect(weighted[1]?.score).toBeCloseTo(0.9, 5);
+    expect(weighted[1]?.weightedScore).toBeCloseTo(0.9 * 0.25, 5);
+    expect(weighted[0]?.weightedScore).toBeCloseTo(0.6, 5);
+  });
+
+  it("weighs a document of unknown time as the oldest dated one; with none dated, not at all", () => {
+    const ranked = rankChunks({
+      mode: "semantic",
+      query: "q",
+      queryVector: query,
+      semantic: [dated("legacy", 0.8, null), dated("a", 0.7, daysAgo(10)), dated("b", 0.5, daysAgo(0))],
+      keyword: [],
+    });
+    const weighted = weightByRecency(ranked, "semantic", 10, now);
+    expect(weighted.find((c) => c.id === "legacy")?.weightedScore).toBeCloseTo(0.8 * 0.5, 5);
+    const undated = weightByRecency(
+      rankChunks({
+        mode: "semantic",
+        query: "q",
+        queryVector: query,
+        semantic: [dated("x", 0.8, null)],
+        keyword: [],
+      }),
+      "semantic",
+      10,
+      now,
+    );
+    expect(undated[0]?.weightedScore).toBeCloseTo(0.8, 5);
   });
 });

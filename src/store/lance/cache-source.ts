@@ -5,10 +5,12 @@ import type { CacheSource, VectorBatch } from "../vector-cache.js";
 import type { FetchedChunk, Metadata } from "../vector-store.js";
 import { rowLocations } from "./queries.js";
 import { columnKinds, hasChunkColumns, type RawRow, storedChunk } from "./schema.js";
+import { hasTimeColumns, TIME_COLUMNS } from "./timestamps.js";
 
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
- * chunk-position columns (none in a table made before chunking).
+ * chunk-position columns (none in a table made before chunking); its time columns are read when
+ * it has them.
  */
 export function cacheSource(table: lancedb.Table, positionColumns: readonly string[]): CacheSource {
   let schema: Promise<Schema> | undefined;
@@ -16,11 +18,12 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
     schema ??= table.schema();
     return schema;
   };
-  const columns = (withVectors: boolean) => [
+  const columns = async (withVectors: boolean) => [
     "id",
     "text",
     "metadata",
     ...positionColumns,
+    ...(hasTimeColumns(await schemaOnce()) ? TIME_COLUMNS : []),
     ...(withVectors ? ["vector"] : []),
   ];
   return {
@@ -80,11 +83,22 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
       }
     },
     async rowsAt(rowIds, withVectors) {
-      return fetched(await table.takeRowIds(rowIds).select(columns(withVectors)).toArray());
+      return fetched(
+        await table
+          .takeRowIds(rowIds)
+          .select(await columns(withVectors))
+          .toArray(),
+      );
     },
     locations: () => rowLocations(table),
     async rowsOf(ids, withVectors) {
-      return fetched(await table.query().where(idInList(ids)).select(columns(withVectors)).toArray());
+      return fetched(
+        await table
+          .query()
+          .where(idInList(ids))
+          .select(await columns(withVectors))
+          .toArray(),
+      );
     },
   };
 }

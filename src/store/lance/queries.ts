@@ -1,4 +1,6 @@
 import type * as lancedb from "@lancedb/lancedb";
+import type { Schema } from "apache-arrow";
+import type { Filter } from "../../filter.js";
 import type { RowLocations } from "../commits.js";
 import { compileFilter, idInList } from "../sql.js";
 import {
@@ -6,13 +8,19 @@ import {
   chunkKey,
   type DeleteResult,
   type DeleteSelector,
+  type DocumentTimes,
   type FetchedChunk,
   type Hit,
   type SearchOptions,
-  type StoredChunk,
 } from "../vector-store.js";
 import { columnKinds, hasChunkColumns, POSITION_COLUMNS, type RawRow, storedChunk } from "./schema.js";
+import { hasTimeColumns, type RawTimes, type StoredVersion, TIME_COLUMNS, timesOf } from "./timestamps.js";
 import { ANN_EF, ANN_NPROBES, ANN_REFINE } from "./vector-index.js";
+
+/** A filter as SQL against this table's metadata columns and, where it has them, its time columns. */
+export function compileWhere(filter: Filter, schema: Schema): string {
+  return compileFilter(filter, columnKinds(schema), hasTimeColumns(schema));
+}
 
 /** Ids per query where a list of ids becomes a predicate, so it never becomes one enormous SQL string. */
 const FETCH_CHUNK = 500;
@@ -21,7 +29,7 @@ export async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
   options: SearchOptions,
-  positionColumns: string[],
+  rowColumns: string[],
 ): Promise<Hit[]> {
   let query = table
     .vectorSearch(vector)
@@ -32,7 +40,7 @@ export async function searchTable(
       "text",
       "metadata",
       "_distance",
-      ...positionColumns,
+      ...rowColumns,
       ...(options.withVectors ? ["vector"] : []),
     ])
     // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
@@ -40,7 +48,7 @@ export async function searchTable(
     .ef(ANN_EF)
     .refineFactor(ANN_REFINE)
     .limit(options.limit);
-  if (options.where) query = query.where(compileFilter(options.where, columnKinds(await table.schema())));
+  if (options.where) query = query.where(compileWhere(options.where, await table.schema()));
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
   return rows.map((row) => ({
     ...storedChunk(row),
@@ -79,6 +87,22 @@ export async function idsMatching(table: lancedb.Table, where: string | undefine
   return [...new Set(((await query.toArray()) as Array<{ id: string }>).map((row) => row.id))];
 }
 
+/** The documents matching `where` (SQL already compiled), each once, with its times (null where unknown). */
+export async function timesMatching(
+  table: lancedb.Table,
+  where: string | undefined,
+  timeColumns: readonly string[],
+): Promise<Array<{ id: string } & DocumentTimes>> {
+  let query = table.query().select(["id", ...timeColumns]);
+  if (where) query = query.where(where);
+  const byId = new Map<string, { id: string } & DocumentTimes>();
+  // Every chunk of a document carries its times: one row per document is enough.
+  for (const row of (await query.toArray()) as Array<{ id: string } & RawTimes>) {
+    if (!byId.has(row.id)) byId.set(row.id, { id: row.id, ...timesOf(row) });
+  }
+  return [...byId.values()];
+}
+
 /** Where each row sits in the table now (its LanceDB row id), batch by batch; for the optimize commit. */
 export async function* rowLocations(table: lancedb.Table): AsyncIterable<RowLocations> {
   const columns = hasChunkColumns(await table.schema()) ? ["id", "chunk"] : ["id"];
@@ -95,15 +119,33 @@ export async function* rowLocations(table: lancedb.Table): AsyncIterable<RowLoca
   }
 }
 
-export async function readAll(table: lancedb.Table): Promise<StoredChunk[]> {
-  const chunked = hasChunkColumns(await table.schema());
-  const rows = (await table
-    .query()
-    .select(["id", "text", "metadata", ...(chunked ? POSITION_COLUMNS : [])])
-    .toArray()) as RawRow[];
-  return rows.map((row) => ({
-    ...storedChunk(row),
-  }));
+export async function readAll(table: lancedb.Table, vectors = false): Promise<FetchedChunk[]> {
+  const schema = await table.schema();
+  const columns = [
+    "id",
+    "text",
+    "metadata",
+    ...(hasChunkColumns(schema) ? POSITION_COLUMNS : []),
+    ...(hasTimeColumns(schema) ? TIME_COLUMNS : []),
+  ];
+  if (!vectors)
+    return ((await table.query().select(columns).toArray()) as RawRow[]).map((row) => storedChunk(row));
+  // With vectors, batch by batch: each row's vector is copied straight out of the batch's float
+  // buffer (as the vector cache reads it), not iterated value by value through Arrow.
+  const out: FetchedChunk[] = [];
+  for await (const batch of table.query().select([...columns, "vector"])) {
+    const data = batch.getChild("vector")?.data[0];
+    const child = data?.children[0];
+    const values = child?.values as Float32Array | undefined;
+    const dim = (data?.type as { listSize?: number } | undefined)?.listSize ?? 0;
+    if (!data || !child || !values || dim === 0) throw new Error("bug: unexpected vector column shape");
+    const rows = batch.toArray() as unknown as RawRow[];
+    rows.forEach((row, i) => {
+      const start = child.offset + (data.offset + i) * dim;
+      out.push({ ...storedChunk(row), vector: values.slice(start, start + dim) });
+    });
+  }
+  return out;
 }
 
 /** The result, the version the table is at afterwards, and the ids of the documents removed. */
@@ -126,7 +168,7 @@ export async function deleteFromTable(
     };
   }
   // Every chunk of a document carries its metadata, so a filter takes all of a document's rows or none.
-  const predicate = compileFilter(selector.where, columnKinds(await table.schema()));
+  const predicate = compileWhere(selector.where, await table.schema());
   const found = await idsWhere(table, predicate);
   if (found.size === 0) return { deleted: 0, notFound: [], version: await table.version(), removed: [] };
   const result = await table.delete(predicate);
@@ -139,27 +181,35 @@ async function idsWhere(table: lancedb.Table, predicate: string): Promise<Set<st
 }
 
 /**
- * What an upsert of `rows` finds already stored: which of their documents exist, and which of
- * them have chunks the new rows do not replace (the new version has fewer chunks).
+ * What an upsert of `rows` finds already stored: which of their documents exist, which of them
+ * have chunks the new rows do not replace (the new version has fewer chunks), and each stored
+ * document's content and times (to keep `created_at`, and `updated_at` when nothing changed).
+ * `timeColumns`: the table's time columns (none in a table made before times were kept).
  */
 export async function storedChunksOf(
   table: lancedb.Table,
   rows: ChunkToWrite[],
-): Promise<{ existing: Set<string>; stale: string[] }> {
+  timeColumns: readonly string[],
+): Promise<{ existing: Set<string>; stale: string[]; versions: Map<string, StoredVersion> }> {
   const incoming = new Set(rows.map((row) => chunkKey(row.id, row.chunk ?? 0)));
   const ids = [...new Set(rows.map((row) => row.id))];
-  const existing = new Set<string>();
+  const versions = new Map<string, StoredVersion>();
   const stale = new Set<string>();
   for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
     const stored = (await table
       .query()
       .where(idInList(ids.slice(start, start + FETCH_CHUNK)))
-      .select(["id", "chunk"])
-      .toArray()) as Array<{ id: string; chunk: number }>;
+      .select(["id", "chunk", "chunk_start", "text", "metadata", ...timeColumns])
+      .toArray()) as Array<RawRow & { chunk: number; chunk_start: number }>;
     for (const row of stored) {
-      existing.add(row.id);
+      let version = versions.get(row.id);
+      if (!version) {
+        version = { chunks: new Map(), times: timesOf(row) };
+        versions.set(row.id, version);
+      }
+      version.chunks.set(row.chunk, { text: row.text, start: row.chunk_start, metadata: row.metadata });
       if (!incoming.has(chunkKey(row.id, row.chunk))) stale.add(row.id);
     }
   }
-  return { existing, stale: [...stale] };
+  return { existing: new Set(versions.keys()), stale: [...stale], versions };
 }

@@ -9,6 +9,7 @@ import { type ColumnKind, metadataColumn, quoteIdentifier } from "../sql.js";
 import type { ChunkToWrite, Metadata, MetadataValue, StoredChunk } from "../vector-store.js";
 import { isAlreadyExists } from "./errors.js";
 import { KEY_COLUMN, rowKey } from "./primary-key.js";
+import { type RawTimes, timeFields, timeRecord, timesOf } from "./timestamps.js";
 
 /**
  * A collection's table: `id`, `text`, `vector` (fixed-size float32), `metadata` (the JSON the
@@ -29,6 +30,7 @@ export function tableSchema(model: ModelRecord, kinds: Map<string, ColumnKind>):
     new Field("metadata", new Utf8(), false),
     new Field("chunk", new Int32(), false),
     new Field("chunk_start", new Int32(), false),
+    ...timeFields(),
     ...[...kinds].map(([key, kind]) => metadataField(key, kind)),
   ];
   return new Schema(fields, new Map([[MODEL_KEY, JSON.stringify(model)]]));
@@ -123,7 +125,7 @@ export function columnKinds(schema: Schema): Map<string, ColumnKind> {
   return kinds;
 }
 
-/** The rows as one Arrow table of the table's schema (see rowsToArrow). */
+/** The rows as one Arrow table of the table's schema (see rowsToArrow); each row's `times` are what is stored. */
 export function arrowRows(schema: Schema, rows: ChunkToWrite[], columns: Map<string, ColumnKind>) {
   return rowsToArrow(schema, rows, (row) => scalarColumns(row, columns));
 }
@@ -139,6 +141,7 @@ function scalarColumns(
     metadata: JSON.stringify(row.metadata),
     chunk: row.chunk ?? 0,
     chunk_start: row.start ?? 0,
+    ...timeRecord(row.times ?? { createdAt: null, updatedAt: null }),
     // Written only where the schema has the column (tables on object storage, primary-key.ts).
     [KEY_COLUMN]: rowKey(row.id, row.chunk ?? 0),
   };
@@ -163,11 +166,17 @@ export function positionOf(row: RawRow): { chunk: number; start: number } {
 
 /** A row as the store hands it out: its metadata parsed back to what the caller gave, its position. */
 export function storedChunk(row: RawRow): StoredChunk {
-  return { id: row.id, text: row.text, metadata: JSON.parse(row.metadata) as Metadata, ...positionOf(row) };
+  return {
+    id: row.id,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Metadata,
+    ...positionOf(row),
+    ...timesOf(row),
+  };
 }
 
 /** A row as LanceDB returns it. */
-export interface RawRow {
+export interface RawRow extends RawTimes {
   id: string;
   text: string;
   metadata: string;

@@ -78,6 +78,7 @@ export async function fullTextScan(
   where: string | undefined,
   limit: number,
   positionColumns: string[],
+  timeColumns: readonly string[] = [],
 ): Promise<ScoredRow[]> {
   const scored = await fullTextSearch(
     table,
@@ -91,7 +92,7 @@ export async function fullTextScan(
   const rows = (await table
     .query()
     .where(idInList([...new Set(best.map((row) => row.id))]))
-    .select(["id", "text", "metadata", "vector", ...positionColumns])
+    .select(["id", "text", "metadata", "vector", ...positionColumns, ...timeColumns])
     .toArray()) as ScoredRow[];
   // Rows are chunks: (id, chunk) tells them apart.
   const byKey = new Map(rows.map((row) => [chunkKey(row.id, row.chunk ?? 0), row]));

@@ -1,3 +1,8 @@
+import { ownWrite } from "./writes.js";
+
+/** Two polls of live.ts (POLL_MS 2000): its own writes are not news to the page. */
+const QUIET_MS = 4000;
+
 /** Calls to the UI server's JSON API; POSTs carry the CSRF token the server put in the page. */
 const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? "";
 
@@ -21,6 +26,7 @@ export async function get<T>(
 }
 
 export async function post<T>(route: string, body: unknown): Promise<T> {
+  ownWrite(QUIET_MS);
   return reply<T>(
     await fetch(`/api${route}`, {
       method: "POST",

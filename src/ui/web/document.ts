@@ -1,6 +1,12 @@
 import { type DocPage, get, type Metadata, post } from "./api.js";
-import { h } from "./dom.js";
+import { h, preview } from "./dom.js";
 import { errorBox, go, href, type Route, setFlash } from "./router.js";
+
+interface ChunkLayout {
+  chunk: number;
+  start: number;
+  length: number;
+}
 
 interface DeleteOutcome {
   deleted: number;
@@ -17,7 +23,7 @@ export async function documentPage({ params }: Route): Promise<HTMLElement> {
     section.append(h("p", { class: "error", role: "alert" }, `No document "${id}" in "${collection}".`));
     return section;
   }
-  const status = h("p", { class: "notice", role: "status" });
+  const status = h("p", { id: "metadata-status", class: "notice", role: "status" });
   const editor = h("textarea", { id: "metadata", rows: 8, spellcheck: "false" });
   editor.value = JSON.stringify(doc.metadata, null, 2);
   let stored: Metadata = doc.metadata;
@@ -57,6 +63,74 @@ export async function documentPage({ params }: Route): Promise<HTMLElement> {
     }
   }
 
+  const textEditor = h("textarea", { id: "doc-text-edit", rows: 10 });
+  textEditor.value = doc.text;
+  const textStatus = h("p", { id: "text-status", class: "notice", role: "status" });
+  const chunkTable = h("div", { class: "chunks" });
+  let text = doc.text;
+
+  async function showChunks(): Promise<void> {
+    try {
+      const { chunks } = await get<{ chunks: ChunkLayout[] }>("/chunks", { collection, id });
+      chunkTable.replaceChildren(
+        h(
+          "table",
+          { class: "chunk-table" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              ...["Chunk", "Starts at", "Characters", "Begins with"].map((t) => h("th", { scope: "col" }, t)),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            ...chunks.map((c) =>
+              h(
+                "tr",
+                {},
+                h("td", { class: "num" }, c.chunk),
+                h("td", { class: "num" }, c.start),
+                h("td", { class: "num" }, c.length),
+                h("td", { class: "text" }, preview(text.slice(c.start, c.start + c.length), 80)),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      chunkTable.replaceChildren(errorBox(error));
+    }
+  }
+
+  async function saveText(event: Event): Promise<void> {
+    event.preventDefault();
+    if (textEditor.value === text) {
+      textStatus.textContent = "Nothing changed.";
+      return;
+    }
+    textStatus.textContent = "Saving and re-embedding…";
+    try {
+      const done = await post<{ reembedded: number }>("/update", {
+        collection,
+        documents: [{ id, text: textEditor.value }],
+      });
+      const fresh = await get<DocPage>("/documents", { collection, id });
+      const now = fresh.documents[0];
+      text = now?.text ?? textEditor.value;
+      textView.textContent = text;
+      textEditor.value = text;
+      chunkCount.textContent = ` · ${now?.chunks ?? "?"} chunk(s) · ${text.length} characters`;
+      textStatus.textContent = `Saved: ${done.reembedded} document(s) re-embedded.`;
+      await showChunks();
+    } catch (error) {
+      textStatus.replaceChildren(errorBox(error));
+    }
+  }
+
   const confirmBox = h("div", { class: "confirm" });
   async function askDelete(): Promise<void> {
     try {
@@ -90,16 +164,31 @@ export async function documentPage({ params }: Route): Promise<HTMLElement> {
     }
   }
 
+  const textView = h("pre", { class: "doc-text" }, doc.text);
+  const chunkCount = h("span", {}, ` · ${doc.chunks} chunk(s) · ${doc.text.length} characters`);
+  void showChunks();
   section.append(
     h(
       "p",
       {},
       "In ",
       h("a", { href: href("browse", { c: collection }) }, collection),
-      ` · ${doc.chunks} chunk(s) · ${doc.text.length} characters`,
+      chunkCount,
+      " · ",
+      h("a", { href: href("search", { c: collection, like: id }) }, "Find similar"),
     ),
     h("h2", {}, "Text"),
-    h("pre", { class: "doc-text" }, doc.text),
+    textView,
+    h("h2", {}, "Chunks"),
+    chunkTable,
+    h(
+      "form",
+      { onsubmit: (event: Event) => void saveText(event) },
+      h("label", { for: "doc-text-edit" }, "Edit the text (saving re-embeds it with the collection's model)"),
+      textEditor,
+      h("button", { type: "submit" }, "Save text"),
+    ),
+    textStatus,
     h("h2", {}, "Metadata"),
     h(
       "form",

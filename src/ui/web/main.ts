@@ -7,6 +7,8 @@ import { browsePage } from "./browse.js";
 import { collectionsPage } from "./collections.js";
 import { documentPage } from "./document.js";
 import { h } from "./dom.js";
+import { duplicatesPage } from "./duplicates.js";
+import { hideLiveNotice, startLiveUpdates } from "./live.js";
 import { currentRoute, errorBox, href, type Route } from "./router.js";
 import { searchPage } from "./search.js";
 
@@ -15,6 +17,9 @@ const PAGES: Record<string, (route: Route) => Promise<HTMLElement>> = {
   browse: browsePage,
   search: searchPage,
   doc: documentPage,
+  duplicates: duplicatesPage,
+  // The map brings a chart library and a worker: loaded the first time the page is opened.
+  map: async (route) => (await import("./map.js")).mapPage(route),
 };
 
 const main = document.getElementById("app") as HTMLElement;
@@ -48,3 +53,10 @@ async function render(): Promise<void> {
 
 window.addEventListener("hashchange", () => void render());
 void render();
+startLiveUpdates(
+  () => currentRoute().page,
+  () => {
+    hideLiveNotice();
+    void render();
+  },
+);

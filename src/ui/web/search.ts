@@ -1,4 +1,4 @@
-import { type Hit, post } from "./api.js";
+import { get, type Hit, post } from "./api.js";
 import { field, h, markWords } from "./dom.js";
 import { errorBox, go, href, type Route } from "./router.js";
 import { collectionSelect } from "./select.js";
@@ -54,6 +54,28 @@ export async function searchPage({ params }: Route): Promise<HTMLElement> {
     h("button", { type: "submit" }, "Search"),
   );
   const section = h("section", {}, h("h1", { tabindex: -1 }, "Search"), form);
+  const like = params.get("like") ?? "";
+  if (like && select.value) {
+    try {
+      const { results } = await get<{ results: Hit[] }>("/similar", {
+        collection: select.value,
+        id: like,
+        n,
+      });
+      section.append(
+        h(
+          "h2",
+          {},
+          `${results.length} document(s) similar to `,
+          h("a", { href: href("doc", { c: select.value, id: like }) }, like),
+        ),
+        resultList(select.value, results, ""),
+      );
+    } catch (error) {
+      section.append(errorBox(error));
+    }
+    return section;
+  }
   if (!query.trim() || !select.value) return section;
   try {
     let filter: unknown;
@@ -72,33 +94,33 @@ export async function searchPage({ params }: Route): Promise<HTMLElement> {
       ...(filter === undefined ? {} : { where: filter }),
       ...(minScore === "" ? {} : { min_score: Number(minScore) }),
     });
-    section.append(
-      h("h2", {}, `${results.length} result(s)`),
-      h(
-        "ol",
-        { class: "results" },
-        ...results.map((r) =>
-          h(
-            "li",
-            { class: "result" },
-            h(
-              "div",
-              { class: "result-head" },
-              h("a", { href: href("doc", { c: select.value, id: r.id }) }, r.id),
-              h("span", { class: "score", title: "cosine similarity" }, `score ${r.score.toFixed(3)}`),
-              h("span", { class: "matched" }, `matched by ${r.matched_by.join(" + ")}`),
-              r.chunk > 0 ? h("span", {}, `chunk ${r.chunk}`) : null,
-            ),
-            h("p", { class: "snippet" }, ...markWords(r.snippet, query)),
-            Object.keys(r.metadata).length > 0
-              ? h("code", { class: "meta" }, JSON.stringify(r.metadata))
-              : null,
-          ),
-        ),
-      ),
-    );
+    section.append(h("h2", {}, `${results.length} result(s)`), resultList(select.value, results, query));
   } catch (error) {
     section.append(errorBox(error));
   }
   return section;
+}
+
+function resultList(collection: string, results: Hit[], query: string): HTMLElement {
+  return h(
+    "ol",
+    { class: "results" },
+    ...results.map((r) =>
+      h(
+        "li",
+        { class: "result" },
+        h(
+          "div",
+          { class: "result-head" },
+          h("a", { class: "doc-link", href: href("doc", { c: collection, id: r.id }) }, r.id),
+          h("span", { class: "score", title: "cosine similarity" }, `score ${r.score.toFixed(3)}`),
+          h("span", { class: "matched" }, `matched by ${r.matched_by.join(" + ")}`),
+          r.chunk > 0 ? h("span", {}, `chunk ${r.chunk}`) : null,
+          h("a", { class: "similar", href: href("search", { c: collection, like: r.id }) }, "Find similar"),
+        ),
+        h("p", { class: "snippet" }, ...markWords(r.snippet, query)),
+        Object.keys(r.metadata).length > 0 ? h("code", { class: "meta" }, JSON.stringify(r.metadata)) : null,
+      ),
+    ),
+  );
 }
