@@ -371,12 +371,15 @@ export class VectorMemory {
     check: DuplicateCheck,
   ): Promise<Duplicate[]> {
     const best = new Map<string, Duplicate>();
-    for (const row of rows) {
-      if (exact.has(row.id) || (row.chunk ?? 0) >= DUPLICATE_CHUNKS) continue;
-      const hits = await this.deps.store.search(collection, row.vector, {
-        limit: Math.min(writing.size + 1, 20),
-      });
-      const hit = hits.find((h) => !writing.has(h.id));
+    const asked = rows.filter((row) => !exact.has(row.id) && (row.chunk ?? 0) < DUPLICATE_CHUNKS);
+    // All at once: each search's hit fetch from LanceDB overlaps the others' scans.
+    const found = await Promise.all(
+      asked.map((row) =>
+        this.deps.store.search(collection, row.vector, { limit: Math.min(writing.size + 1, 20) }),
+      ),
+    );
+    for (const [i, row] of asked.entries()) {
+      const hit = (found[i] ?? []).find((h) => !writing.has(h.id));
       if (!hit) continue;
       const score = 1 - hit.distance;
       const seen = best.get(row.id);
