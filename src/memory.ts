@@ -438,12 +438,14 @@ export class VectorMemory {
     // ("the", "!!!") or one that BM25 ranks below a longer text: its vector is the query's, so the
     // few closest by meaning hold it. Semantic and hybrid searches hold it in their own hits.
     const semanticLimit = options.mode === "keyword" ? EXACT_PROBE : pool;
-    const [semanticHits, keyword] = await Promise.all([
+    // Settled both before either's error is thrown: a side still running (the keyword side may be
+    // building the text index) must not outlive the call, or a close right after races it.
+    const [semanticHits, keyword] = await settledBoth(
       this.deps.store.search(collection, vector, { limit: semanticLimit, withVectors, ...filter }),
       options.mode === "semantic"
-        ? []
+        ? Promise.resolve([])
         : this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter }),
-    ]);
+    );
     const semantic = options.mode === "keyword" ? [] : semanticHits;
     const exact = options.mode === "keyword" ? semanticHits : [];
     // Semantic hits come best first: once the last one is below min_score, reading deeper finds nothing.
@@ -1053,4 +1055,12 @@ function wholeDocuments(rows: Array<StoredChunk | FetchedChunk>): Map<string, Wh
     });
   }
   return documents;
+}
+
+/** Both results once both have settled; the first failure (in argument order) is thrown then. */
+async function settledBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === "rejected") throw first.reason;
+  if (second.status === "rejected") throw second.reason;
+  return [first.value, second.value];
 }
