@@ -420,6 +420,13 @@ export class VectorCache {
     const version = await source.version();
     const entry = this.entries.get(collection);
     if (entry && entry.generation === generation && entry.version === version) return entry;
+    const pending = this.loading.get(collection);
+    if (pending) {
+      // A load begun before this search read `version` may hold none of that commit's rows (another
+      // process's write this search must see): it answers only if it read that version or a later one.
+      const loaded = await pending;
+      if (loaded.generation === generation && loaded.version >= version) return loaded;
+    }
     let load = this.loading.get(collection);
     if (!load) {
       load = this.load(collection, generation, source).finally(() => this.loading.delete(collection));

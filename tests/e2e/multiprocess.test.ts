@@ -269,6 +269,21 @@ describe(`${WRITERS} server processes on one database`, () => {
             expect.soft(found.results[0]?.id, `best match for its own text (${batch})`).toBe(first.id);
             expect.soft(found.results[0]?.score ?? 0).toBeCloseTo(1, 4);
           }
+          // Unfiltered too, answered by the vector cache: a load that another call of that process
+          // began before this commit must not answer for it (it did, in about every run).
+          const reader = (w + 1 + ((round + 1) % (WRITERS - 1))) % WRITERS;
+          const anywhere = await calls.call<{ results: Found[] }>(
+            servers[reader] as StdioServer,
+            `w${reader} (reading w${w}'s batch, unfiltered)`,
+            "search_similar",
+            { collection, query: first.text, n_results: 3, mode: "semantic" },
+          );
+          if (anywhere) {
+            visibilityChecks += 1;
+            expect
+              .soft(anywhere.results[0]?.id, `unfiltered best match for its own text (${batch})`)
+              .toBe(first.id);
+          }
         }
 
         // The same few ids upserted by every process at once: merges of the same rows race.
