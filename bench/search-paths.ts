@@ -86,8 +86,8 @@ async function openTree(name: string, dir: string, dbPath: string): Promise<Tree
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "bench", version: "1.0.0" });
   await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
-  // Filtered searches from the cache (off by default in the store, see its cacheFilteredSearches).
-  const cached: StoreLike = new LanceStore({ dbPath, logger: silentLogger, cacheFilteredSearches: true });
+  // Filtered searches from the cache (the store's default; see its cacheFilteredSearches).
+  const cached: StoreLike = new LanceStore({ dbPath, logger: silentLogger });
   const flat: StoreLike = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 0 });
   return {
     name,

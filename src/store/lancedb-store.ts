@@ -94,9 +94,9 @@ export interface LanceStoreOptions {
   vectorCacheBytes?: number;
   /**
    * Answer filtered searches from the vector cache too (the filter evaluated in memory, see
-   * filter-match.ts). Off by default: with it on, tests/e2e/multiprocess.test.ts fails about every
-   * other run (a process's filtered search misses another process's just-acknowledged batch); the
-   * cause is not found yet. Filtered searches then go to LanceDB, as before.
+   * filter-match.ts); on by default, `false` sends them to LanceDB. (It was off while
+   * tests/e2e/multiprocess.test.ts failed with it: a cache load begun before a search's version
+   * check answered that search; see VectorCache.current.)
    */
   cacheFilteredSearches?: boolean;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
@@ -560,7 +560,7 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
       const filtered =
-        options.where && this.options.cacheFilteredSearches && !needsTimes(options.where)
+        options.where && this.options.cacheFilteredSearches !== false && !needsTimes(options.where)
           ? { filter: options.where, kinds: columnKinds(await state.table.schema()) }
           : undefined;
       // Compiled first, also for the cache: it refuses a value of the wrong type.

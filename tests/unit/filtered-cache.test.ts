@@ -94,7 +94,8 @@ beforeAll(async () => {
   const made = tempDir();
   cleanup = made.cleanup;
   const dbPath = path.join(made.dir, "db");
-  cached = new LanceStore({ dbPath, logger: silentLogger, cacheFilteredSearches: true });
+  // The store's default: filtered searches answered from the vector cache.
+  cached = new LanceStore({ dbPath, logger: silentLogger });
   flat = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 0 });
   // "small": below the int8 path's 4096 rows; "large": above it (masked int8 scan and subsets).
   await flat.upsert("small", model, docs(0, 400));
