@@ -238,6 +238,8 @@ const EXACT_PROBE = 10;
  */
 export class VectorMemory {
   private readonly collectionListeners = new Set<() => void>();
+  /** Per collection, the tail of the adds that run one at a time (see oneAtATime). */
+  private readonly queues = new Map<string, Promise<undefined>>();
 
   constructor(private readonly deps: VectorMemoryDeps) {}
 
@@ -279,40 +281,67 @@ export class VectorMemory {
     }));
     // Exact repeats first, by text alone (no model involved); with "skip" they are never embedded.
     const skip = check?.onDuplicate === "skip";
-    const exact = check ? await this.exactDuplicates(collection, incoming, new Set(ids)) : new Map();
-    const toEmbed = skip ? incoming.filter((doc) => !exact.has(doc.id)) : incoming;
+    const writing = new Set(ids);
+    const exactFirst = check ? await this.exactDuplicates(collection, incoming, writing) : new Map();
+    const toEmbed = skip ? incoming.filter((doc) => !exactFirst.has(doc.id)) : incoming;
 
     const embedded = await this.embedChunked(embedder, toEmbed, progress, options.signal);
     throwIfCancelled(options.signal);
-    const found: Duplicate[] = [...exact.values()];
-    if (check) {
-      const near = await this.closestStored(collection, embedded, exact, new Set(ids), check);
-      found.push(...(await this.markExact(collection, near, incoming)));
-    }
-    const skipped = new Set(check?.onDuplicate === "skip" ? found.map((d) => d.id) : []);
-    const given = new Map(documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])));
-    const rows = embedded
-      .filter((row) => !skipped.has(row.id))
-      .map((row) => (given.has(row.id) ? { ...row, times: given.get(row.id) } : row));
+    // With "skip", the checks and the write run one call at a time per collection in this process
+    // (the shared daemon makes that every local client), checked again once the call's turn comes:
+    // two calls adding one text at once must not both store it.
+    return this.oneAtATime(skip ? collection : undefined, async () => {
+      const exact = skip
+        ? new Map([...exactFirst, ...(await this.exactDuplicates(collection, toEmbed, writing))])
+        : exactFirst;
+      const found: Duplicate[] = [...exact.values()];
+      if (check) {
+        const near = await this.closestStored(collection, embedded, exact, writing, check);
+        found.push(...(await this.markExact(collection, near, incoming)));
+      }
+      const skipped = new Set(skip ? found.map((d) => d.id) : []);
+      const given = new Map(
+        documents.flatMap((doc, i) => (doc.times ? [[ids[i] as string, doc.times]] : [])),
+      );
+      const rows = embedded
+        .filter((row) => !skipped.has(row.id))
+        .map((row) => (given.has(row.id) ? { ...row, times: given.get(row.id) } : row));
 
-    // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
-    const { inserted, updated, created } = await this.deps.store.upsert(collection, record, rows);
-    // The list this server's clients saw changed, whoever made the collection.
-    if (existing === undefined) this.collectionsChanged();
-    const chunks = new Map<string, number>();
-    for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
-    const order = new Map(ids.map((id, i) => [id, i]));
-    return {
-      collection,
-      ids,
-      chunks: ids.map((id) => chunks.get(id) ?? 0),
-      added: inserted,
-      replaced: updated,
-      created,
-      model: record,
-      duplicates: found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)),
-      skipped: ids.filter((id) => skipped.has(id)),
-    };
+      // One upsert, one commit: a call is stored whole or not at all, and repeating it changes nothing.
+      const { inserted, updated, created } = await this.deps.store.upsert(collection, record, rows);
+      // The list this server's clients saw changed, whoever made the collection.
+      if (existing === undefined) this.collectionsChanged();
+      const chunks = new Map<string, number>();
+      for (const row of rows) chunks.set(row.id, (chunks.get(row.id) ?? 0) + 1);
+      const order = new Map(ids.map((id, i) => [id, i]));
+      return {
+        collection,
+        ids,
+        chunks: ids.map((id) => chunks.get(id) ?? 0),
+        added: inserted,
+        replaced: updated,
+        created,
+        model: record,
+        duplicates: found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)),
+        skipped: ids.filter((id) => skipped.has(id)),
+      };
+    });
+  }
+
+  /** Runs `work` after the earlier work under the same key has settled; at once without a key. */
+  private async oneAtATime<T>(key: string | undefined, work: () => Promise<T>): Promise<T> {
+    if (key === undefined) return work();
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    }
   }
 
   /** New documents whose text a stored document (not one this call writes) has exactly, found without the model. */
@@ -373,13 +402,9 @@ export class VectorMemory {
     const best = new Map<string, Duplicate>();
     const asked = rows.filter((row) => !exact.has(row.id) && (row.chunk ?? 0) < DUPLICATE_CHUNKS);
     // All at once: each search's hit fetch from LanceDB overlaps the others' scans.
-    const found = await Promise.all(
-      asked.map((row) =>
-        this.deps.store.search(collection, row.vector, { limit: Math.min(writing.size + 1, 20) }),
-      ),
-    );
+    const found = await Promise.all(asked.map((row) => this.closestOther(collection, row.vector, writing)));
     for (const [i, row] of asked.entries()) {
-      const hit = (found[i] ?? []).find((h) => !writing.has(h.id));
+      const hit = found[i];
       if (!hit) continue;
       const score = 1 - hit.distance;
       const seen = best.get(row.id);
@@ -387,6 +412,23 @@ export class VectorMemory {
         best.set(row.id, { id: row.id, duplicateOf: hit.id, score, exact: false });
     }
     return [...best.values()];
+  }
+
+  /**
+   * The stored chunk closest to `vector` that belongs to no document this call writes. Hits are
+   * chunks: a long document being rewritten can fill any fixed number of them, so the search reads
+   * deeper until a hit outside `writing` appears or the collection has no more.
+   */
+  private async closestOther(
+    collection: string,
+    vector: Float32Array,
+    writing: ReadonlySet<string>,
+  ): Promise<{ id: string; distance: number } | undefined> {
+    for (let limit = Math.min(writing.size + 1, 20); ; limit = Math.min(limit * 4, MAX_SEARCH_POOL)) {
+      const hits = await this.deps.store.search(collection, vector, { limit });
+      const hit = hits.find((h) => !writing.has(h.id));
+      if (hit || hits.length < limit || limit >= MAX_SEARCH_POOL) return hit;
+    }
   }
 
   async search(collection: string, query: string, options: SearchOptions): Promise<SearchResponse> {

@@ -60,7 +60,7 @@ export const addDocumentsInput = z.object({
     .enum(DUPLICATE_ACTIONS)
     .default("add")
     .describe(
-      'What to do with a document that repeats a stored one (another id with the same text, or one at least duplicate_threshold similar): "add" (default) stores it and reports the duplicate; "skip" does not store it and lists it in skipped.',
+      'What to do with a document that repeats a stored one (another id with the same text, or one at least duplicate_threshold similar): "add" (default) stores it and reports the duplicate; "skip" writes nothing for it (a new id is not stored; an id already stored keeps its stored version) and lists it in skipped.',
     ),
   duplicate_threshold: z
     .number()

@@ -29,7 +29,7 @@ const outputSchema = z.object({
   skipped: z
     .array(z.string())
     .describe(
-      'Ids not stored because they repeat a stored document (on_duplicate "skip"); their chunks are 0.',
+      'Ids for which nothing was written because they repeat a stored document (on_duplicate "skip"): a new id is not stored, an id already stored keeps its stored version; their chunks are 0.',
     ),
 });
 
@@ -73,7 +73,7 @@ export function registerAddDocuments(server: McpServer, deps: ToolDeps): void {
           `${result.created ? " (new collection)" : ""}: ${result.added} added, ${result.replaced} replaced.` +
           (split > 0 ? ` ${split} long document(s) were split; ${chunks} chunks in all.` : "") +
           (result.skipped.length > 0
-            ? ` Skipped ${result.skipped.length} that repeat stored documents (nothing stored for them).`
+            ? ` Skipped ${result.skipped.length} that repeat stored documents (nothing written for them: an id already stored keeps its stored version).`
             : "") +
           (repeats.length > 0
             ? `\nDuplicates: ${repeats.join("; ")}.${result.skipped.length === 0 ? ' Pass on_duplicate "skip" to leave such documents out, or update_documents to change the stored one.' : ""}`

@@ -93,6 +93,50 @@ describe("near-duplicate warnings in add_documents", () => {
   });
 });
 
+describe("near-duplicate checks that must read deeper or wait their turn", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => h.close());
+  const add = (args: Record<string, unknown>) => h.ok<Added>("add_documents", { collection: "c", ...args });
+  const P = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu";
+
+  it("finds a duplicate behind the stored chunks of the document being rewritten", async () => {
+    const first = await add({
+      documents: [
+        { id: "long", text: Array.from({ length: 8 }, () => P).join(" ") },
+        { id: "near", text: `${P} nu` },
+      ],
+    });
+    // The rewritten document's own chunks are the closest hits; they must not hide "near".
+    expect(first.chunks[0]).toBeGreaterThan(2);
+    const again = await add({ on_duplicate: "skip", documents: [{ id: "long", text: `${P} xi` }] });
+    expect(again.duplicates).toEqual([
+      expect.objectContaining({ id: "long", duplicate_of: "near", exact: false }),
+    ]);
+    // Skipped: the stored version stays as it was.
+    expect(again).toMatchObject({ skipped: ["long"], chunks: [0] });
+    const got = await h.ok<{ documents: Array<{ chunks: number }> }>("get_documents", {
+      collection: "c",
+      ids: ["long"],
+    });
+    expect(got.documents[0]?.chunks).toBe(first.chunks[0]);
+  });
+
+  it('stores a text once when two "skip" calls add it at the same time', async () => {
+    await add({ documents: [{ id: "seed", text: "An unrelated note about lunch." }] });
+    const [a, b] = await Promise.all([
+      add({ on_duplicate: "skip", documents: [{ id: "x", text: VAULT }] }),
+      add({ on_duplicate: "skip", documents: [{ id: "y", text: VAULT }] }),
+    ]);
+    expect(a.added + b.added).toBe(1);
+    expect([...a.skipped, ...b.skipped]).toHaveLength(1);
+    const all = await h.ok<{ documents: Array<{ id: string }> }>("get_documents", { collection: "c" });
+    expect(all.documents.map((d) => d.id).sort()).toEqual(a.added === 1 ? ["seed", "x"] : ["seed", "y"]);
+  });
+});
+
 describe("the default threshold with the bundled model", () => {
   it("separates STS-B dev pairs scored 5 from pairs below 3 as bench/duplicates.ts measured", async () => {
     const pairs = readStsPairs();
