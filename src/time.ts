@@ -32,9 +32,10 @@ export function parseTime(value: string): number | undefined {
     if (oh > 23 || om > 59) return undefined;
     offset = sign * (oh * 60 + om) * 60_000;
   }
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  // Date.UTC rolls 2026-02-31 over to March: refuse dates that do not exist.
-  const check = new Date(Date.UTC(y, mo - 1, d));
+  // Not Date.UTC(y, ...): it reads years 0-99 as 1900-1999.
+  const utc = new Date(0).setUTCFullYear(y, mo - 1, d) + ((h * 60 + mi) * 60 + s) * 1000 + ms;
+  // The date rolls 2026-02-31 over to March: refuse dates that do not exist.
+  const check = new Date(new Date(0).setUTCFullYear(y, mo - 1, d));
   if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return undefined;
   return utc - offset;
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import { createServer } from "../server.js";
 import { VERSION } from "../version.js";
 import { DaemonStartError, startDaemon } from "./daemon.js";
-import { daemonPlaceFor } from "./location.js";
+import { checkSocket, daemonPlaceFor, secureSocketDir } from "./location.js";
 import { type DaemonHello, openingLine, reachDaemon } from "./protocol.js";
 
 const USAGE = "usage: vector-memory-mcp daemon status | stop [--json] (the same --db-path as the editor's)";
@@ -57,6 +57,14 @@ export async function daemonCommand(
       await app.close();
       return EXIT.failed;
     }
+  }
+  // As the relay does: a socket someone else could have made is not talked to.
+  const socketFile = checkSocket(place.socketPath);
+  const refused =
+    secureSocketDir(place.socketDir) ?? (typeof socketFile === "object" ? socketFile.refused : undefined);
+  if (refused) {
+    io.err(`vector-memory-mcp daemon: refusing the daemon socket: ${refused}\n`);
+    return EXIT.failed;
   }
   const reached = await reachDaemon(place.socketPath);
   if (reached.kind === "none") {

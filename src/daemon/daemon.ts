@@ -84,7 +84,9 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonStart> 
       .then(({ opening, rest }) => {
         if (opening?.op === "attach") return attach(socket, rest);
         socket.end();
-        if (opening?.op === "stop") void shutdown("stop requested", false);
+        // The asker's own connection does not keep an "if idle" stop from happening.
+        connections.delete(socket);
+        if (opening?.op === "stop") void shutdown("stop requested", opening.ifIdle === true);
       })
       .catch(() => socket.destroy());
   });

@@ -32,8 +32,10 @@ export async function inProcessUpstream(argv: string[], why: string): Promise<Up
     send(message: JsonRpc) {
       void ours.send(message as JSONRPCMessage);
     },
-    close() {
-      void server.close().then(() => app.close());
+    // Awaited before the relay exits, as --no-daemon awaits it: a compaction is not cut midway.
+    async close() {
+      await server.close();
+      await app.close();
     },
   };
   ours.onmessage = (message) => upstream.onmessage?.(message as JsonRpc);

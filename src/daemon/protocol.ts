@@ -25,10 +25,15 @@ export interface DaemonHello {
 export interface ClientOpening {
   [HELLO_TAG]: 1;
   op: "attach" | "status" | "stop";
+  /**
+   * With "stop": only when no other client is attached (a relay replacing a daemon it saw idle,
+   * which a client may have attached to since). A daemon that predates it stops regardless.
+   */
+  ifIdle?: true;
 }
 
-export function openingLine(op: ClientOpening["op"]): string {
-  return `${JSON.stringify({ [HELLO_TAG]: 1, op } satisfies ClientOpening)}\n`;
+export function openingLine(op: ClientOpening["op"], options: { ifIdle?: true } = {}): string {
+  return `${JSON.stringify({ [HELLO_TAG]: 1, op, ...options } satisfies ClientOpening)}\n`;
 }
 
 export function isHello(value: unknown): value is DaemonHello {

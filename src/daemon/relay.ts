@@ -29,7 +29,8 @@ export type JsonRpc = {
 export interface Upstream {
   readonly name: string;
   send(message: JsonRpc): void;
-  close(): void;
+  /** Settles once the upstream has let go of what it holds (an in-process app: its compactions). */
+  close(): void | Promise<void>;
   onmessage?: (message: JsonRpc) => void;
   /** The other side went away (not called after close()). */
   onclose?: () => void;
@@ -206,7 +207,7 @@ export function runRelay(options: RelayOptions): void {
   const shutdown = async () => {
     if (closing) return;
     closing = true;
-    upstream?.close();
+    await upstream?.close();
     const problem = opened ? undefined : await options.checkConfig().catch(() => undefined);
     if (problem) process.stderr.write(`vector-memory-mcp: ${problem}\n`);
     process.exit(problem ? 1 : 0);
@@ -238,6 +239,7 @@ async function attach(options: RelayOptions, beforeStart: Promise<void>): Promis
   if (dirProblem) return fallback(`the socket directory is not private: ${dirProblem}`);
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   let child: { process: ChildProcess; exit?: number | string } | undefined;
+  let startedOnce = false;
   for (let round = 0; ; round++) {
     const socket = checkSocket(place.socketPath);
     if (typeof socket === "object") return fallback(`refusing the daemon socket: ${socket.refused}`);
@@ -259,11 +261,16 @@ async function attach(options: RelayOptions, beforeStart: Promise<void>): Promis
           `the daemon for ${place.location} (pid ${hello.pid}) is ${what} and serves ${hello.clients} other client(s); it is left alone (\`vector-memory-mcp daemon stop\` replaces it)`,
         );
       }
+      if (Date.now() > deadline)
+        return fallback(`the daemon for ${place.location} (pid ${hello.pid}) is ${what} and did not stop`);
       log(`stopping the idle daemon pid ${hello.pid}, ${what}`);
       await stopThrough(reached.socket);
       continue;
     }
-    if (!child) {
+    // A daemon that listens but is too busy to say hello in time is waited for, not raced by new
+    // ones (each would load the whole program only to find it and exit).
+    if (!child && !(reached.listening && startedOnce)) {
+      startedOnce = true;
       await beforeStart;
       const started = startDaemon(options);
       if (typeof started === "string") return fallback(started);
@@ -271,12 +278,12 @@ async function attach(options: RelayOptions, beforeStart: Promise<void>): Promis
       started.once("exit", (code, signal) => (record.exit = code ?? signal ?? "unknown"));
       started.once("error", (error) => (record.exit = error.message));
       child = record;
-    } else if (child.exit !== undefined && child.exit !== 0) {
+    } else if (child && child.exit !== undefined && child.exit !== 0) {
       return fallback(`the daemon exited (${child.exit}) before listening; see ${place.logPath}`);
     }
     if (Date.now() > deadline) return fallback(`no daemon listened within the timeout; see ${place.logPath}`);
     // A daemon that exited 0 lost a race to another one, which will listen: keep trying.
-    if (child.exit === 0) child = undefined;
+    if (child?.exit === 0) child = undefined;
     await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** round, 200)));
   }
 }
@@ -315,7 +322,7 @@ function stopThrough(socket: import("node:net").Socket): Promise<void> {
   return new Promise((resolve) => {
     socket.once("close", () => resolve());
     socket.resume();
-    socket.write(openingLine("stop"));
+    socket.write(openingLine("stop", { ifIdle: true }));
     setTimeout(() => {
       socket.destroy();
       resolve();

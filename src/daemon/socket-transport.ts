@@ -51,8 +51,15 @@ export class SocketTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed || this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      if (this.socket.write(serializeMessage(message))) resolve();
-      else this.socket.once("drain", () => resolve());
+      if (this.socket.write(serializeMessage(message))) return resolve();
+      // A socket that closes while backed up never drains: settle then too, or the sender waits forever.
+      const done = () => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.once("drain", done);
+      this.socket.once("close", done);
     });
   }
 

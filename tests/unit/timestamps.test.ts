@@ -111,6 +111,9 @@ describe("parseTime: the ISO 8601 forms accepted", () => {
     expect(parseTime("2026-11-01 09:30:00.5z")).toBe(Date.parse("2026-11-01T09:30:00.500Z"));
     expect(parseTime("2026-11-01T09:30:00+02:00")).toBe(Date.parse("2026-11-01T07:30:00Z"));
     expect(parseTime("2026-11-01T09:30:00-0530")).toBe(Date.parse("2026-11-01T15:00:00Z"));
+    // Years below 100 are those years, not 1900 + the year (as Date.UTC would read them).
+    expect(parseTime("0050-06-01")).toBe(Date.parse("0050-06-01T00:00:00Z"));
+    expect(formatTime(parseTime("0099-12-31T23:59:59.999Z") as number)).toBe("0099-12-31T23:59:59.999Z");
   });
   it("refuses times without a zone, impossible dates and other text", () => {
     for (const bad of [
