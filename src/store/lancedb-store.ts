@@ -99,6 +99,12 @@ export interface LanceStoreOptions {
    * check answered that search; see VectorCache.current.)
    */
   cacheFilteredSearches?: boolean;
+  /**
+   * The vector cache also keeps every row's text and metadata (counted in its budget), so a search
+   * reads nothing back but the table's version: on by default on object storage, where reading
+   * ten hits back is ~20 ranged GETs; off on a local disk, where it is cheap (tests turn it on).
+   */
+  cacheRows?: boolean;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
   vectorIndexMinRows?: number;
   /** Old versions are kept this long for history and restore (default HISTORY_MS; 0 keeps none past a compaction). */
@@ -571,7 +577,7 @@ export class LanceStore implements VectorStore {
           : await this.vectors?.search(
               collection,
               state.generation,
-              cacheSource(state.table, positions),
+              cacheSource(state.table, positions, { rows: this.options.cacheRows ?? this.remote }),
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
