@@ -347,17 +347,19 @@ export class LanceStore implements VectorStore {
         // Documents the cache proves new are appended: a merge-insert joins against every stored id.
         // Not on object storage: a plain append records no keys, so another machine's insert of the
         // same id would not conflict with it.
-        if (!this.remote && this.vectors?.absent(collection, state.generation, version, ids)) {
+        const absent = this.vectors?.absent(collection, state.generation, version, ids) === true;
+        if (!this.remote && absent) {
           const timed = this.stamp(rows, new Map());
           const added = await state.table.add(arrowRows(schema, timed, columns));
           await this.publish(state, collection, { kind: "add", version: added.version, rows: timed });
           return new Set();
         }
-        const { existing, stale, versions } = await storedChunksOf(
-          state.table,
-          rows,
-          await timeColumns(state),
-        );
+        // On object storage the merge on row_key stays (it is what refuses another machine's insert
+        // of the same chunk), but documents the cache proves new at this version have no stored
+        // chunks to look up: that query (a scan of the id column, several GETs) is skipped.
+        const { existing, stale, versions } = absent
+          ? { existing: new Set<string>(), stale: [], versions: new Map<string, StoredVersion>() }
+          : await storedChunksOf(state.table, rows, await timeColumns(state));
         const timed = this.stamp(rows, versions);
         let merge = state.table
           .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
