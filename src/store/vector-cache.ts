@@ -57,6 +57,15 @@ interface Loaded {
   epoch: number;
   /** The last filters' row masks (by the filter's JSON), for this epoch only. */
   masks: Map<string, Mask>;
+  /**
+   * Per slot: the row as a search returns it (text, metadata, position, times; no vector), when
+   * known: read with the vectors from a source that offers them (an object store, where reading a
+   * hit back costs several GETs) or kept from an earlier search's read. A search whose hits all
+   * have one makes no read but the version check. Undefined for a row written here since the load.
+   */
+  details: (FetchedChunk | undefined)[];
+  /** Estimated bytes of `details`, counted in the budget. */
+  detailBytes: number;
 }
 
 /** Which slots a filter admits (1) and how many. */
@@ -109,6 +118,8 @@ export interface VectorBatch extends RowLocations {
   vector(i: number): Float32Array;
   /** The row's typed metadata columns by key, null ones left out (as filterFields makes them). */
   fields(i: number): Metadata;
+  /** The row as a search returns it, without its vector, when the source reads it with the vectors. */
+  row?(i: number): FetchedChunk;
 }
 
 /**
@@ -210,9 +221,28 @@ export class VectorCache {
           p.rowId = entry.rowIds[entry.index.get(chunkKey(p.id, p.chunk)) as number] as bigint;
       }
     }
-    const hits = await details(source, picks, options.withVectors === true);
+    const withVectors = options.withVectors === true;
+    const epoch = entry.epoch;
+    const hits = await details(source, picks, withVectors, withVectors ? undefined : entry);
     // A row missing now was deleted after the version check: this entry is stale.
-    if (!hits) this.drop(collection);
+    if (!hits) {
+      this.drop(collection);
+      return hits;
+    }
+    // Rows read by their row id are the rows of the entry's slots (a row id is never reused for
+    // other content): kept for the next search, unless the entry changed meanwhile.
+    if (this.entries.get(collection) === entry && entry.epoch === epoch) {
+      hits.forEach((hit, i) => {
+        const p = picks[i] as CachedPick;
+        const at = entry.index.get(chunkKey(p.id, p.chunk));
+        if (p.rowId === UNKNOWN_ROW || at === undefined || entry.details[at]) return;
+        const { distance: _, vector: __, ...row } = hit;
+        const bytes = detailBytes(row);
+        if (this.bytes() + bytes > this.budgetBytes) return;
+        entry.details[at] = row;
+        entry.detailBytes += bytes;
+      });
+    }
     return hits;
   }
 
@@ -285,6 +315,8 @@ export class VectorCache {
         entry.unknown++;
       }
       entry.fields[at] = filterFields(row.metadata);
+      // Its times are the store's (set at commit): read back on the next search that picks it.
+      setDetail(entry, at, undefined);
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
       entry.rowIds[at] = UNKNOWN_ROW;
       writeRow(entry, at, row.vector);
@@ -446,6 +478,7 @@ export class VectorCache {
       return tooBig;
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
+    let keepDetails = true;
     // Streamed batch by batch, so the rows never sit in memory twice.
     for await (const batch of source.vectors()) {
       if (!this.reserve(entry, entry.count + batch.size) || entryBytes(entry) > available) {
@@ -464,6 +497,13 @@ export class VectorCache {
         entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
         entry.rowIds[at] = batch.rowId(i);
         writeRow(entry, at, batch.vector(i));
+        if (keepDetails && batch.row) setDetail(entry, at, batch.row(i));
+      }
+      if (entry.detailBytes > 0 && entryBytes(entry) > available) {
+        // The vectors fit, their rows' text does not: hits are read back from the table.
+        keepDetails = false;
+        entry.details = [];
+        entry.detailBytes = 0;
       }
     }
     this.entries.set(collection, entry);
@@ -551,6 +591,8 @@ function emptyEntry(generation: number, version: number, dim: number, capacity: 
     maxScale: 0,
     epoch: 0,
     masks: new Map(),
+    details: [],
+    detailBytes: 0,
   };
 }
 
@@ -575,7 +617,24 @@ function layoutBytes8(capacity: number, stride8: number): number {
 }
 
 function entryBytes(entry: Loaded): number {
-  return entry.memory.buffer.byteLength + entry.memory8.buffer.byteLength + entry.scales.byteLength;
+  return (
+    entry.memory.buffer.byteLength +
+    entry.memory8.buffer.byteLength +
+    entry.scales.byteLength +
+    entry.detailBytes
+  );
+}
+
+/** About what a kept row costs: UTF-16 strings, the metadata as objects, the object itself. */
+function detailBytes(row: FetchedChunk): number {
+  return 2 * (row.id.length + row.text.length + JSON.stringify(row.metadata).length) + 160;
+}
+
+function setDetail(entry: Loaded, at: number, row: FetchedChunk | undefined): void {
+  const old = entry.details[at];
+  if (old) entry.detailBytes -= detailBytes(old);
+  if (row) entry.detailBytes += detailBytes(row);
+  entry.details[at] = row;
 }
 
 /** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
@@ -623,12 +682,16 @@ function removeRow(entry: Loaded, id: string, chunk: number): void {
     entry.ids[at] = lastId;
     entry.chunks[at] = lastChunk;
     entry.fields[at] = entry.fields[last] as Metadata;
+    setDetail(entry, at, entry.details[last]);
+    entry.details[last] = undefined;
     entry.rowIds[at] = entry.rowIds[last] as bigint;
     entry.index.set(chunkKey(lastId, lastChunk), at);
   }
   entry.ids.length = last;
   entry.chunks.length = last;
   entry.fields.length = last;
+  if (at === last) setDetail(entry, at, undefined);
+  entry.details.length = Math.min(entry.details.length, last);
   entry.count = last;
   entry.epoch++;
 }
@@ -823,6 +886,7 @@ async function details(
   source: CacheSource,
   picks: CachedPick[],
   withVectors: boolean,
+  cached?: Loaded,
 ): Promise<Hit[] | undefined> {
   if (picks.length === 0) return [];
   const byKey = new Map<string, FetchedChunk>();
@@ -830,7 +894,15 @@ async function details(
     for (const row of rows) byKey.set(chunkKey(row.id, row.chunk), row);
   };
   const keyOf = (p: CachedPick) => chunkKey(p.id, p.chunk);
-  const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW);
+  if (cached) {
+    for (const p of picks) {
+      const at = cached.index.get(keyOf(p));
+      const row = at === undefined ? undefined : cached.details[at];
+      // A copy: the caller may change what it gets.
+      if (row) byKey.set(keyOf(p), { ...row, metadata: structuredClone(row.metadata) });
+    }
+  }
+  const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW && !byKey.has(keyOf(p)));
   if (known.length > 0) {
     try {
       keep(

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import * as lancedb from "@lancedb/lancedb";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
@@ -32,10 +33,12 @@ let cleanup: () => void;
 let cached: LanceStore;
 /** The same directory without a cache: every search is LanceDB's flat search. */
 let flat: LanceStore;
+/** The cache keeps rows' text and metadata too (as on object storage) in the second run of the suite. */
+let cacheRows = false;
 beforeEach(() => {
   ({ dir, cleanup } = tempDir());
   dbPath = path.join(dir, "db");
-  cached = new LanceStore({ dbPath, logger: silentLogger });
+  cached = new LanceStore({ dbPath, logger: silentLogger, cacheRows });
   flat = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 0 });
 });
 afterEach(async () => {
@@ -60,7 +63,14 @@ async function expectSameAsFlat(collection = "c", queries = 8, limit = 10): Prom
   }
 }
 
-describe("vector cache", () => {
+describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
+  beforeAll(() => {
+    cacheRows = keepRows;
+  });
+  afterAll(() => {
+    cacheRows = false;
+  });
+
   it("answers exactly as LanceDB's flat search on random data, from the cache", async () => {
     const search = vi.spyOn(VectorCache.prototype, "search");
     await cached.upsert("c", model, docs(0, 600));
@@ -165,7 +175,7 @@ describe("vector cache", () => {
 
   it("follows the vector index's commit without reloading", async () => {
     await cached.close();
-    cached = new LanceStore({ dbPath, logger: silentLogger, vectorIndexMinRows: 300 });
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorIndexMinRows: 300, cacheRows });
     const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
     await cached.upsert("c", model, docs(0, 400));
     await cached.compact("c");
@@ -255,7 +265,7 @@ describe("vector cache", () => {
 
   it("leaves a collection larger than its memory budget to LanceDB, with the same answers", async () => {
     await cached.close();
-    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 10_000 });
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 10_000, cacheRows });
     await cached.upsert("c", model, docs(0, 300));
     await expectSameAsFlat();
   });
@@ -263,7 +273,7 @@ describe("vector cache", () => {
   it("past its budget keeps the ids of a collection it created, to append new rows still", async () => {
     await cached.close();
     // Room for the first 1,536 rows of 37 dimensions, not for 2,304.
-    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 400_000 });
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 400_000, cacheRows });
     const absent = vi.spyOn(VectorCache.prototype, "absent");
     for (let i = 0; i < 3; i++) await cached.upsert("c", model, docs(i * 1000, 1000));
     // The first call creates the collection with its rows; the next two are proven new.
@@ -287,6 +297,41 @@ describe("vector cache", () => {
     got.forEach((hit, at) => {
       expect(hit.distance).toBeCloseTo((want[at] as Hit).distance, 5);
     });
+  });
+});
+
+describe("vector cache keeping rows (as on object storage)", () => {
+  /** Spies on every LanceDB table's row reads (all tables share one class). */
+  async function rowReads() {
+    const db = await lancedb.connect(dbPath);
+    const proto = Object.getPrototypeOf(await db.openTable("c")) as lancedb.Table;
+    return [vi.spyOn(proto, "takeRowIds"), vi.spyOn(proto, "query")];
+  }
+
+  it("answers searches from memory after the load: no row read, the same hits", async () => {
+    await cached.close();
+    cached = new LanceStore({ dbPath, logger: silentLogger, cacheRows: true });
+    await flat.upsert("c", model, docs(0, 300));
+    await cached.search("c", vector(), { limit: 5 }); // loads
+    const reads = await rowReads();
+    await expectSameAsFlat("c", 5, 10);
+    // The flat store's searches are queries too: only the cached store's are counted here.
+    const before = reads.map((r) => r.mock.calls.length);
+    for (let i = 0; i < 5; i++) await cached.search("c", vector(), { limit: 10 });
+    expect(reads.map((r) => r.mock.calls.length)).toEqual(before);
+    // Rows it writes are read back once, then kept; another store's write reloads them.
+    await cached.upsert("c", model, [{ ...doc("r7"), text: "new text of r7" }]);
+    const probe = (await cached.fetch("c", ["r7"], { vectors: true }))[0]?.vector as Float32Array;
+    expect((await cached.search("c", probe, { limit: 1 }))[0]?.text).toBe("new text of r7");
+    const other = new LanceStore({ dbPath, logger: silentLogger });
+    await other.upsert("c", model, [{ ...doc("r7"), text: "other's text", vector: probe }]);
+    await other.close();
+    expect((await cached.search("c", probe, { limit: 1 }))[0]?.text).toBe("other's text");
+    // A hit's metadata is the caller's to change: the kept row stays.
+    const [hit] = await cached.search("c", probe, { limit: 1 });
+    (hit as Hit).metadata.n = -1;
+    expect((await cached.search("c", probe, { limit: 1 }))[0]?.metadata.n).toBe(7);
+    await expectSameAsFlat("c", 5, 10);
   });
 });
 

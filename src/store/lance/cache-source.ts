@@ -10,9 +10,15 @@ import { hasTimeColumns, TIME_COLUMNS } from "./timestamps.js";
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
  * chunk-position columns (none in a table made before chunking); its time columns are read when
- * it has them.
+ * it has them. `rows`: the cache load reads every row's text, metadata, position and times with
+ * the vectors, so that searches need not read hits back (on object storage each read back is
+ * several ranged GETs).
  */
-export function cacheSource(table: lancedb.Table, positionColumns: readonly string[]): CacheSource {
+export function cacheSource(
+  table: lancedb.Table,
+  positionColumns: readonly string[],
+  options: { rows?: boolean } = {},
+): CacheSource {
   let schema: Promise<Schema> | undefined;
   const schemaOnce = () => {
     schema ??= table.schema();
@@ -40,9 +46,13 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
         kind,
         column: metadataColumn(key),
       }));
+      const rowColumns = options.rows
+        ? (await columns(false)).filter((c) => c !== "id" && c !== "chunk")
+        : [];
       const select = [
         ...(hasChunkColumns(await schemaOnce()) ? ["id", "chunk", "vector"] : ["id", "vector"]),
         ...keys.map((k) => k.column),
+        ...rowColumns,
       ];
       for await (const batch of table.query().select(select).withRowId()) {
         const ids = batch.getChild("id");
@@ -56,6 +66,11 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
           const column = batch.getChild(metadataColumn(key));
           if (!column) throw new Error("bug: unexpected batch shape");
           return { key, kind, column };
+        });
+        const rowValues = rowColumns.map((name) => {
+          const column = batch.getChild(name);
+          if (!column) throw new Error("bug: unexpected batch shape");
+          return { name, column };
         });
         const rows: VectorBatch = {
           size: batch.numRows,
@@ -78,6 +93,15 @@ export function cacheSource(table: lancedb.Table, positionColumns: readonly stri
             }
             return fields;
           },
+          ...(options.rows
+            ? {
+                row: (i: number) => {
+                  const raw: Record<string, unknown> = { id: ids.get(i), chunk: chunks?.get(i) ?? undefined };
+                  for (const { name, column } of rowValues) raw[name] = column.get(i);
+                  return storedChunk(raw as unknown as RawRow);
+                },
+              }
+            : {}),
         };
         yield rows;
       }
