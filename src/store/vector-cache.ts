@@ -682,8 +682,10 @@ function removeRow(entry: Loaded, id: string, chunk: number): void {
     entry.ids[at] = lastId;
     entry.chunks[at] = lastChunk;
     entry.fields[at] = entry.fields[last] as Metadata;
-    setDetail(entry, at, entry.details[last]);
-    entry.details[last] = undefined;
+    // Moved, not copied: the last slot's bytes leave the count as they join `at`'s.
+    const moved = entry.details[last];
+    setDetail(entry, last, undefined);
+    setDetail(entry, at, moved);
     entry.rowIds[at] = entry.rowIds[last] as bigint;
     entry.index.set(chunkKey(lastId, lastChunk), at);
   }

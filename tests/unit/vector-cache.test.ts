@@ -333,6 +333,20 @@ describe("vector cache keeping rows (as on object storage)", () => {
     expect((await cached.search("c", probe, { limit: 1 }))[0]?.metadata.n).toBe(7);
     await expectSameAsFlat("c", 5, 10);
   });
+
+  it("counts a deleted row's kept text out of the budget", async () => {
+    await cached.close();
+    cached = new LanceStore({ dbPath, logger: silentLogger, cacheRows: true });
+    await flat.upsert("c", model, docs(0, 300));
+    await cached.search("c", vector(), { limit: 5 }); // loads, with every row's text
+    const cache = (cached as unknown as { vectors: VectorCache }).vectors;
+    const loaded = cache.bytes();
+    // Rows from the front: each deletion moves the last row into the freed slot.
+    await cached.delete("c", { ids: Array.from({ length: 150 }, (_, i) => `r${i}`) });
+    await expectSameAsFlat("c", 3, 10);
+    // The vectors' buffers keep their size; the kept rows (>= 160 bytes each) must leave the count.
+    expect(cache.bytes()).toBeLessThanOrEqual(loaded - 150 * 160);
+  });
 });
 
 describe("topK", () => {
