@@ -57,7 +57,7 @@ import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
 import { idInList, textIsPrefixOf } from "./sql.js";
-import { DEFAULT_VECTOR_CACHE_BYTES, VectorCache } from "./vector-cache.js";
+import { DEFAULT_VECTOR_CACHE_BYTES, type TooBigReport, VectorCache } from "./vector-cache.js";
 import type {
   BackupEntry,
   ChunkToWrite,
@@ -205,7 +205,8 @@ export class LanceStore implements VectorStore {
       (message) => logger.warn(message),
     );
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
-    this.vectors = budget > 0 ? new VectorCache(budget) : undefined;
+    this.vectors =
+      budget > 0 ? new VectorCache(budget, (report) => logger.warn(tooBigMessage(report))) : undefined;
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
     this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
@@ -982,3 +983,19 @@ export class LanceStore implements VectorStore {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const MIB = 1024 * 1024;
+
+/** The log line for a collection that does not fit in the vector cache (searched by LanceDB). */
+export function tooBigMessage(report: TooBigReport): string {
+  const mib = (bytes: number) => (bytes / MIB).toFixed(bytes < 10 * MIB ? 1 : 0);
+  const others = report.budgetBytes - report.availableBytes;
+  return (
+    `vector cache: collection "${report.collection}" (${report.rows} rows x ${report.dimensions} dims) ` +
+    `needs ${mib(report.neededBytes)} MiB but the cache has ${mib(report.availableBytes)} MiB free ` +
+    `of ${mib(report.budgetBytes)} MiB` +
+    (others > 0 ? ` (other collections hold ${mib(others)} MiB)` : "") +
+    "; its searches go to LanceDB instead (slower). " +
+    "Raise --vector-cache-mb / VECTOR_MEMORY_VECTOR_CACHE_MB to keep it in memory."
+  );
+}

@@ -97,6 +97,18 @@ interface IdsOnly {
 
 type Entry = Loaded | TooBig | IdsOnly;
 
+/** A collection that does not fit in the vector cache's budget (see VectorCache's onTooBig). */
+export interface TooBigReport {
+  collection: string;
+  rows: number;
+  dimensions: number;
+  /** What its vectors would take in the cache. */
+  neededBytes: number;
+  /** What the budget had left for it (other collections hold the rest). */
+  availableBytes: number;
+  budgetBytes: number;
+}
+
 export interface CachedPick {
   id: string;
   chunk: number;
@@ -150,7 +162,17 @@ export class VectorCache {
   /** Collections a compaction by this store is running on, beside its writes (see compacting). */
   private readonly compactions = new Map<string, number>();
 
-  constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
+  /** Collections already reported as not fitting (reported again only after one fitted). */
+  private readonly reportedTooBig = new Set<string>();
+
+  /**
+   * `onTooBig` hears, once per collection until it fits again, that a collection does not fit in
+   * the budget, with the bytes it needs and what the budget had left, so its searches go to LanceDB.
+   */
+  constructor(
+    private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES,
+    private readonly onTooBig?: (report: TooBigReport) => void,
+  ) {}
 
   /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
   onCommit(commit: Commit): void | Promise<void> {
@@ -274,6 +296,7 @@ export class VectorCache {
           // Past the budget: keep only the ids (the vectors go; LanceDB searches this collection).
           const ids = new Set(entry.chunkCounts.keys());
           this.entries.set(collection, { kind: "ids", generation, version, ids });
+          this.reportTooBig(collection, entry.count + 1, entry.dim, this.budgetBytes - this.bytes());
           return;
         }
         at = entry.count++;
@@ -443,6 +466,7 @@ export class VectorCache {
     if (dim === 0 || rowBytes(dim) * rows > available) {
       const tooBig: TooBig = { kind: "too-big", generation, version };
       this.entries.set(collection, tooBig);
+      if (dim > 0) this.reportTooBig(collection, rows, dim, available);
       return tooBig;
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
@@ -451,6 +475,7 @@ export class VectorCache {
       if (!this.reserve(entry, entry.count + batch.size) || entryBytes(entry) > available) {
         const tooBig: TooBig = { kind: "too-big", generation, version };
         this.entries.set(collection, tooBig);
+        this.reportTooBig(collection, Math.max(rows, entry.count + batch.size), dim, available);
         return tooBig;
       }
       for (let i = 0; i < batch.size; i++) {
@@ -467,7 +492,21 @@ export class VectorCache {
       }
     }
     this.entries.set(collection, entry);
+    this.reportedTooBig.delete(collection);
     return entry;
+  }
+
+  private reportTooBig(collection: string, rows: number, dim: number, available: number): void {
+    if (this.reportedTooBig.has(collection)) return;
+    this.reportedTooBig.add(collection);
+    this.onTooBig?.({
+      collection,
+      rows,
+      dimensions: dim,
+      neededBytes: rowBytes(dim) * rows,
+      availableBytes: Math.max(0, available),
+      budgetBytes: this.budgetBytes,
+    });
   }
 
   /** The ids-only entry if `version` is the commit right after it (nothing is dropped here). */

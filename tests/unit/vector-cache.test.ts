@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
-import { silentLogger } from "../../src/logger.js";
+import { createLogger, silentLogger } from "../../src/logger.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import { topK } from "../../src/store/simd-scan.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
@@ -258,6 +258,45 @@ describe("vector cache", () => {
     cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 10_000 });
     await cached.upsert("c", model, docs(0, 300));
     await expectSameAsFlat();
+  });
+
+  it("says once on the log, through the logger, that a collection does not fit and goes to LanceDB", async () => {
+    await cached.close();
+    const lines: string[] = [];
+    const logger = createLogger("info", (line) => lines.push(line));
+    await flat.upsert("c", model, docs(0, 300));
+    cached = new LanceStore({ dbPath, logger, vectorCacheBytes: 10_000 });
+    await expectSameAsFlat();
+    const tooBig = lines.filter((l) => l.includes("does not fit") || l.includes("needs"));
+    expect(tooBig).toHaveLength(1);
+    expect(tooBig[0]).toMatch(
+      /^\[vector-memory-mcp\] warn: vector cache: collection "c" \(300 rows x 37 dims\)/,
+    );
+    expect(tooBig[0]).toMatch(/go to LanceDB/);
+    expect(tooBig[0]).toMatch(/--vector-cache-mb \/ VECTOR_MEMORY_VECTOR_CACHE_MB/);
+    // A new version reloads and still does not fit: not said again.
+    await flat.upsert("c", model, docs(300, 5));
+    await expectSameAsFlat();
+    expect(lines.filter((l) => l.includes("needs"))).toHaveLength(1);
+  });
+
+  it("says so when a collection it fills grows past its budget, and not for one that fits", async () => {
+    await cached.close();
+    const lines: string[] = [];
+    const logger = createLogger("info", (line) => lines.push(line));
+    // Room for the first 1,536 rows of 37 dimensions, not for 2,304 (as the next test).
+    cached = new LanceStore({ dbPath, logger, vectorCacheBytes: 400_000 });
+    for (let i = 0; i < 3; i++) await cached.upsert("c", model, docs(i * 1000, 1000));
+    const tooBig = lines.filter((l) => l.includes("vector cache"));
+    expect(tooBig).toHaveLength(1);
+    expect(tooBig[0]).toMatch(
+      /collection "c" \(\d+ rows x 37 dims\) needs [\d.]+ MiB but the cache has [\d.]+ MiB free of 0\.4 MiB; its searches go to LanceDB/,
+    );
+    await expectSameAsFlat();
+    // A small collection beside it fits (the big one holds only ids now): nothing more is said.
+    await cached.upsert("small", model, docs(0, 50, "s"));
+    await cached.search("small", vector(), { limit: 3 });
+    expect(lines.filter((l) => l.includes("vector cache"))).toHaveLength(1);
   });
 
   it("past its budget keeps the ids of a collection it created, to append new rows still", async () => {
