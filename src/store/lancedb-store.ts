@@ -50,6 +50,7 @@ import {
   fullTextScan,
   fullTextSearch,
   rebuildOrphanedTextIndex,
+  type ScoredRow,
 } from "./lance/text-index.js";
 import { ensureTimeColumns, resolveTimes, type StoredVersion, timeColumns } from "./lance/timestamps.js";
 import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
@@ -599,19 +600,39 @@ export class LanceStore implements VectorStore {
       const where = options.where ? compileWhere(options.where, await state.table.schema()) : undefined;
       const positions = await positionColumns(state);
       const times = await timeColumns(state);
+      const columns = ["id", "text", "metadata", ...positions, ...times];
+      if (indexed) {
+        // The vectors (a quarter of the search's time at 100k: 40 rows x 384 floats) from the vector
+        // cache when it holds the table at the version read before and after the search.
+        const cache = this.vectors;
+        const version = cache?.loadedVersion(collection, state.generation);
+        if (cache && version !== undefined && (await state.table.version()) === version) {
+          const rows = await fullTextSearch(state.table, query, where, columns, options.limit);
+          const hits = rows.map((row) => storedChunk(row));
+          const vectors =
+            (await state.table.version()) === version
+              ? cache.vectorsAt(
+                  collection,
+                  state.generation,
+                  version,
+                  rows.map((row) => ({ id: row.id, chunk: row.chunk ?? 0 })),
+                )
+              : undefined;
+          if (vectors)
+            return hits.map((hit, i) => ({
+              ...hit,
+              keywordScore: (rows[i] as ScoredRow)._score,
+              vector: vectors[i] as Float32Array,
+            }));
+        }
+      }
       const rows = indexed
-        ? await fullTextSearch(
-            state.table,
-            query,
-            where,
-            ["id", "text", "metadata", "vector", ...positions, ...times],
-            options.limit,
-          )
+        ? await fullTextSearch(state.table, query, where, [...columns, "vector"], options.limit)
         : await fullTextScan(state.table, query, where, options.limit, positions, times);
       return rows.map((row) => ({
         ...storedChunk(row),
         keywordScore: row._score,
-        vector: Float32Array.from(row.vector),
+        vector: Float32Array.from(row.vector as Iterable<number>),
       }));
     });
   }

@@ -423,6 +423,35 @@ export class VectorCache {
     return true;
   }
 
+  /**
+   * The cached vectors (L2-normalised copies) of these rows, when the entry holds the table at
+   * exactly `version` and every one of them; otherwise undefined. For the keyword search, which
+   * then need not read the vector column from LanceDB (see LanceStore.keywordSearch).
+   */
+  vectorsAt(
+    collection: string,
+    generation: number,
+    version: number,
+    rows: readonly { id: string; chunk: number }[],
+  ): Float32Array[] | undefined {
+    const entry = this.entries.get(collection);
+    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== version)
+      return undefined;
+    const vectors: Float32Array[] = [];
+    for (const row of rows) {
+      const at = entry.index.get(chunkKey(row.id, row.chunk));
+      if (at === undefined) return undefined;
+      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+    }
+    return vectors;
+  }
+
+  /** The version of the table the collection's entry holds in memory, if it holds its vectors. */
+  loadedVersion(collection: string, generation: number): number | undefined {
+    const entry = this.entries.get(collection);
+    return entry?.kind === "loaded" && entry.generation === generation ? entry.version : undefined;
+  }
+
   drop(collection: string): void {
     this.entries.delete(collection);
   }

@@ -6,7 +6,7 @@ import { createLogger, silentLogger } from "../../src/logger.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import { topK } from "../../src/store/simd-scan.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
-import type { ChunkToWrite, Hit } from "../../src/store/vector-store.js";
+import type { ChunkToWrite, Hit, KeywordHit } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
 import { random } from "../support/random.js";
 
@@ -314,6 +314,42 @@ describe("vector cache", () => {
     expect(absent.mock.results.at(-1)?.value).toBe(true);
     expect((await cached.getCollection("c"))?.count).toBe(3002);
     await expectSameAsFlat();
+  });
+
+  it("keyword search takes its hits' vectors from the cache when it holds the latest version", async () => {
+    await cached.upsert("c", model, docs(0, 200));
+    // The first keyword search writes the text index (a new version): the next semantic search reloads.
+    await cached.keywordSearch("c", "text", { limit: 3 });
+    await cached.search("c", vector(), { limit: 3 });
+    const vectorsAt = vi.spyOn(VectorCache.prototype, "vectorsAt");
+    const unit = (v: Float32Array) => {
+      const norm = Math.hypot(...v);
+      return Array.from(v, (x) => x / norm);
+    };
+    const check = async () => {
+      // Sorted by id: BM25 ties (every text holds "text of") come in any order.
+      const byId = (hits: KeywordHit[]) =>
+        hits.sort((a, b) => b.keywordScore - a.keywordScore || (a.id < b.id ? -1 : 1));
+      const fromCache = byId(await cached.keywordSearch("c", "text of r7", { limit: 200 }));
+      const fromLance = byId(await flat.keywordSearch("c", "text of r7", { limit: 200 }));
+      expect(fromCache.map(({ vector: _v, ...hit }) => hit)).toEqual(
+        fromLance.map(({ vector: _v, ...hit }) => hit),
+      );
+      for (const [i, hit] of fromCache.entries()) {
+        const want = unit(fromLance[i]?.vector as Float32Array);
+        // The same direction (the cache keeps unit vectors; cosine is all the ranking reads).
+        const got = unit(hit.vector);
+        expect(Math.max(...got.map((x, j) => Math.abs(x - (want[j] as number))))).toBeLessThan(1e-6);
+      }
+      return fromCache.length;
+    };
+    expect(await check()).toBe(200);
+    expect(vectorsAt.mock.results.at(-1)?.value).toBeDefined();
+    // Another process's write: the cache is behind until a semantic search reloads; LanceDB's vectors then.
+    await flat.upsert("c", model, [doc("r7", 7)]);
+    const before = vectorsAt.mock.calls.length;
+    expect(await check()).toBe(200);
+    expect(vectorsAt.mock.calls.length).toBe(before);
   });
 
   it("filtered searches give LanceDB's answers (more in filtered-cache.test.ts)", async () => {
