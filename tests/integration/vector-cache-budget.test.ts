@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { startHarness } from "../support/harness.js";
+import { hashFactory } from "../support/hash-embedder.js";
 
 interface SearchOut {
   results: { id: string }[];
@@ -19,17 +20,20 @@ describe("the vector cache's memory budget from the config", () => {
     expect(vectorCacheMb).toBe(1);
     const lines: string[] = [];
     const logger = createLogger("info", (line) => lines.push(line));
-    // test/hash-64: 336 bytes per row in the cache, so 1 MiB holds about 3,100 rows, not 4,000.
-    const h = await startHarness({ logger, ...(vectorCacheMb === undefined ? {} : { vectorCacheMb }) });
+    // 2,048 dimensions: 10,256 bytes per row in the cache, so 1 MiB holds about 100 rows, not 150.
+    const h = await startHarness({
+      logger,
+      factory: hashFactory(() => 2048),
+      ...(vectorCacheMb === undefined ? {} : { vectorCacheMb }),
+    });
     try {
       await h.ok("add_documents", { collection: "small", documents: docs(0, 10) });
       await h.ok("search_similar", { collection: "small", query: "topic 3" });
       expect(lines.filter((l) => l.includes("vector cache"))).toEqual([]);
-      for (let i = 0; i < 4; i++)
-        await h.ok("add_documents", { collection: "big", documents: docs(i * 1000, 1000) });
+      await h.ok("add_documents", { collection: "big", documents: docs(0, 150) });
       const out = await h.ok<SearchOut>("search_similar", {
         collection: "big",
-        query: "note number 3999 about topic 2",
+        query: "note number 149 about topic 2",
         n_results: 3,
         mode: "semantic",
       });
@@ -39,7 +43,7 @@ describe("the vector cache's memory budget from the config", () => {
       const tooBig = lines.filter((l) => l.includes("vector cache"));
       expect(tooBig).toHaveLength(1);
       expect(tooBig[0]).toMatch(
-        /^\[vector-memory-mcp\] warn: vector cache: collection "big" \(\d+ rows x 64 dims\) needs [\d.]+ MiB but the cache has [\d.]+ MiB free of 1\.0 MiB/,
+        /^\[vector-memory-mcp\] warn: vector cache: collection "big" \(\d+ rows x 2048 dims\) needs [\d.]+ MiB but the cache has [\d.]+ MiB free of 1\.0 MiB/,
       );
       expect(tooBig[0]).toContain("its searches go to LanceDB");
     } finally {
