@@ -20,6 +20,9 @@
  *   BENCH_E2E_ROWS   10000                                BENCH_E2E_QUERIES 100
  *   BENCH_COMPARE    1 (0 skips the interleaved re-run of the exact searches)
  *   BENCH_PEERS      store,js,wasm,lance,sqlite-vec,hnsw  BENCH_HNSW      M,efConstruction (16,100)
+ *   BENCH_PEERS_1M   the peers at 1M rows (default BENCH_PEERS)
+ * Every row has metadata {g: i % 10}; each system with a filtered search also searches g = 3 (10%)
+ * against the exact filtered top k ("10% filter" rows).
  *   BENCH_LANCE_INDEX ivf_hnsw_sq (or ivf_pq, or both; IVF_PQ took 450 s to build at 100k here)
  *   BENCH_JSON       write all results to this file too
  */
@@ -41,6 +44,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as lancedb from "@lancedb/lancedb";
 import { createUseLiteEmbedder } from "../src/embeddings/use-lite.js";
+import { parseWhere } from "../src/filter.js";
 import { silentLogger } from "../src/logger.js";
 import { CHECK_EVERY, MIN_SMALL_FRAGMENTS, ROWS_PER_FRAGMENT } from "../src/store/compaction.js";
 import { LanceStore } from "../src/store/lancedb-store.js";
@@ -49,6 +53,8 @@ import { CLI, spawnServer } from "../tests/support/stdio.js";
 import {
   directoryBytes,
   exactTopK,
+  exactTopKInGroup,
+  GROUPS,
   Hnsw,
   JsScan,
   type KnnSystem,
@@ -62,6 +68,8 @@ import { extraRows, generateDataset, generateQueries, syntheticTexts } from "./l
 
 const K = 10;
 const WARMUP = 10;
+/** The filtered searches ask for the rows of this group (row i is in group i % GROUPS: 10% of them). */
+const GROUP = 3;
 const BATCH = 1000;
 const MODEL = { model: "bench/synthetic", dtype: "fp32", dimensions: 0 };
 
@@ -77,6 +85,8 @@ interface Settings {
   e2eRows: number;
   compare: boolean;
   peers: string[];
+  /** Peers at 1M rows and more, when not all of `peers` (hnswlib builds 1M rows on one thread). */
+  peers1M?: string[];
   lanceIndexes: LanceIndexKind[];
   hnsw: [number, number];
   json: string | undefined;
@@ -103,6 +113,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     e2eRows: Number(env.BENCH_E2E_ROWS ?? 10_000),
     compare: env.BENCH_COMPARE !== "0",
     peers: list(env.BENCH_PEERS, "store,js,wasm,lance,sqlite-vec,hnsw"),
+    ...(env.BENCH_PEERS_1M ? { peers1M: list(env.BENCH_PEERS_1M, "") } : {}),
     lanceIndexes: list(env.BENCH_LANCE_INDEX, "ivf_hnsw_sq") as LanceIndexKind[],
     hnsw: [m ?? 16, efc ?? 100],
     json: env.BENCH_JSON,
@@ -280,6 +291,12 @@ function prepare(root: string, rows: number, settings: Settings, extra: number):
     top1 += exact.scores[0] as number;
     top10 += exact.scores[K - 1] as number;
   }
+  const truthGroup = new Int32Array(settings.queries * K);
+  for (let q = 0; q < settings.queries; q++)
+    truthGroup.set(
+      exactTopKInGroup(dataset.data, rows, dim, queries.subarray(q * dim, (q + 1) * dim), K, GROUP),
+      q * K,
+    );
   const truthSeconds = (performance.now() - started) / 1000;
   let randomPair = 0;
   for (let p = 0; p < 2000; p++) {
@@ -293,6 +310,7 @@ function prepare(root: string, rows: number, settings: Settings, extra: number):
   writeArray(path.join(dir, "data.f32"), dataset.data);
   writeArray(path.join(dir, "queries.f32"), queries);
   writeArray(path.join(dir, "truth.i32"), truth);
+  writeArray(path.join(dir, "truth-group.i32"), truthGroup);
   writeArray(path.join(dir, "extra.f32"), more);
   return {
     dir,
@@ -314,6 +332,8 @@ interface Loaded {
   data: Float32Array;
   queries: Float32Array;
   truth: Int32Array;
+  /** The exact top k among the rows of GROUP (the 10% filter). */
+  truthGroup: Int32Array;
   extra: Float32Array;
 }
 
@@ -322,6 +342,7 @@ function load(dir: string): Loaded {
     data: readInto(path.join(dir, "data.f32"), (n) => new Float32Array(n)),
     queries: readInto(path.join(dir, "queries.f32"), (n) => new Float32Array(n)),
     truth: readInto(path.join(dir, "truth.i32"), (n) => new Int32Array(n)),
+    truthGroup: readInto(path.join(dir, "truth-group.i32"), (n) => new Int32Array(n)),
     extra: readInto(path.join(dir, "extra.f32"), (n) => new Float32Array(n)),
   };
 }
@@ -386,11 +407,15 @@ async function runWorker(task: Task): Promise<WorkerResult> {
     case "compare":
       systems = await compareWorker(task, data as Loaded, log);
       break;
-    case "sqlite-vec":
+    case "sqlite-vec": {
+      const sqlite = new SqliteVec(path.join(task.workDir, "vec.sqlite"));
       systems = [
-        await peerWorker(new SqliteVec(path.join(task.workDir, "vec.sqlite")), task, data as Loaded, log),
+        await peerWorker(sqlite, task, data as Loaded, log, true),
+        ...(await filteredRow(sqlite, task, data as Loaded, log)),
       ];
+      await sqlite.close();
       break;
+    }
     case "hnsw":
       systems = await hnswWorker(task, data as Loaded, log);
       break;
@@ -410,7 +435,8 @@ function documents(vectors: Float32Array, dim: number, from: number, count: numb
   return Array.from({ length: count }, (_, i) => ({
     id: `${prefix}${from + i}`,
     text: `document ${prefix}${from + i}`,
-    metadata: {},
+    // The group of the filtered searches (row i in group i % GROUPS); extra rows ("x") too.
+    metadata: { g: (from + i) % GROUPS },
     vector: vectors.subarray((from + i) * dim, (from + i + 1) * dim),
   }));
 }
@@ -418,9 +444,10 @@ function documents(vectors: Float32Array, dim: number, from: number, count: numb
 /** Our store: batched ingest, search, then one-row upserts into the loaded collection. */
 async function storeWorker(
   task: Task,
-  { data, queries, truth, extra: more }: Loaded,
+  loaded: Loaded,
   log: (m: string) => void,
 ): Promise<{ systems: SystemResult[]; extra: Record<string, unknown> }> {
+  const { data, queries, truth, extra: more } = loaded;
   const dbPath = path.join(task.workDir, "store");
   const store = new LanceStore({ dbPath, logger: silentLogger });
   const model = { ...MODEL, dimensions: task.dim };
@@ -449,6 +476,14 @@ async function storeWorker(
     task.dim,
   );
   log(`search p50 ${search.p50.toFixed(2)} ms`);
+  const where = parseWhere({ g: GROUP });
+  const filtered = await measureSearch(
+    async (q) => (await store.search(name, q, { limit: K, where })).map((hit) => Number(hit.id)),
+    queries,
+    loaded.truthGroup,
+    task.dim,
+  );
+  log(`filtered search p50 ${filtered.p50.toFixed(2)} ms, recall ${filtered.recall.toFixed(3)}`);
   const disk = directoryBytes(dbPath);
   const stats = await store.stats(name);
 
@@ -477,6 +512,11 @@ async function storeWorker(
         },
         search,
         disk,
+      },
+      {
+        system: "our LanceStore, 10% filter",
+        params: `store.search with where {g: ${GROUP}} (${cached ? "masked scan of the vector cache" : "LanceDB's prefiltered search on the index"}); recall against the exact filtered top k`,
+        search: filtered,
       },
     ],
     extra: {
@@ -530,6 +570,31 @@ async function peerWorker(
     search,
     ...(disk !== undefined ? { disk } : {}),
   };
+}
+
+/** The system's own filtered search for the rows of GROUP (10%), as a row of its own; none without one. */
+async function filteredRow(
+  system: KnnSystem,
+  task: Task,
+  loaded: Loaded,
+  log: (m: string) => void,
+): Promise<SystemResult[]> {
+  const searchGroup = system.searchGroup?.bind(system);
+  if (!searchGroup) return [];
+  const search = await measureSearch(
+    (q) => searchGroup(q, K, GROUP),
+    loaded.queries,
+    loaded.truthGroup,
+    task.dim,
+  );
+  log(`${system.name} 10% filter: p50 ${search.p50.toFixed(2)} ms, recall ${search.recall.toFixed(3)}`);
+  return [
+    {
+      system: `${system.name}, 10% filter`,
+      params: `${system.params}; its filtered search, g = ${GROUP}`,
+      search,
+    },
+  ];
 }
 
 function lanceIndexSettings(kind: LanceIndexKind, rows: number, dim: number): LanceIndexParams[] {
@@ -602,6 +667,7 @@ async function compareWorker(task: Task, loaded: Loaded, log: (m: string) => voi
 async function lanceWorker(task: Task, loaded: Loaded, log: (m: string) => void): Promise<SystemResult[]> {
   const lance = new RawLance(path.join(task.workDir, "lance"));
   const results = [await peerWorker(lance, task, loaded, log, true)];
+  results.push(...(await filteredRow(lance, task, loaded, log)));
   for (const kind of task.settings.lanceIndexes) {
     const [first, ...rest] = lanceIndexSettings(kind, task.rows, task.dim);
     if (!first) continue;
@@ -619,6 +685,7 @@ async function lanceWorker(task: Task, loaded: Loaded, log: (m: string) => void)
         search,
         disk: lance.diskBytes(),
       });
+      results.push(...(await filteredRow(lance, task, loaded, log)));
     }
   }
   await lance.close();
@@ -658,6 +725,7 @@ async function hnswWorker(task: Task, loaded: Loaded, log: (m: string) => void):
       search,
       disk: hnsw.diskBytes(),
     });
+    results.push(...(await filteredRow(hnsw, task, loaded, log)));
   }
   return results;
 }
@@ -986,8 +1054,9 @@ async function main(): Promise<void> {
       const sizeStarted = performance.now();
       const data = dataFor(rows);
       const results: WorkerResult[] = [];
+      const peers = rows >= 1_000_000 && settings.peers1M ? settings.peers1M : settings.peers;
       for (const kind of ["store", "js", "wasm", "lance", "sqlite-vec", "hnsw"] as const) {
-        if (settings.peers.includes(kind)) results.push(await run(kind, rows));
+        if (peers.includes(kind)) results.push(await run(kind, rows));
       }
       const compared = settings.compare ? await run("compare", rows) : undefined;
       all[`size-${rows}`] = { data, results, compared };

@@ -21,8 +21,43 @@ export interface KnnSystem {
   load(data: Float32Array, count: number, dimensions: number): Promise<Record<string, number>>;
   /** Ids (row numbers) of the k nearest rows, best first. */
   search(query: Float32Array, k: number): Promise<ArrayLike<number>>;
+  /**
+   * The same among the rows whose group is `group` only (row i is in group i % GROUPS: a 10%
+   * filter), with the system's own filtered search; absent where it has none.
+   */
+  searchGroup?(query: Float32Array, k: number, group: number): Promise<ArrayLike<number>>;
   diskBytes(): number | undefined;
   close(): Promise<void>;
+}
+
+/** Rows are in GROUPS groups (row i in group i % GROUPS), for the filtered searches (searchGroup). */
+export const GROUPS = 10;
+
+/** exactTopK over the rows of one group only (the filtered ground truth). */
+export function exactTopKInGroup(
+  data: Float32Array,
+  count: number,
+  d: number,
+  query: Float32Array,
+  k: number,
+  group: number,
+): Int32Array {
+  const ids = new Int32Array(k).fill(-1);
+  const scores = new Float64Array(k).fill(Number.NEGATIVE_INFINITY);
+  for (let i = group; i < count; i += GROUPS) {
+    let score = 0;
+    for (let j = 0, base = i * d; j < d; j++) score += (query[j] as number) * (data[base + j] as number);
+    if (score <= (scores[k - 1] as number)) continue;
+    let at = k - 1;
+    while (at > 0 && (scores[at - 1] as number) < score) {
+      scores[at] = scores[at - 1] as number;
+      ids[at] = ids[at - 1] as number;
+      at--;
+    }
+    scores[at] = score;
+    ids[at] = i;
+  }
+  return ids;
 }
 
 const peerRequire = createRequire(path.resolve(import.meta.dirname, "../peers/package.json"));
@@ -146,7 +181,11 @@ export class RawLance implements KnnSystem {
   async load(data: Float32Array, count: number, d: number): Promise<Record<string, number>> {
     const { Field, FixedSizeList, Float32, Int32, RecordBatch, Schema, Struct, Table, makeData } = arrow;
     const vectorType = new FixedSizeList(d, new Field("item", new Float32(), true));
-    const schema = new Schema([new Field("id", new Int32(), false), new Field("vector", vectorType, false)]);
+    const schema = new Schema([
+      new Field("id", new Int32(), false),
+      new Field("g", new Int32(), false),
+      new Field("vector", vectorType, false),
+    ]);
     this.db = await lancedb.connect(this.dir);
     const table = await this.db.createEmptyTable("vectors", schema, { mode: "overwrite" });
     this.table = table;
@@ -161,11 +200,17 @@ export class RawLance implements KnnSystem {
       });
       const vectors = makeData({ type: vectorType, length: n, nullCount: 0, child });
       const idData = makeData({ type: new Int32(), length: n, nullCount: 0, data: ids });
+      const groups = makeData({
+        type: new Int32(),
+        length: n,
+        nullCount: 0,
+        data: ids.map((id) => id % GROUPS),
+      });
       const struct = makeData({
         type: new Struct(schema.fields),
         length: n,
         nullCount: 0,
-        children: [idData, vectors],
+        children: [idData, groups, vectors],
       });
       const batch = new Table(schema, [new RecordBatch(schema, struct)]);
       if (this.merge)
@@ -210,11 +255,21 @@ export class RawLance implements KnnSystem {
   }
 
   async search(query: Float32Array, k: number): Promise<Int32Array> {
+    return this.searchWhere(query, k, undefined);
+  }
+
+  /** LanceDB's prefiltered vector search on the `g` column (no scalar index on it). */
+  async searchGroup(query: Float32Array, k: number, group: number): Promise<Int32Array> {
+    return this.searchWhere(query, k, `g = ${group}`);
+  }
+
+  private async searchWhere(query: Float32Array, k: number, where: string | undefined): Promise<Int32Array> {
     let q = this.requireTable()
       .vectorSearch(query)
       .distanceType("cosine")
       .select(["id", "_distance"])
       .limit(k);
+    if (where) q = q.where(where);
     if (this.index) {
       q = q.nprobes(this.index.nprobes);
       if (this.index.refineFactor) q = q.refineFactor(this.index.refineFactor);
@@ -262,6 +317,7 @@ export class SqliteVec implements KnnSystem {
   readonly params: string;
   private db: SqliteDatabase | undefined;
   private knn: SqliteStatement | undefined;
+  private knnGroup: SqliteStatement | undefined;
 
   constructor(
     private readonly file: string,
@@ -276,12 +332,17 @@ export class SqliteVec implements KnnSystem {
     const db = new Database(this.file);
     sqliteVec.load(db);
     db.exec("PRAGMA journal_mode = WAL");
-    db.exec(`CREATE VIRTUAL TABLE vec USING vec0(embedding float[${d}] distance_metric=cosine)`);
-    const insert = db.prepare("INSERT INTO vec(rowid, embedding) VALUES (?, ?)");
+    // g: a metadata column (sqlite-vec >= 0.1.6), which its KNN query filters on.
+    db.exec(`CREATE VIRTUAL TABLE vec USING vec0(embedding float[${d}] distance_metric=cosine, g integer)`);
+    const insert = db.prepare("INSERT INTO vec(rowid, embedding, g) VALUES (?, ?, ?)");
     const insertMany = db.transaction((start: number, n: number) => {
       for (let i = start; i < start + n; i++) {
         // vec0 wants an integer rowid; better-sqlite3 binds JS numbers as REAL, BigInt as INTEGER.
-        insert.run(BigInt(i), Buffer.from(data.buffer, data.byteOffset + i * d * 4, d * 4));
+        insert.run(
+          BigInt(i),
+          Buffer.from(data.buffer, data.byteOffset + i * d * 4, d * 4),
+          BigInt(i % GROUPS),
+        );
       }
     });
     const started = performance.now();
@@ -292,6 +353,9 @@ export class SqliteVec implements KnnSystem {
     this.knn = db.prepare(
       "SELECT rowid, distance FROM vec WHERE embedding MATCH ? AND k = ? ORDER BY distance",
     );
+    this.knnGroup = db.prepare(
+      "SELECT rowid, distance FROM vec WHERE embedding MATCH ? AND k = ? AND g = ? ORDER BY distance",
+    );
     return { ingestSeconds: (performance.now() - started) / 1000 };
   }
 
@@ -300,6 +364,16 @@ export class SqliteVec implements KnnSystem {
     const rows = this.knn.all(Buffer.from(query.buffer, query.byteOffset, query.byteLength), k) as Array<{
       rowid: number;
     }>;
+    return Int32Array.from(rows, (r) => Number(r.rowid));
+  }
+
+  async searchGroup(query: Float32Array, k: number, group: number): Promise<Int32Array> {
+    if (!this.knnGroup) throw new Error("SqliteVec: load first");
+    const rows = this.knnGroup.all(
+      Buffer.from(query.buffer, query.byteOffset, query.byteLength),
+      k,
+      BigInt(group),
+    ) as Array<{ rowid: number }>;
     return Int32Array.from(rows, (r) => Number(r.rowid));
   }
 
@@ -316,7 +390,11 @@ interface HnswIndex {
   initIndex(maxElements: number, m: number, efConstruction: number, randomSeed: number): void;
   addPoint(point: number[], label: number): void;
   setEf(ef: number): void;
-  searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] };
+  searchKnn(
+    query: number[],
+    k: number,
+    filter?: (label: number) => boolean,
+  ): { neighbors: number[]; distances: number[] };
   writeIndexSync(file: string): void;
 }
 
@@ -360,6 +438,12 @@ export class Hnsw implements KnnSystem {
   async search(query: Float32Array, k: number): Promise<number[]> {
     if (!this.index) throw new Error("Hnsw: load first");
     return this.index.searchKnn(Array.from(query), k).neighbors;
+  }
+
+  /** hnswlib's filtered search: the graph walk skips labels the filter refuses. */
+  async searchGroup(query: Float32Array, k: number, group: number): Promise<number[]> {
+    if (!this.index) throw new Error("Hnsw: load first");
+    return this.index.searchKnn(Array.from(query), k, (label) => label % GROUPS === group).neighbors;
   }
 
   diskBytes(): number {

@@ -106,6 +106,18 @@ interface IdsOnly {
 
 type Entry = Loaded | TooBig | IdsOnly;
 
+/** A collection that does not fit in the vector cache's budget (see VectorCache's onTooBig). */
+export interface TooBigReport {
+  collection: string;
+  rows: number;
+  dimensions: number;
+  /** What its vectors would take in the cache. */
+  neededBytes: number;
+  /** What the budget had left for it (other collections hold the rest). */
+  availableBytes: number;
+  budgetBytes: number;
+}
+
 export interface CachedPick {
   id: string;
   chunk: number;
@@ -161,7 +173,17 @@ export class VectorCache {
   /** Collections a compaction by this store is running on, beside its writes (see compacting). */
   private readonly compactions = new Map<string, number>();
 
-  constructor(private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES) {}
+  /** Collections already reported as not fitting (reported again only after one fitted). */
+  private readonly reportedTooBig = new Set<string>();
+
+  /**
+   * `onTooBig` hears, once per collection until it fits again, that a collection does not fit in
+   * the budget, with the bytes it needs and what the budget had left, so its searches go to LanceDB.
+   */
+  constructor(
+    private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES,
+    private readonly onTooBig?: (report: TooBigReport) => void,
+  ) {}
 
   /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
   onCommit(commit: Commit): void | Promise<void> {
@@ -304,6 +326,7 @@ export class VectorCache {
           // Past the budget: keep only the ids (the vectors go; LanceDB searches this collection).
           const ids = new Set(entry.chunkCounts.keys());
           this.entries.set(collection, { kind: "ids", generation, version, ids });
+          this.reportTooBig(collection, entry.count + 1, entry.dim, this.budgetBytes - this.bytes());
           return;
         }
         at = entry.count++;
@@ -432,6 +455,35 @@ export class VectorCache {
     return true;
   }
 
+  /**
+   * The cached vectors (L2-normalised copies) of these rows, when the entry holds the table at
+   * exactly `version` and every one of them; otherwise undefined. For the keyword search, which
+   * then need not read the vector column from LanceDB (see LanceStore.keywordSearch).
+   */
+  vectorsAt(
+    collection: string,
+    generation: number,
+    version: number,
+    rows: readonly { id: string; chunk: number }[],
+  ): Float32Array[] | undefined {
+    const entry = this.entries.get(collection);
+    if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== version)
+      return undefined;
+    const vectors: Float32Array[] = [];
+    for (const row of rows) {
+      const at = entry.index.get(chunkKey(row.id, row.chunk));
+      if (at === undefined) return undefined;
+      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+    }
+    return vectors;
+  }
+
+  /** The version of the table the collection's entry holds in memory, if it holds its vectors. */
+  loadedVersion(collection: string, generation: number): number | undefined {
+    const entry = this.entries.get(collection);
+    return entry?.kind === "loaded" && entry.generation === generation ? entry.version : undefined;
+  }
+
   drop(collection: string): void {
     this.entries.delete(collection);
   }
@@ -475,6 +527,7 @@ export class VectorCache {
     if (dim === 0 || rowBytes(dim) * rows > available) {
       const tooBig: TooBig = { kind: "too-big", generation, version };
       this.entries.set(collection, tooBig);
+      if (dim > 0) this.reportTooBig(collection, rows, dim, available);
       return tooBig;
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
@@ -484,6 +537,7 @@ export class VectorCache {
       if (!this.reserve(entry, entry.count + batch.size) || entryBytes(entry) > available) {
         const tooBig: TooBig = { kind: "too-big", generation, version };
         this.entries.set(collection, tooBig);
+        this.reportTooBig(collection, Math.max(rows, entry.count + batch.size), dim, available);
         return tooBig;
       }
       for (let i = 0; i < batch.size; i++) {
@@ -507,7 +561,21 @@ export class VectorCache {
       }
     }
     this.entries.set(collection, entry);
+    this.reportedTooBig.delete(collection);
     return entry;
+  }
+
+  private reportTooBig(collection: string, rows: number, dim: number, available: number): void {
+    if (this.reportedTooBig.has(collection)) return;
+    this.reportedTooBig.add(collection);
+    this.onTooBig?.({
+      collection,
+      rows,
+      dimensions: dim,
+      neededBytes: rowBytes(dim) * rows,
+      availableBytes: Math.max(0, available),
+      budgetBytes: this.budgetBytes,
+    });
   }
 
   /** The ids-only entry if `version` is the commit right after it (nothing is dropped here). */

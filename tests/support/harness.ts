@@ -39,6 +39,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** The clock for documents' times, in ms (default Date.now). */
   now?: () => number;
+  /** The vector cache's memory, MiB (config's vectorCacheMb; default the store's). */
+  vectorCacheMb?: number;
 }
 
 let remoteDefault: (() => Pick<HarnessOptions, "dbPath" | "objectStore">) | undefined;
@@ -73,6 +75,7 @@ export async function startHarness(given: HarnessOptions = {}): Promise<Harness>
       offline: true,
       ...(options.objectStore ? { objectStore: options.objectStore } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.vectorCacheMb === undefined ? {} : { vectorCacheMb: options.vectorCacheMb }),
     },
     options.logger ?? silentLogger,
     options.factory ?? hashFactory(),

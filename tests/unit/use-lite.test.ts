@@ -4,8 +4,9 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Embedder, ModelUnavailableError } from "../../src/embeddings/embedder.js";
+import { SentencePieceTokenizer } from "../../src/embeddings/sentencepiece.js";
 import { createUseLiteEmbedder, toSparseBatch } from "../../src/embeddings/use-lite.js";
 
 // Real model, real weights: these tests check meaning, not just shapes.
@@ -145,6 +146,30 @@ describe("use-lite embedder", () => {
     expect(window.countTokens(`  ${sentence}\n\n`)).toBe(one);
     // Past the window the graph ignores the rest: a text that counts more than 128 must be split.
     expect(window.countTokens(`${sentence} `.repeat(20))).toBeGreaterThan(128);
+  });
+
+  it("embeds a query as a document and counts its tokens in the same pass, exactly", async () => {
+    const fresh = createUseLiteEmbedder();
+    try {
+      const window = await fresh.tokenWindow();
+      const short = "how do I deploy the staging cluster?";
+      const long = `${"Vector databases store embeddings for similarity search. ".repeat(20)}tail`;
+      const counted = { short: window.countTokens(short), long: window.countTokens(long) };
+      expect(counted.long).toBeGreaterThan(128);
+      for (const query of [short, long]) {
+        const [asDocument] = await fresh.embedDocuments([query]);
+        expect(maxDifference(await fresh.embedQuery(query), asDocument ?? new Float32Array())).toBe(0);
+      }
+      // After embedding, the same counts (a short query's from the embedding pass, the cut one counted anew).
+      const encode = vi.spyOn(SentencePieceTokenizer.prototype, "encode");
+      expect(window.countTokens(short)).toBe(counted.short);
+      expect(encode).not.toHaveBeenCalled();
+      expect(window.countTokens(long)).toBe(counted.long);
+      expect(window.countTokens(`${short} again`)).toBe(counted.short + 1);
+      encode.mockRestore();
+    } finally {
+      await fresh.dispose();
+    }
   });
 
   it("releases every tensor it creates while embedding", async () => {

@@ -3,11 +3,11 @@ import * as lancedb from "@lancedb/lancedb";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
-import { silentLogger } from "../../src/logger.js";
+import { createLogger, silentLogger } from "../../src/logger.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import { topK } from "../../src/store/simd-scan.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
-import type { ChunkToWrite, Hit } from "../../src/store/vector-store.js";
+import type { ChunkToWrite, Hit, KeywordHit } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
 import { random } from "../support/random.js";
 
@@ -270,6 +270,45 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await expectSameAsFlat();
   });
 
+  it("says once on the log, through the logger, that a collection does not fit and goes to LanceDB", async () => {
+    await cached.close();
+    const lines: string[] = [];
+    const logger = createLogger("info", (line) => lines.push(line));
+    await flat.upsert("c", model, docs(0, 300));
+    cached = new LanceStore({ dbPath, logger, vectorCacheBytes: 10_000 });
+    await expectSameAsFlat();
+    const tooBig = lines.filter((l) => l.includes("does not fit") || l.includes("needs"));
+    expect(tooBig).toHaveLength(1);
+    expect(tooBig[0]).toMatch(
+      /^\[vector-memory-mcp\] warn: vector cache: collection "c" \(300 rows x 37 dims\)/,
+    );
+    expect(tooBig[0]).toMatch(/go to LanceDB/);
+    expect(tooBig[0]).toMatch(/--vector-cache-mb \/ VECTOR_MEMORY_VECTOR_CACHE_MB/);
+    // A new version reloads and still does not fit: not said again.
+    await flat.upsert("c", model, docs(300, 5));
+    await expectSameAsFlat();
+    expect(lines.filter((l) => l.includes("needs"))).toHaveLength(1);
+  });
+
+  it("says so when a collection it fills grows past its budget, and not for one that fits", async () => {
+    await cached.close();
+    const lines: string[] = [];
+    const logger = createLogger("info", (line) => lines.push(line));
+    // Room for the first 1,536 rows of 37 dimensions, not for 2,304 (as the next test).
+    cached = new LanceStore({ dbPath, logger, vectorCacheBytes: 400_000 });
+    for (let i = 0; i < 3; i++) await cached.upsert("c", model, docs(i * 1000, 1000));
+    const tooBig = lines.filter((l) => l.includes("vector cache"));
+    expect(tooBig).toHaveLength(1);
+    expect(tooBig[0]).toMatch(
+      /collection "c" \(\d+ rows x 37 dims\) needs [\d.]+ MiB but the cache has [\d.]+ MiB free of 0\.4 MiB; its searches go to LanceDB/,
+    );
+    await expectSameAsFlat();
+    // A small collection beside it fits (the big one holds only ids now): nothing more is said.
+    await cached.upsert("small", model, docs(0, 50, "s"));
+    await cached.search("small", vector(), { limit: 3 });
+    expect(lines.filter((l) => l.includes("vector cache"))).toHaveLength(1);
+  });
+
   it("past its budget keeps the ids of a collection it created, to append new rows still", async () => {
     await cached.close();
     // Room for the first 1,536 rows of 37 dimensions, not for 2,304.
@@ -285,6 +324,42 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     expect(absent.mock.results.at(-1)?.value).toBe(true);
     expect((await cached.getCollection("c"))?.count).toBe(3002);
     await expectSameAsFlat();
+  });
+
+  it("keyword search takes its hits' vectors from the cache when it holds the latest version", async () => {
+    await cached.upsert("c", model, docs(0, 200));
+    // The first keyword search writes the text index (a new version): the next semantic search reloads.
+    await cached.keywordSearch("c", "text", { limit: 3 });
+    await cached.search("c", vector(), { limit: 3 });
+    const vectorsAt = vi.spyOn(VectorCache.prototype, "vectorsAt");
+    const unit = (v: Float32Array) => {
+      const norm = Math.hypot(...v);
+      return Array.from(v, (x) => x / norm);
+    };
+    const check = async () => {
+      // Sorted by id: BM25 ties (every text holds "text of") come in any order.
+      const byId = (hits: KeywordHit[]) =>
+        hits.sort((a, b) => b.keywordScore - a.keywordScore || (a.id < b.id ? -1 : 1));
+      const fromCache = byId(await cached.keywordSearch("c", "text of r7", { limit: 200 }));
+      const fromLance = byId(await flat.keywordSearch("c", "text of r7", { limit: 200 }));
+      expect(fromCache.map(({ vector: _v, ...hit }) => hit)).toEqual(
+        fromLance.map(({ vector: _v, ...hit }) => hit),
+      );
+      for (const [i, hit] of fromCache.entries()) {
+        const want = unit(fromLance[i]?.vector as Float32Array);
+        // The same direction (the cache keeps unit vectors; cosine is all the ranking reads).
+        const got = unit(hit.vector);
+        expect(Math.max(...got.map((x, j) => Math.abs(x - (want[j] as number))))).toBeLessThan(1e-6);
+      }
+      return fromCache.length;
+    };
+    expect(await check()).toBe(200);
+    expect(vectorsAt.mock.results.at(-1)?.value).toBeDefined();
+    // Another process's write: the cache is behind until a semantic search reloads; LanceDB's vectors then.
+    await flat.upsert("c", model, [doc("r7", 7)]);
+    const before = vectorsAt.mock.calls.length;
+    expect(await check()).toBe(200);
+    expect(vectorsAt.mock.calls.length).toBe(before);
   });
 
   it("filtered searches give LanceDB's answers (more in filtered-cache.test.ts)", async () => {
