@@ -3,6 +3,7 @@
  * memory.ts keeps the reads and writes and these are tested on their own.
  */
 import { LIMITS } from "./limits.js";
+import { createScanner, type ScanFunction, SIMD_LANES, type WasmMemory } from "./store/simd-scan.js";
 import type { Metadata, MetadataValue } from "./store/vector-store.js";
 
 /** A document's one vector: the mean of its chunks' vectors, scaled to unit length. */
@@ -63,4 +64,95 @@ export function mergedMetadataChanges(kept: Metadata, dropped: Metadata): Record
     }
   }
   return changes;
+}
+
+/**
+ * Every row (chunk) vector of a collection in one block of WebAssembly memory, rows grouped by
+ * document in id order, for duplicate review: one SIMD scan per document over the documents after
+ * it, instead of one store search per document (bench/RESULTS.md "Web UI" has the figures).
+ */
+export class DuplicateMatrix {
+  /** Documents in id order, and where each one's rows start (rowStart[i]..rowStart[i + 1]). */
+  readonly ids: string[];
+  private readonly rowStart: Int32Array;
+  private readonly rowOwner: Int32Array;
+  private readonly stride: number;
+  private readonly scan: ScanFunction;
+  private readonly memory: WasmMemory;
+  private readonly queryAt: number;
+  private readonly outAt: number;
+
+  constructor(documents: Map<string, Float32Array[]>) {
+    this.ids = [...documents.keys()].sort(byCodeUnit);
+    const rows = this.ids.reduce((n, id) => n + (documents.get(id)?.length ?? 0), 0);
+    const dim = documents.get(this.ids[0] ?? "")?.[0]?.length ?? 0;
+    this.stride = Math.max(SIMD_LANES, Math.ceil(dim / SIMD_LANES) * SIMD_LANES);
+    const rowBytes = this.stride * 4;
+    this.queryAt = rows * rowBytes;
+    this.outAt = this.queryAt + rowBytes;
+    const scanner = createScanner(this.outAt + rows * 4);
+    this.memory = scanner.memory;
+    this.scan = scanner.scan;
+    this.rowStart = new Int32Array(this.ids.length + 1);
+    this.rowOwner = new Int32Array(rows);
+    const data = new Float32Array(this.memory.buffer, 0, rows * this.stride);
+    const query = new Float32Array(this.memory.buffer, this.queryAt, this.stride);
+    let row = 0;
+    this.ids.forEach((id, doc) => {
+      this.rowStart[doc] = row;
+      for (const vector of documents.get(id) ?? []) {
+        // Unit length, so that a dot product is the cosine.
+        let norm = 0;
+        for (const x of vector) norm += x * x;
+        norm = Math.sqrt(norm) || 1;
+        const at = row * this.stride;
+        for (let i = 0; i < vector.length; i++) data[at + i] = (vector[i] as number) / norm;
+        this.rowOwner[row] = doc;
+        row++;
+      }
+    });
+    this.rowStart[this.ids.length] = row;
+    query.fill(0);
+  }
+
+  /** Index of the first document whose id sorts after `id` (0 without one). */
+  after(id: string | undefined): number {
+    if (id === undefined) return 0;
+    let lo = 0;
+    let hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.ids[mid] as string) <= id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The later documents (in id order) whose closest chunk has cosine >= minScore with document
+   * `doc`'s vector (its chunks' mean, unit length), best first. Each pair is found once, from its
+   * earlier document.
+   */
+  laterNeighbours(doc: number, minScore: number): Array<{ doc: number; score: number }> {
+    const start = this.rowStart[doc] as number;
+    const from = this.rowStart[doc + 1] as number;
+    const total = this.rowStart[this.ids.length] as number;
+    if (from >= total) return [];
+    const rowBytes = this.stride * 4;
+    const data = new Float32Array(this.memory.buffer, 0, total * this.stride);
+    const own: Float32Array[] = [];
+    for (let r = start; r < from; r++) own.push(data.subarray(r * this.stride, (r + 1) * this.stride));
+    const query = new Float32Array(this.memory.buffer, this.queryAt, this.stride);
+    query.set(documentVector(own));
+    this.scan(this.queryAt, from * rowBytes, total - from, rowBytes, this.outAt);
+    const scores = new Float32Array(this.memory.buffer, this.outAt, total - from);
+    const best = new Map<number, number>();
+    for (let i = 0; i < scores.length; i++) {
+      const score = scores[i] as number;
+      if (!(score >= minScore)) continue;
+      const owner = this.rowOwner[from + i] as number;
+      if (!(score <= (best.get(owner) ?? Number.NEGATIVE_INFINITY))) best.set(owner, score);
+    }
+    return [...best].map(([d, score]) => ({ doc: d, score })).sort((a, b) => b.score - a.score);
+  }
 }
