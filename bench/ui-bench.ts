@@ -2,6 +2,7 @@
  * Web UI benchmark: the UI server's API and the map, at 10k and 50k documents.
  *
  *   npm run build && npx tsx bench/ui-bench.ts          (sizes from BENCH_UI_SIZES, default 10000,50000)
+ *   BENCH_UI_METHODS=pca (default pca,umap) and BENCH_UI_QUALITY=0 (no Node projection quality) shorten it.
  *
  * For each size: synthetic documents (512-d clustered vectors, the use-lite shape; short texts; a
  * `topic` key) are written straight into a LanceStore, then the built `dist/cli.js ui` serves them.
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
           const [name, value] = cookie.split("=") as [string, string];
           await context.addCookies([{ name, value, url: ui.base, httpOnly: true, sameSite: "Strict" }]);
           console.log("\n| map in headless Chromium | status line |\n| --- | --- |");
-          for (const method of ["pca", "umap"]) {
+          for (const method of (process.env.BENCH_UI_METHODS ?? "pca,umap").split(",")) {
             const hash = `#/map?c=bench&p=${method}`;
             started = performance.now();
             await page.goto(`${ui.base}/${hash}`);
@@ -300,6 +301,8 @@ async function main(): Promise<void> {
       }
 
       // Projection quality on the points UMAP lays out (the same evenly spread subset for both).
+      // BENCH_UI_QUALITY=0 leaves out the projections' quality (measured before; the slow part).
+      if (process.env.BENCH_UI_QUALITY === "0") continue;
       const count = Math.min(size, UMAP_MAX);
       const scales = new Float32Array(count);
       const int8 = new Int8Array(count * DIM);
