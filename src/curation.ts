@@ -89,14 +89,13 @@ export class DuplicateMatrix {
     this.stride = Math.max(SIMD_LANES, Math.ceil(dim / SIMD_LANES) * SIMD_LANES);
     const rowBytes = this.stride * 4;
     this.queryAt = rows * rowBytes;
-    this.outAt = this.queryAt + rowBytes;
-    const scanner = createScanner(this.outAt + rows * 4);
+    this.outAt = this.queryAt + DuplicateMatrix.BLOCK * rowBytes;
+    const scanner = createScanner(this.outAt + DuplicateMatrix.TILE_ROWS * 4);
     this.memory = scanner.memory;
     this.scan = scanner.scan;
     this.rowStart = new Int32Array(this.ids.length + 1);
     this.rowOwner = new Int32Array(rows);
     const data = new Float32Array(this.memory.buffer, 0, rows * this.stride);
-    const query = new Float32Array(this.memory.buffer, this.queryAt, this.stride);
     let row = 0;
     this.ids.forEach((id, doc) => {
       this.rowStart[doc] = row;
@@ -112,7 +111,7 @@ export class DuplicateMatrix {
       }
     });
     this.rowStart[this.ids.length] = row;
-    query.fill(0);
+    new Float32Array(this.memory.buffer, this.queryAt, DuplicateMatrix.BLOCK * this.stride).fill(0);
   }
 
   /** Index of the first document whose id sorts after `id` (0 without one). */
@@ -134,25 +133,56 @@ export class DuplicateMatrix {
    * earlier document.
    */
   laterNeighbours(doc: number, minScore: number): Array<{ doc: number; score: number }> {
-    const start = this.rowStart[doc] as number;
-    const from = this.rowStart[doc + 1] as number;
+    return this.laterNeighboursOf(doc, 1, minScore)[0] ?? [];
+  }
+
+  /**
+   * laterNeighbours for `count` documents from `first` at once: the rows are scanned in tiles small
+   * enough to stay in the CPU cache while every document of the block is scored against them, so
+   * the rows are read from memory once per block, not once per document.
+   */
+  laterNeighboursOf(
+    first: number,
+    count: number,
+    minScore: number,
+  ): Array<Array<{ doc: number; score: number }>> {
+    const docs = Math.max(0, Math.min(count, this.ids.length - first, DuplicateMatrix.BLOCK));
     const total = this.rowStart[this.ids.length] as number;
-    if (from >= total) return [];
     const rowBytes = this.stride * 4;
     const data = new Float32Array(this.memory.buffer, 0, total * this.stride);
-    const own: Float32Array[] = [];
-    for (let r = start; r < from; r++) own.push(data.subarray(r * this.stride, (r + 1) * this.stride));
-    const query = new Float32Array(this.memory.buffer, this.queryAt, this.stride);
-    query.set(documentVector(own));
-    this.scan(this.queryAt, from * rowBytes, total - from, rowBytes, this.outAt);
-    const scores = new Float32Array(this.memory.buffer, this.outAt, total - from);
-    const best = new Map<number, number>();
-    for (let i = 0; i < scores.length; i++) {
-      const score = scores[i] as number;
-      if (!(score >= minScore)) continue;
-      const owner = this.rowOwner[from + i] as number;
-      if (!(score <= (best.get(owner) ?? Number.NEGATIVE_INFINITY))) best.set(owner, score);
+    const best = Array.from({ length: docs }, () => new Map<number, number>());
+    const starts: number[] = [];
+    for (let b = 0; b < docs; b++) {
+      const doc = first + b;
+      const own: Float32Array[] = [];
+      for (let r = this.rowStart[doc] as number; r < (this.rowStart[doc + 1] as number); r++)
+        own.push(data.subarray(r * this.stride, (r + 1) * this.stride));
+      new Float32Array(this.memory.buffer, this.queryAt + b * rowBytes, this.stride).set(documentVector(own));
+      starts.push(this.rowStart[doc + 1] as number);
     }
-    return [...best].map(([d, score]) => ({ doc: d, score })).sort((a, b) => b.score - a.score);
+    const from = starts[0] ?? total;
+    for (let tile = from; tile < total; tile += DuplicateMatrix.TILE_ROWS) {
+      const end = Math.min(total, tile + DuplicateMatrix.TILE_ROWS);
+      for (let b = 0; b < docs; b++) {
+        const start = Math.max(tile, starts[b] as number);
+        if (start >= end) continue;
+        this.scan(this.queryAt + b * rowBytes, start * rowBytes, end - start, rowBytes, this.outAt);
+        const scores = new Float32Array(this.memory.buffer, this.outAt, end - start);
+        const found = best[b] as Map<number, number>;
+        for (let i = 0; i < scores.length; i++) {
+          const score = scores[i] as number;
+          if (!(score >= minScore)) continue;
+          const owner = this.rowOwner[start + i] as number;
+          if (!(score <= (found.get(owner) ?? Number.NEGATIVE_INFINITY))) found.set(owner, score);
+        }
+      }
+    }
+    return best.map((found) =>
+      [...found].map(([d, score]) => ({ doc: d, score })).sort((a, b) => b.score - a.score),
+    );
   }
+
+  /** Documents scored together, and rows per tile (512 KB of 512-d float32 rows). */
+  static readonly BLOCK = 16;
+  static readonly TILE_ROWS = 256;
 }

@@ -748,13 +748,18 @@ export class VectorMemory {
     const found: Array<{ a: string; b: string; score: number }> = [];
     let doc = matrix.after(after);
     let nextCursor: string | null = null;
-    for (; doc < ids.length; doc++) {
-      for (const near of matrix.laterNeighbours(doc, options.minScore))
-        found.push({ a: ids[doc] as string, b: ids[near.doc] as string, score: near.score });
-      const last = doc === ids.length - 1;
-      if (!last && (found.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))) {
-        nextCursor = encodeCursor("id", { id: ids[doc] as string, at: null });
-        doc++;
+    while (doc < ids.length) {
+      const block = matrix.laterNeighboursOf(doc, DuplicateMatrix.BLOCK, options.minScore);
+      block.forEach((near, b) => {
+        for (const n of near)
+          found.push({ a: ids[doc + b] as string, b: ids[n.doc] as string, score: n.score });
+      });
+      doc += block.length;
+      if (
+        doc < ids.length &&
+        (found.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))
+      ) {
+        nextCursor = encodeCursor("id", { id: ids[doc - 1] as string, at: null });
         break;
       }
     }

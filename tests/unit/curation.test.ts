@@ -33,7 +33,7 @@ describe("curation helpers", () => {
   });
 
   it("finds each pair above the threshold once, from its earlier document, as a plain loop does", () => {
-    // 40 documents of 20 dimensions in 4 tight clusters, some split into two chunks.
+    // 600 documents of 20 dimensions (more rows than a tile) in 4 tight clusters, some split into two chunks.
     let seed = 7;
     const rand = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -41,10 +41,10 @@ describe("curation helpers", () => {
     };
     const centres = Array.from({ length: 4 }, () => Array.from({ length: 20 }, rand));
     const docs = new Map<string, Float32Array[]>();
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 600; i++) {
       const centre = centres[i % 4] as number[];
       const chunk = () => Float32Array.from(centre, (x) => x + rand() * 0.1);
-      docs.set(`d${String(i).padStart(2, "0")}`, i % 5 === 0 ? [chunk(), chunk()] : [chunk()]);
+      docs.set(`d${String(i).padStart(3, "0")}`, i % 5 === 0 ? [chunk(), chunk()] : [chunk()]);
     }
     const matrix = new DuplicateMatrix(docs);
     const unit = (v: Float32Array) => {
@@ -67,9 +67,15 @@ describe("curation helpers", () => {
     );
     expect(expected.length).toBeGreaterThan(20);
     expect(found.sort()).toEqual(expected.sort());
+    // Scored in blocks (several documents against each tile of rows), the same pairs and scores.
+    for (let first = 0; first < 600; first += DuplicateMatrix.BLOCK) {
+      matrix.laterNeighboursOf(first, DuplicateMatrix.BLOCK, 0.97).forEach((near, b) => {
+        expect(near).toEqual(matrix.laterNeighbours(first + b, 0.97));
+      });
+    }
     expect(matrix.after(undefined)).toBe(0);
-    expect(matrix.after("d10")).toBe(11);
-    expect(matrix.after("d10x")).toBe(11);
-    expect(matrix.laterNeighbours(39, 0)).toEqual([]);
+    expect(matrix.after("d010")).toBe(11);
+    expect(matrix.after("d010x")).toBe(11);
+    expect(matrix.laterNeighbours(599, 0)).toEqual([]);
   });
 });
