@@ -2,6 +2,7 @@
  * Web UI benchmark: the UI server's API and the map, at 10k and 50k documents.
  *
  *   npm run build && npx tsx bench/ui-bench.ts          (sizes from BENCH_UI_SIZES, default 10000,50000)
+ *   BENCH_UI_METHODS=pca (default pca,umap) and BENCH_UI_QUALITY=0 (no Node projection quality) shorten it.
  *
  * For each size: synthetic documents (512-d clustered vectors, the use-lite shape; short texts; a
  * `topic` key) are written straight into a LanceStore, then the built `dist/cli.js ui` serves them.
@@ -15,6 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import { createApp } from "../src/app.js";
 import { silentLogger } from "../src/logger.js";
 import { LanceStore } from "../src/store/lancedb-store.js";
 import type { ChunkToWrite } from "../src/store/vector-store.js";
@@ -26,8 +28,14 @@ import { generateDataset, syntheticTexts } from "./lib/vectors.js";
 
 const SIZES = (process.env.BENCH_UI_SIZES ?? "10000,50000").split(",").map(Number);
 const DIM = 512;
-const MODEL = { model: "bench/synthetic", dtype: "fp32", dimensions: DIM };
+// Recorded as the bundled use-lite model (512-d, no download), so queries embed and every search
+// mode runs; the stored vectors are still synthetic.
+const MODEL = { model: "use-lite", dtype: "fp32", dimensions: DIM };
 const UMAP_MAX = 3000;
+/** A word of the synthetic texts, for keyword search. */
+const KEYWORD_QUERY = "nightly backup";
+const SEARCH_MODES = ["semantic", "keyword", "hybrid"] as const;
+const MIDDLE_ID = (size: number) => `doc-${String(Math.floor(size / 2)).padStart(6, "0")}`;
 
 const ms = (t: number) => `${t.toFixed(1)} ms`;
 
@@ -140,6 +148,8 @@ async function main(): Promise<void> {
           if (!reply.ok) throw new Error(`${route}: ${reply.status} ${await reply.text()}`);
           return (await reply.arrayBuffer()).byteLength;
         };
+        const home = await (await fetch(`${ui.base}/`, { headers: { Cookie: cookie } })).text();
+        const csrf = /name="csrf-token" content="([^"]+)"/.exec(home)?.[1] ?? "";
         const rows: Array<[string, string, string]> = [];
         const add = (what: string, r: { median: number; bytes: number }) =>
           rows.push([what, ms(r.median), r.bytes.toLocaleString("en")]);
@@ -154,6 +164,11 @@ async function main(): Promise<void> {
           ),
         );
         add("collections (with stats)", await timed(10, () => fetchBytes("/api/collections")));
+        // The first page after a commit lists and sorts the ids (kept per revision); later pages do not.
+        add(
+          "browse, first page of 50 after a write (lists and sorts the ids)",
+          await timed(1, () => fetchBytes("/api/documents?collection=bench&limit=50")),
+        );
         add(
           "browse, first page of 50",
           await timed(20, () => fetchBytes("/api/documents?collection=bench&limit=50")),
@@ -173,24 +188,87 @@ async function main(): Promise<void> {
             ),
           ),
         );
+        const postBytes = async (route: string, body: unknown) => {
+          const reply = await fetch(`${ui.base}${route}`, {
+            method: "POST",
+            headers: { Cookie: cookie, "Content-Type": "application/json", "X-CSRF-Token": csrf },
+            body: JSON.stringify(body),
+          });
+          if (!reply.ok) throw new Error(`${route}: ${reply.status} ${await reply.text()}`);
+          return (await reply.arrayBuffer()).byteLength;
+        };
+        for (const mode of SEARCH_MODES) {
+          const body = { collection: "bench", query: KEYWORD_QUERY, mode, n_results: 10 };
+          await postBytes("/api/search", body); // loads the model, makes the full-text index
+          add(
+            `search, ${mode}, 10 results (/api/search)`,
+            await timed(10, () => postBytes("/api/search", body)),
+          );
+        }
+        add(
+          "find similar, 10 results (/api/similar: a vector search)",
+          await timed(10, () => fetchBytes(`/api/similar?collection=bench&id=${MIDDLE_ID(size)}&n=10`)),
+        );
         add(
           "map payload (int8 vectors + ids, texts, metadata)",
           await timed(3, () => fetchBytes("/api/map?collection=bench")),
         );
-        add(
-          "duplicates, one page (min 0.95, 2 s budget)",
-          await timed(1, () => fetchBytes("/api/duplicates?collection=bench&min=0.95&limit=20")),
-        );
-        const dup = (await (
-          await fetch(`${ui.base}/api/duplicates?collection=bench&min=0.95&limit=20`, {
-            headers: { Cookie: cookie },
-          })
-        ).json()) as { checked: number; total: number; pairs: unknown[] };
-        const duplicatesNote = `one page checked ${dup.checked} of ${dup.total} documents, ${dup.pairs.length} pair(s)`;
+        // The first page reads every vector into the duplicate matrix; the next ones reuse it.
+        const duplicates = async (cursor?: string) => {
+          const started = performance.now();
+          const reply = await fetch(
+            `${ui.base}/api/duplicates?collection=bench&min=0.95&limit=20${cursor ? `&cursor=${cursor}` : ""}`,
+            { headers: { Cookie: cookie } },
+          );
+          const body = (await reply.json()) as {
+            checked: number;
+            total: number;
+            pairs: unknown[];
+            nextCursor: string | null;
+          };
+          return { ...body, ms: performance.now() - started };
+        };
+        const first = await duplicates();
+        const second = first.nextCursor
+          ? await duplicates(first.nextCursor)
+          : { ...first, checked: first.checked };
+        rows.push(["duplicates, first page (min 0.95, 2 s budget; reads the vectors)", ms(first.ms), ""]);
+        rows.push(["duplicates, next page", ms(second.ms), ""]);
+        const perSecond = first.nextCursor
+          ? (second.checked - first.checked) / (second.ms / 1000)
+          : first.checked / (first.ms / 1000);
+        const duplicatesNote = `the first page checked ${first.checked} of ${first.total} documents (${first.pairs.length} pair(s)), the next ${second.checked - first.checked} (${second.pairs.length} pair(s)): ${perSecond.toFixed(0)} documents/s each against every later one, so a whole pass takes about ${(first.total / Math.max(1, perSecond) / 2).toFixed(0)} s`;
         add("live-update poll (/api/changes)", await timed(10, () => fetchBytes("/api/changes")));
         console.log("| request (server on loopback, median) | time | bytes |\n| --- | ---: | ---: |");
         for (const r of rows) console.log(`| ${r.join(" | ")} |`);
         console.log(`\nDuplicates: ${duplicatesNote}.`);
+
+        // The same reads through the memory core in this process, as the tools make them.
+        const app = createApp(
+          { dbPath, model: MODEL.model, dtype: "fp32", modelCache: path.join(work, "cache"), offline: true },
+          silentLogger,
+        );
+        try {
+          const core: string[] = [];
+          for (const mode of SEARCH_MODES) {
+            await app.memory.search("bench", KEYWORD_QUERY, { limit: 10, mode });
+            const t = await timed(10, () =>
+              app.memory.search("bench", KEYWORD_QUERY, { limit: 10, mode }).then(() => 0),
+            );
+            core.push(`${mode} search ${ms(t.median)}`);
+          }
+          const similar = await timed(10, () =>
+            app.memory.similarTo("bench", MIDDLE_ID(size), { limit: 10 }).then(() => 0),
+          );
+          const warmBrowse = await timed(20, () =>
+            app.memory.getDocuments("bench", { limit: 50, cursor }).then(() => 0),
+          );
+          console.log(
+            `\nThe memory core in-process (what the tools call), median: ${core.join(", ")}, find similar ${ms(similar.median)}, a page of 50 in the middle ${ms(warmBrowse.median)}.`,
+          );
+        } finally {
+          await app.close();
+        }
 
         // The map in a real browser: the page's own "ready in" (payload, worker, first draw).
         const profile = path.join(work, "profile");
@@ -202,7 +280,7 @@ async function main(): Promise<void> {
           const [name, value] = cookie.split("=") as [string, string];
           await context.addCookies([{ name, value, url: ui.base, httpOnly: true, sameSite: "Strict" }]);
           console.log("\n| map in headless Chromium | status line |\n| --- | --- |");
-          for (const method of ["pca", "umap"]) {
+          for (const method of (process.env.BENCH_UI_METHODS ?? "pca,umap").split(",")) {
             const hash = `#/map?c=bench&p=${method}`;
             started = performance.now();
             await page.goto(`${ui.base}/${hash}`);
@@ -223,6 +301,8 @@ async function main(): Promise<void> {
       }
 
       // Projection quality on the points UMAP lays out (the same evenly spread subset for both).
+      // BENCH_UI_QUALITY=0 leaves out the projections' quality (measured before; the slow part).
+      if (process.env.BENCH_UI_QUALITY === "0") continue;
       const count = Math.min(size, UMAP_MAX);
       const scales = new Float32Array(count);
       const int8 = new Int8Array(count * DIM);

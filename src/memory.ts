@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { chunkText, joinChunks, type TextChunk } from "./chunking.js";
-import { byCodeUnit, documentVector, mergedMetadataChanges, stableSample } from "./curation.js";
+import {
+  byCodeUnit,
+  DuplicateMatrix,
+  documentVector,
+  mergedMetadataChanges,
+  stableSample,
+} from "./curation.js";
 import { type Embedder, type ModelRecord, ModelUnavailableError } from "./embeddings/embedder.js";
 import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.js";
 import type { EmbedderRegistry } from "./embeddings/registry.js";
 import { MemoryError, throwIfCancelled, unknownCollectionError } from "./errors.js";
-import { parseWhere } from "./filter.js";
+import { type Filter, parseWhere } from "./filter.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { describeModel } from "./model-record.js";
@@ -22,6 +28,7 @@ import {
 import type {
   BackupEntry,
   ChunkToWrite,
+  CollectionIndexes,
   CollectionInfo,
   CollectionStats,
   CollectionVersion,
@@ -167,7 +174,8 @@ export interface DuplicatePair {
 }
 
 /** Nearest chunks each document is compared with when looking for duplicates. */
-const DUPLICATE_NEIGHBOURS = 8;
+/** Sorted id lists VectorMemory keeps (see sortedIds). */
+const ID_LISTS_KEPT = 8;
 
 /** How many ids a dry run lists; the count is always exact. */
 export const DRY_RUN_IDS = 1000;
@@ -241,7 +249,35 @@ export class VectorMemory {
   /** Per collection, the tail of the adds that run one at a time (see oneAtATime). */
   private readonly queues = new Map<string, Promise<undefined>>();
 
+  /** Sorted id lists by collection and filter, each valid for one store revision (see sortedIds). */
+  private readonly idLists = new Map<string, { revision: string; ids: Promise<string[]> }>();
+  /** The last collection's duplicate matrix, valid for one store revision (see nearDuplicates). */
+  private duplicateMatrix:
+    | { collection: string; revision: string; matrix: Promise<DuplicateMatrix> }
+    | undefined;
+
   constructor(private readonly deps: VectorMemoryDeps) {}
+
+  /**
+   * The ids of the documents matching `where`, sorted (byCodeUnit). Kept per store revision, so
+   * paging through a collection lists and sorts its ids once per commit, not once per page. The
+   * array is shared: callers must not change it.
+   */
+  private async sortedIds(collection: string, where: Filter | undefined): Promise<string[]> {
+    const revision = await this.deps.store.revision(collection);
+    const key = JSON.stringify([collection, where ?? null]);
+    const kept = this.idLists.get(key);
+    if (kept?.revision === revision) return kept.ids;
+    const ids = this.deps.store.listIds(collection, where).then(sortIds);
+    this.idLists.delete(key);
+    this.idLists.set(key, { revision, ids });
+    ids.catch(() => {
+      if (this.idLists.get(key)?.ids === ids) this.idLists.delete(key);
+    });
+    // A few lists (the unfiltered one and the filters last paged through); the oldest go first.
+    while (this.idLists.size > ID_LISTS_KEPT) this.idLists.delete(this.idLists.keys().next().value as string);
+    return ids;
+  }
 
   /** Called when a collection is created, dropped or re-embedded (for resource list notifications). */
   onCollectionsChanged(listener: () => void): () => void {
@@ -554,7 +590,7 @@ export class VectorMemory {
         ids,
       };
     }
-    const ids = sortIds(await this.deps.store.listIds(collection, where));
+    const ids = await this.sortedIds(collection, where);
     return {
       deleted: ids.length,
       notFound: [],
@@ -581,17 +617,37 @@ export class VectorMemory {
     const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, order);
     // Keyset paging: each page starts after the last key returned, not at an offset, so pages stay
     // correct while documents are added, changed or removed between calls.
-    const keys =
-      order === "id"
-        ? sortIds(await this.deps.store.listIds(collection, where)).map((id) => ({ id, at: null }))
-        : (await this.deps.store.listTimes(collection, where))
-            .map((doc) => ({
-              id: doc.id,
-              at: timeMs(order === "created_at" ? doc.createdAt : doc.updatedAt),
-            }))
-            .sort(newestFirst);
+    if (order === "id") return this.pageById(collection, where, after?.id, request.limit);
+    const keys = (await this.deps.store.listTimes(collection, where))
+      .map((doc) => ({
+        id: doc.id,
+        at: timeMs(order === "created_at" ? doc.createdAt : doc.updatedAt),
+      }))
+      .sort(newestFirst);
     const rest = after === undefined ? keys : keys.filter((key) => newestFirst(key, after) > 0);
     const page = rest.slice(0, request.limit);
+    return { ...(await this.pageOf(collection, page, rest.length > page.length, order)), total: keys.length };
+  }
+
+  /** A page of documents in id order after `after`: a binary search in the kept sorted ids. */
+  private async pageById(
+    collection: string,
+    where: Filter | undefined,
+    after: string | undefined,
+    limit: number,
+  ): Promise<GetResult> {
+    const ids = await this.sortedIds(collection, where);
+    const start = after === undefined ? 0 : firstAfter(ids, after);
+    const page = ids.slice(start, start + limit).map((id) => ({ id, at: null }));
+    return { ...(await this.pageOf(collection, page, start + limit < ids.length, "id")), total: ids.length };
+  }
+
+  private async pageOf(
+    collection: string,
+    page: ListKey[],
+    more: boolean,
+    order: DocumentOrder,
+  ): Promise<Omit<GetResult, "total">> {
     const byId = wholeDocuments(
       await this.deps.store.fetch(
         collection,
@@ -602,8 +658,7 @@ export class VectorMemory {
     return {
       documents: page.flatMap((key) => byId.get(key.id) ?? []),
       notFound: [],
-      nextCursor: rest.length > page.length && last !== undefined ? encodeCursor(order, last) : null,
-      total: keys.length,
+      nextCursor: more && last !== undefined ? encodeCursor(order, last) : null,
     };
   }
 
@@ -717,9 +772,11 @@ export class VectorMemory {
   }
 
   /**
-   * Pairs of documents whose closest chunks have cosine >= minScore, each pair once. Documents are
-   * checked in id order from after `cursor`, each against its nearest neighbours in the whole
-   * collection, until `limit` pairs are found or `budgetMs` has passed; `nextCursor` continues.
+   * Pairs of documents whose closest chunks have cosine >= minScore (the earlier document's vector,
+   * its chunks' mean, against each chunk of the later one, in id order), each pair once. Documents
+   * are checked in id order from after `cursor`, each against every later document, until `limit`
+   * pairs are found or `budgetMs` has passed; `nextCursor` continues. The vectors are read in one
+   * scan of the collection and kept while it does not change (one collection at a time).
    */
   async nearDuplicates(
     collection: string,
@@ -727,46 +784,64 @@ export class VectorMemory {
   ): Promise<{ pairs: DuplicatePair[]; checked: number; total: number; nextCursor: string | null }> {
     if (!(await this.deps.store.getCollection(collection))) throw await this.unknownCollection(collection);
     const started = Date.now();
-    const ids = sortIds(await this.deps.store.listIds(collection));
+    const matrix = await this.matrixOf(collection);
+    const { ids } = matrix;
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, "id").id;
-    const rest = after === undefined ? ids : ids.filter((id) => id > after);
-    const pairs: DuplicatePair[] = [];
-    const seen = new Set<string>();
-    let checked = 0;
-    const STEP = 50;
-    for (let start = 0; start < rest.length; start += STEP) {
-      const batch = rest.slice(start, start + STEP);
-      const byId = chunksById(await this.deps.store.fetch(collection, batch, { vectors: true }));
-      for (const id of batch) {
-        const chunks = byId.get(id);
-        checked++;
-        if (!chunks) continue;
-        const doc = withVector(id, chunks);
-        const hits = await this.deps.store.search(collection, doc.vector, { limit: DUPLICATE_NEIGHBOURS });
-        for (const hit of bestChunkPerDocument(hits)) {
-          const score = 1 - hit.distance;
-          if (hit.id === id || score < options.minScore) continue;
-          const key = id < hit.id ? `${id}\u0000${hit.id}` : `${hit.id}\u0000${id}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          pairs.push({
-            score,
-            a: { id, text: doc.text, metadata: doc.metadata },
-            b: { id: hit.id, text: hit.text, metadata: hit.metadata },
-          });
-        }
-        const last = checked === rest.length;
-        if (!last && (pairs.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))) {
-          return {
-            pairs,
-            checked: ids.length - rest.length + checked,
-            total: ids.length,
-            nextCursor: encodeCursor("id", { id, at: null }),
-          };
-        }
+    const found: Array<{ a: string; b: string; score: number }> = [];
+    let doc = matrix.after(after);
+    let nextCursor: string | null = null;
+    while (doc < ids.length) {
+      const block = matrix.laterNeighboursOf(doc, DuplicateMatrix.BLOCK, options.minScore);
+      block.forEach((near, b) => {
+        for (const n of near)
+          found.push({ a: ids[doc + b] as string, b: ids[n.doc] as string, score: n.score });
+      });
+      doc += block.length;
+      if (
+        doc < ids.length &&
+        (found.length >= options.limit || Date.now() - started > (options.budgetMs ?? 2000))
+      ) {
+        nextCursor = encodeCursor("id", { id: ids[doc - 1] as string, at: null });
+        break;
       }
     }
-    return { pairs, checked: ids.length, total: ids.length, nextCursor: null };
+    const byId = wholeDocuments(
+      await this.deps.store.fetch(collection, [...new Set(found.flatMap((p) => [p.a, p.b]))]),
+    );
+    const pairs = found.flatMap(({ a, b, score }) => {
+      const da = byId.get(a);
+      const db = byId.get(b);
+      if (!da || !db) return [];
+      return [
+        {
+          score,
+          a: { id: a, text: da.text, metadata: da.metadata },
+          b: { id: b, text: db.text, metadata: db.metadata },
+        },
+      ];
+    });
+    return { pairs, checked: doc, total: ids.length, nextCursor };
+  }
+
+  /** The collection's duplicate matrix at its current revision (made from one scan when it changed). */
+  private async matrixOf(collection: string): Promise<DuplicateMatrix> {
+    const revision = await this.deps.store.revision(collection);
+    const kept = this.duplicateMatrix;
+    if (kept?.collection === collection && kept.revision === revision) return kept.matrix;
+    this.duplicateMatrix = undefined;
+    const matrix = this.deps.store.scan(collection, { vectors: true }).then((rows) => {
+      const byId = new Map<string, Float32Array[]>();
+      for (const [id, chunks] of chunksById(rows)) {
+        const vectors = chunks.flatMap((c) => (c.vector ? [c.vector] : []));
+        if (vectors.length > 0) byId.set(id, vectors);
+      }
+      return new DuplicateMatrix(byId);
+    });
+    this.duplicateMatrix = { collection, revision, matrix };
+    matrix.catch(() => {
+      if (this.duplicateMatrix?.matrix === matrix) this.duplicateMatrix = undefined;
+    });
+    return matrix;
   }
 
   /**
@@ -838,6 +913,11 @@ export class VectorMemory {
     const plan = await this.deps.store.restore(collection, target, options);
     if (!options.dryRun) this.collectionsChanged();
     return plan;
+  }
+
+  /** Which indexes the collection has and how many of its rows they cover. */
+  indexes(collection: string): Promise<CollectionIndexes> {
+    return this.deps.store.indexes(collection);
   }
 
   async stats(collection: string): Promise<CollectionInfo & CollectionStats> {
@@ -990,6 +1070,18 @@ function assertUniqueIds(ids: string[]): void {
 /** Ids in one fixed order (UTF-16 code units), the order cursors are defined over. */
 function sortIds(ids: string[]): string[] {
   return ids.sort(byCodeUnit);
+}
+
+/** Index of the first of the sorted `ids` after `id`. */
+function firstAfter(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as string) <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function withVector(id: string, chunks: FetchedChunk[]): DocumentWithVector {

@@ -24,6 +24,7 @@ import { rowsOverwrittenByCreate } from "./lance/create-race.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
 import { collectionsIn, generationsOf, liveGeneration, tableName } from "./lance/generations.js";
 import { listVersions, pickVersion, planRestore, restoreVersion, tableBytes } from "./lance/history.js";
+import { indexStates } from "./lance/index-state.js";
 import { countDocuments, ensureChunkColumns, positionColumns } from "./lance/legacy-chunks.js";
 import { ensurePrimaryKey, KEY_COLUMN, withKeyColumn } from "./lance/primary-key.js";
 import {
@@ -62,6 +63,7 @@ import { DEFAULT_VECTOR_CACHE_BYTES, type TooBigReport, VectorCache } from "./ve
 import type {
   BackupEntry,
   ChunkToWrite,
+  CollectionIndexes,
   CollectionInfo,
   CollectionStats,
   CollectionVersion,
@@ -457,6 +459,10 @@ export class LanceStore implements VectorStore {
     });
   }
 
+  indexes(collection: string): Promise<CollectionIndexes> {
+    return this.withExisting(collection, (state) => indexStates(state.table));
+  }
+
   /**
    * Merges small fragments, folds new rows into the indexes and removes the versions older than
    * this compaction (see cleanupCutoff). `onlyIfDue`: only when the fragments are that many times
@@ -718,6 +724,15 @@ export class LanceStore implements VectorStore {
         this.options.logger.info(`dropped collection "${collection}" (${info.count} documents)`);
         return info.count;
       }),
+    );
+  }
+
+  revision(collection: string): Promise<string> {
+    // The row count too: a collection dropped and made again by another process starts its
+    // versions over, and the count tells most such tables apart from the one seen before.
+    return this.withExisting(
+      collection,
+      async (state) => `${state.generation}:${await state.table.version()}:${await state.table.countRows()}`,
     );
   }
 

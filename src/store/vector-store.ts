@@ -87,6 +87,23 @@ export interface CollectionStats {
   bytes: number;
 }
 
+/** One index of a collection: whether it exists and how many rows (chunks) it covers. */
+export interface IndexState {
+  present: boolean;
+  /** Rows the index covers, and rows written since (searched without it); 0 when absent. */
+  indexedRows: number;
+  unindexedRows: number;
+}
+
+/**
+ * A collection's indexes: the vector index (built in the background above a size, see
+ * lance/vector-index.ts) and the full-text index on `text` (made on the first keyword search).
+ */
+export interface CollectionIndexes {
+  vector: IndexState;
+  text: IndexState;
+}
+
 export interface SearchOptions {
   limit: number;
   where?: Filter;
@@ -164,6 +181,12 @@ export interface VectorStore {
   /** Removes the whole collection; returns how many documents it held, or undefined if it did not exist. */
   dropCollection(collection: string): Promise<number | undefined>;
   listCollections(): Promise<CollectionInfo[]>;
+  /**
+   * A token that changes with every commit to the collection (another process's too) and when it
+   * is re-embedded: while it stays the same, so do the rows, so a caller may keep what it derived
+   * from them (the UI keeps sorted id lists and document vectors by it).
+   */
+  revision(collection: string): Promise<string>;
   /** The ids of every document matching `where` (all documents without it), each once, in no particular order. */
   listIds(collection: string, where?: Filter): Promise<string[]>;
   /**
@@ -178,6 +201,8 @@ export interface VectorStore {
   fetch(collection: string, ids: string[], options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /** Storage figures for one collection. */
   stats(collection: string): Promise<CollectionStats>;
+  /** Which indexes the collection has and how much of it they cover. */
+  indexes(collection: string): Promise<CollectionIndexes>;
   /** Every row (chunk) of a collection, with vectors when asked (one read of the table). */
   scan(collection: string, options?: { vectors?: boolean }): Promise<FetchedChunk[]>;
   /**

@@ -219,6 +219,7 @@ async function collections(memory: VectorMemory) {
   const rows = [];
   for (const c of await memory.listCollections()) {
     const stats = await memory.stats(c.name);
+    const indexes = await memory.indexes(c.name);
     rows.push({
       name: c.name,
       count: c.count,
@@ -229,6 +230,7 @@ async function collections(memory: VectorMemory) {
       model: c.model.model,
       dtype: c.model.dtype,
       dimensions: c.model.dimensions,
+      indexes,
     });
   }
   return rows;

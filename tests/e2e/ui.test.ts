@@ -125,13 +125,16 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web UI in headless Chromium${reason}`, () =
     await page.getByRole("heading", { name: "Collections" }).waitFor();
   });
 
-  it("lists the collections with count, model and dimensions", async () => {
+  it("lists the collections with count, model, dimensions and index state", async () => {
     const row = page.locator('tr[data-collection="notes"]');
     await expect.poll(() => row.count()).toBe(1);
     const cells = await row.locator("td").allTextContents();
     expect(cells[0]).toBe("5");
     expect(cells[2]).toContain("tiny-bert");
     expect(Number(cells[4])).toBeGreaterThan(0);
+    // The index state: a small collection has no vector index (it is searched exactly).
+    expect(await row.locator('td[data-index="vector"]').textContent()).toBe("none");
+    expect(await row.locator('td[data-index="text"]').textContent()).toMatch(/^(none|\d+ indexed.*)$/);
   });
 
   it("browses the documents and filters them with a where filter", async () => {

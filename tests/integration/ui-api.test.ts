@@ -35,6 +35,47 @@ describe("the web UI's API", () => {
     expect(reply.body).toMatchObject({ collections: [{ name: "notes", count: 2, dimensions: 64 }] });
   });
 
+  it("shows each collection's index state", async () => {
+    const before = await call("GET", "/collections");
+    expect(before.body).toMatchObject({
+      collections: [
+        {
+          name: "notes",
+          indexes: {
+            vector: { present: false, indexedRows: 0, unindexedRows: 0 },
+            text: { present: expect.any(Boolean) },
+          },
+        },
+      ],
+    });
+    await call("POST", "/search", undefined, { collection: "notes", query: "alpha", mode: "keyword" });
+    const after = await call("GET", "/collections");
+    expect(after.body).toMatchObject({
+      collections: [{ indexes: { text: { present: true, indexedRows: 2, unindexedRows: 0 } } }],
+    });
+  });
+
+  it("keeps pages right while documents are added and removed between them", async () => {
+    await h.ok("add_documents", {
+      collection: "paging",
+      documents: ["c", "a", "e"].map((id) => ({ id, text: `text ${id}`, metadata: { k: 1 } })),
+    });
+    const first = await call("GET", "/documents", { collection: "paging", limit: "2" });
+    expect(first.body).toMatchObject({ total: 3, documents: [{ id: "a" }, { id: "c" }] });
+    await h.ok("add_documents", {
+      collection: "paging",
+      documents: [{ id: "d", text: "text d", metadata: { k: 2 } }],
+    });
+    const cursor = (first.body as { nextCursor: string }).nextCursor;
+    const second = await call("GET", "/documents", { collection: "paging", limit: "2", cursor });
+    expect(second.body).toMatchObject({ total: 4, nextCursor: null, documents: [{ id: "d" }, { id: "e" }] });
+    await h.ok("delete", { collection: "paging", ids: ["d"] });
+    const again = await call("GET", "/documents", { collection: "paging", limit: "2", cursor });
+    expect(again.body).toMatchObject({ total: 3, documents: [{ id: "e" }] });
+    const filtered = await call("GET", "/documents", { collection: "paging", where: '{"k":1}', cursor });
+    expect(filtered.body).toMatchObject({ total: 3, documents: [{ id: "e" }] });
+  });
+
   it("pages and filters documents as get_documents does", async () => {
     const page = await call("GET", "/documents", { collection: "notes", limit: "1" });
     expect(page.body).toMatchObject({ total: 2, documents: [{ id: "a" }] });

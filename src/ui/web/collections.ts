@@ -2,9 +2,28 @@ import { type Collection, get, post } from "./api.js";
 import { field, formatBytes, h } from "./dom.js";
 import { errorBox, go, href, setFlash, takeFlash } from "./router.js";
 
+interface IndexState {
+  present: boolean;
+  indexedRows: number;
+  unindexedRows: number;
+}
+
 interface Stats extends Collection {
   fragments: number;
   smallFragments: number;
+  indexes: { vector: IndexState; text: IndexState };
+}
+
+/** "none", or the rows the index covers and those written since (searched without it). */
+function indexCell(kind: string, index: IndexState): HTMLElement {
+  const text = index.present
+    ? `${index.indexedRows} indexed${index.unindexedRows > 0 ? `, ${index.unindexedRows} not yet` : ""}`
+    : "none";
+  const why =
+    kind === "vector"
+      ? "Built in the background for large collections; smaller ones are searched exactly."
+      : "Made on the first keyword or hybrid search.";
+  return h("td", { class: "num", "data-index": kind, title: why }, text);
 }
 
 export async function collectionsPage(): Promise<HTMLElement> {
@@ -35,6 +54,8 @@ export async function collectionsPage(): Promise<HTMLElement> {
                 "Dimensions",
                 "Size",
                 "Fragments",
+                "Vector index",
+                "Text index",
                 "",
               ].map((t) => h("th", { scope: "col" }, t)),
             ),
@@ -58,6 +79,8 @@ export async function collectionsPage(): Promise<HTMLElement> {
                   { class: "num", title: `${c.smallFragments} small: compaction merges them` },
                   c.fragments,
                 ),
+                indexCell("vector", c.indexes.vector),
+                indexCell("text", c.indexes.text),
                 h(
                   "td",
                   { class: "row-actions" },
