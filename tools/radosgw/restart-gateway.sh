@@ -3,7 +3,8 @@
 # started (the monitor and the in-memory OSD keep running, so the stored objects survive): for
 # the fault test of a gateway that goes away for a few seconds and comes back on the same port.
 # Usage: restart-gateway.sh stop | start | restart [seconds down, default 3]
-# Environment: VMM_RADOSGW_DIR (the instance's state directory, default <repo>/.radosgw).
+# Environment: VMM_RADOSGW_DIR (the instance's state directory, default <repo>/.radosgw),
+# VMM_RADOSGW_WAIT_S (how long to wait for the gateway to answer again, default 30).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 D=${VMM_RADOSGW_DIR:-$repo/.radosgw}
@@ -24,7 +25,7 @@ stop() {
 
 start() {
   radosgw -c "$D/ceph.conf" -n client.rgw
-  for _ in $(seq 120); do curl -fs -o /dev/null "$ENDPOINT/" && break; sleep 0.25; done
+  for _ in $(seq $((${VMM_RADOSGW_WAIT_S:-30} * 4))); do curl -fs -o /dev/null "$ENDPOINT/" && break; sleep 0.25; done
   curl -fs -o /dev/null "$ENDPOINT/" || { echo "radosgw: gateway did not answer on $ENDPOINT; see $D/log" >&2; exit 1; }
   echo "radosgw: gateway answering on $ENDPOINT" >&2
 }

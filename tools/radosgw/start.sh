@@ -12,6 +12,7 @@
 # port, default 7480; 0 picks free ports for it and the monitor, as .ci/run does so that several
 # checkouts on one machine can run at once), VMM_RADOSGW_MON_PORT (monitor port, default 3300),
 # VMM_RADOSGW_BUCKET (default vector-memory-test), VMM_RADOSGW_MEMORY_MB (OSD RAM, default 1024),
+# VMM_RADOSGW_WAIT_S (how long to wait for the gateway to answer, default 60; more on a busy machine),
 # VMM_RADOSGW_BIND (the address the S3 port listens on, default 127.0.0.1; another host, or a
 # network namespace, reaches it at this host's address on its network: give that address, the
 # endpoint in env is then http://<it>:<port>. The monitor and OSD stay on loopback).
@@ -23,6 +24,7 @@ BIND=${VMM_RADOSGW_BIND:-127.0.0.1}
 MON_PORT=${VMM_RADOSGW_MON_PORT:-3300}
 BUCKET=${VMM_RADOSGW_BUCKET:-vector-memory-test}
 MEMORY_MB=${VMM_RADOSGW_MEMORY_MB:-1024}
+WAIT_S=${VMM_RADOSGW_WAIT_S:-60}
 log() { echo "radosgw: $*" >&2; }
 
 running=$(sed -n 's/^export VECTOR_MEMORY_S3_ENDPOINT=//p' "$D/env" 2>/dev/null || true)
@@ -103,15 +105,15 @@ ceph "${C[@]}" osd new "$U" 0 >/dev/null
 ceph-osd "${C[@]}" -i 0 --mkfs --osd-uuid "$U" 2>/dev/null
 ceph-osd "${C[@]}" -i 0 2>/dev/null
 radosgw "${C[@]}" -n client.rgw
-for _ in $(seq 120); do curl -fs -o /dev/null "$ENDPOINT/" && break; sleep 0.5; done
-curl -fs -o /dev/null "$ENDPOINT/" || { log "radosgw did not answer on $ENDPOINT in 60 s; see $D/log"; exit 1; }
+for _ in $(seq $((WAIT_S * 2))); do curl -fs -o /dev/null "$ENDPOINT/" && break; sleep 0.5; done
+curl -fs -o /dev/null "$ENDPOINT/" || { log "radosgw did not answer on $ENDPOINT in $WAIT_S s; see $D/log"; exit 1; }
 
 KEY=vmm$(uuidgen | tr -d - | head -c 17)
 SECRET=$(uuidgen | tr -d -)$(uuidgen | tr -d - | head -c 8)
 radosgw-admin "${C[@]}" user create --uid=vmm --display-name=vector-memory-mcp \
   --access-key="$KEY" --secret="$SECRET" >/dev/null
 # CreateBucket with SigV4; radosgw refuses a signed request without x-amz-content-sha256.
-for _ in $(seq 20); do
+for _ in $(seq $((WAIT_S / 3 + 1))); do
   curl -fs -o /dev/null -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET" \
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$ENDPOINT/$BUCKET" && break
   sleep 0.5
