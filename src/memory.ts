@@ -12,6 +12,7 @@ import { type ModelSpec, specFromRecord, specId } from "./embeddings/model-spec.
 import type { EmbedderRegistry } from "./embeddings/registry.js";
 import { MemoryError, throwIfCancelled, unknownCollectionError } from "./errors.js";
 import { type Filter, parseWhere } from "./filter.js";
+import { KeyedQueue } from "./keyed-queue.js";
 import { LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { describeModel } from "./model-record.js";
@@ -246,8 +247,8 @@ const EXACT_PROBE = 10;
  */
 export class VectorMemory {
   private readonly collectionListeners = new Set<() => void>();
-  /** Per collection, the tail of the adds that run one at a time (see oneAtATime). */
-  private readonly queues = new Map<string, Promise<undefined>>();
+  /** Adds with on_duplicate "skip" check and write one at a time per collection (see addDocuments). */
+  private readonly skipQueue = new KeyedQueue();
 
   /** Sorted id lists by collection and filter, each valid for one store revision (see sortedIds). */
   private readonly idLists = new Map<string, { revision: string; ids: Promise<string[]> }>();
@@ -326,7 +327,7 @@ export class VectorMemory {
     // With "skip", the checks and the write run one call at a time per collection in this process
     // (the shared daemon makes that every local client), checked again once the call's turn comes:
     // two calls adding one text at once must not both store it.
-    return this.oneAtATime(skip ? collection : undefined, async () => {
+    const write = async (): Promise<AddResult> => {
       const exact = skip
         ? new Map([...exactFirst, ...(await this.exactDuplicates(collection, toEmbed, writing))])
         : exactFirst;
@@ -361,23 +362,8 @@ export class VectorMemory {
         duplicates: found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)),
         skipped: ids.filter((id) => skipped.has(id)),
       };
-    });
-  }
-
-  /** Runs `work` after the earlier work under the same key has settled; at once without a key. */
-  private async oneAtATime<T>(key: string | undefined, work: () => Promise<T>): Promise<T> {
-    if (key === undefined) return work();
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(key) === settled) this.queues.delete(key);
-    }
+    };
+    return skip ? this.skipQueue.run(collection, write) : write();
   }
 
   /** New documents whose text a stored document (not one this call writes) has exactly, found without the model. */

@@ -1,3 +1,4 @@
+import { KeyedQueue } from "../keyed-queue.js";
 import { assertCollectionName } from "./vector-store.js";
 
 /**
@@ -12,7 +13,7 @@ export type CrossProcessLock = <T>(collection: string, work: () => Promise<T>) =
  * merges must not interleave), across processes `crossProcess` orders them.
  */
 export class CollectionLocks {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
   private readonly crossProcess: CrossProcessLock;
 
   constructor(crossProcess: CrossProcessLock) {
@@ -34,16 +35,7 @@ export class CollectionLocks {
   async run<T>(collection: string, work: () => Promise<T>): Promise<T> {
     // The name becomes a lock file's name: validate it before anything touches the disk.
     assertCollectionName(collection);
-    const previous = this.queues.get(collection) ?? Promise.resolve();
-    const locked = () => this.crossProcess(collection, work);
-    const run = previous.then(locked, locked);
-    const settled = run.catch(() => undefined);
-    this.queues.set(collection, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(collection) === settled) this.queues.delete(collection);
-    }
+    return this.queues.run(collection, () => this.crossProcess(collection, work));
   }
 }
 
