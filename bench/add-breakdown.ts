@@ -44,6 +44,8 @@ const timedMethod = (target: object, name: string, part: Part) => {
 };
 timedMethod(LanceStore.prototype, "upsert", "upsert");
 timedMethod(LanceStore.prototype, "search", "search");
+// The near-duplicate check's searches (ids and distances only since 2026-12-02).
+timedMethod(LanceStore.prototype, "nearest", "search");
 timedMethod(LanceStore.prototype, "delete", "delete");
 timedMethod(LanceStore.prototype, "exactTextCandidates", "exact");
 for (const name of ["collectionModel", "fetch", "getCollection"])
@@ -136,8 +138,8 @@ async function main(): Promise<void> {
   console.log(`| total | ${col((a) => a.total)} |`);
   console.log(`| in embedDocuments (model + waiting for it) | ${col((a) => a.embed)} |`);
   console.log(`| in store.upsert (lock wait + group commit) | ${col((a) => a.upsert)} |`);
-  console.log(`| in store.search (duplicate check) | ${col((a) => a.search)} |`);
-  console.log(`| in store.exactTextCandidates (exact-repeat check, a scan) | ${col((a) => a.exact)} |`);
+  console.log(`| in store.nearest / search (near-duplicate check) | ${col((a) => a.search)} |`);
+  console.log(`| in store.exactTextCandidates (exact-repeat check) | ${col((a) => a.exact)} |`);
   console.log(`| in other store reads (collectionModel, fetch) | ${col((a) => a.otherStore)} |`);
   console.log(
     `| the rest (tool, transport, waiting for the event loop) | ${col((a) => a.total - a.embed - a.upsert - a.search - a.exact - a.otherStore)} |`,

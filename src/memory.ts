@@ -423,7 +423,7 @@ export class VectorMemory {
   ): Promise<Duplicate[]> {
     const best = new Map<string, Duplicate>();
     const asked = rows.filter((row) => !exact.has(row.id) && (row.chunk ?? 0) < DUPLICATE_CHUNKS);
-    // All at once: each search's hit fetch from LanceDB overlaps the others' scans.
+    // All at once: past the vector cache (LanceDB searching), the searches overlap.
     const found = await Promise.all(asked.map((row) => this.closestOther(collection, row.vector, writing)));
     for (const [i, row] of asked.entries()) {
       const hit = found[i];
@@ -447,7 +447,7 @@ export class VectorMemory {
     writing: ReadonlySet<string>,
   ): Promise<{ id: string; distance: number } | undefined> {
     for (let limit = Math.min(writing.size + 1, 20); ; limit = Math.min(limit * 4, MAX_SEARCH_POOL)) {
-      const hits = await this.deps.store.search(collection, vector, { limit });
+      const hits = await this.deps.store.nearest(collection, vector, { limit });
       const hit = hits.find((h) => !writing.has(h.id));
       if (hit || hits.length < limit || limit >= MAX_SEARCH_POOL) return hit;
     }

@@ -73,6 +73,7 @@ import type {
   FetchedChunk,
   Hit,
   KeywordHit,
+  NearestChunk,
   RestorePlan,
   SearchOptions,
   StoredChunk,
@@ -137,6 +138,13 @@ interface PendingUpsert {
   reject(error: unknown): void;
 }
 
+/** A delete-by-ids call waiting for its group's commit (see LanceStore.delete). */
+interface PendingDelete {
+  ids: string[];
+  resolve(result: DeleteResult): void;
+  reject(error: unknown): void;
+}
+
 /** A call's counts from its commit's: documents, not rows (a long text is several rows, one id). */
 function countsOf(rows: readonly ChunkToWrite[], existing: ReadonlySet<string>, created: boolean): Upserted {
   const ids = new Set(rows.map((row) => row.id));
@@ -181,6 +189,7 @@ export class LanceStore implements VectorStore {
   private readonly indexer: VectorIndexer;
   /** Per collection, the upsert calls waiting for the write lock, to be committed together. */
   private readonly pendingUpserts = new Map<string, PendingUpsert[]>();
+  private readonly pendingDeletes = new Map<string, PendingDelete[]>();
   /**
    * On object storage no lock file orders writers across machines: tables there carry `row_key`
    * as their primary key, so LanceDB itself refuses a second insert of an (id, chunk).
@@ -270,6 +279,8 @@ export class LanceStore implements VectorStore {
       }
       const group: PendingUpsert[] = [{ model, rows, resolve, reject }];
       this.pendingUpserts.set(collection, group);
+      // Deletes that arrive from now on commit after this group, as they arrived.
+      this.pendingDeletes.delete(collection);
       this.locks
         .run(collection, () => {
           // From here on, new calls start the next group (which queues behind this one).
@@ -291,6 +302,7 @@ export class LanceStore implements VectorStore {
    */
   private exclusive<T>(collection: string, work: () => Promise<T>): Promise<T> {
     this.pendingUpserts.delete(collection);
+    this.pendingDeletes.delete(collection);
     return this.locks.run(collection, work);
   }
 
@@ -597,6 +609,22 @@ export class LanceStore implements VectorStore {
     });
   }
 
+  nearest(collection: string, vector: Float32Array, options: { limit: number }): Promise<NearestChunk[]> {
+    return this.withExisting(collection, async (state) => {
+      const positions = await positionColumns(state);
+      const cached = await this.vectors?.nearest(
+        collection,
+        state.generation,
+        cacheSource(state.table, positions, { rows: this.options.cacheRows ?? this.remote }),
+        vector,
+        options.limit,
+      );
+      if (cached) return cached;
+      const hits = await searchTable(state.table, vector, options, positions);
+      return hits.map(({ id, chunk, distance }) => ({ id, chunk, distance }));
+    });
+  }
+
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
       const indexed = await this.ensureTextIndex(collection, state).then(
@@ -699,17 +727,62 @@ export class LanceStore implements VectorStore {
       await this.publish(state, collection, { kind: "index", column: "text", before: undefined, version });
   }
 
+  /**
+   * Deletes by ids that arrive while the collection's previous write holds its lock are committed
+   * together, as upserts are (group commit); each call's result is its own, as if the calls had run
+   * in arrival order (an id two of them name is deleted by the first, not found by the second).
+   * Upserts and deletes keep their arrival order: a delete never joins a group queued before an
+   * upsert that arrived ahead of it.
+   */
   async delete(collection: string, selector: DeleteSelector): Promise<DeleteResult> {
-    const result = await this.exclusive(collection, () =>
-      this.withExisting(collection, async (state) => {
-        const { version, removed, ...result } = await deleteFromTable(state.table, selector);
-        // Nothing removed: no commit to publish (the version may be another process's).
-        if (removed.length > 0) await this.publish(state, collection, { kind: "delete", version, removed });
-        return result;
-      }),
-    );
+    const result =
+      "ids" in selector
+        ? await this.deleteIds(collection, selector.ids)
+        : await this.exclusive(collection, async () => (await this.deleteRows(collection, selector)).result);
     if (result.deleted > 0) this.compactions.noteWrite(collection);
     return result;
+  }
+
+  private deleteIds(collection: string, ids: string[]): Promise<DeleteResult> {
+    return new Promise<DeleteResult>((resolve, reject) => {
+      const waiting = this.pendingDeletes.get(collection);
+      if (waiting) {
+        waiting.push({ ids, resolve, reject });
+        return;
+      }
+      const group: PendingDelete[] = [{ ids, resolve, reject }];
+      // Upserts that arrive from now on commit after this group.
+      this.pendingUpserts.delete(collection);
+      this.pendingDeletes.set(collection, group);
+      this.locks
+        .run(collection, async () => {
+          if (this.pendingDeletes.get(collection) === group) this.pendingDeletes.delete(collection);
+          const { removed } = await this.deleteRows(collection, { ids: group.flatMap((call) => call.ids) });
+          const gone = new Set(removed);
+          for (const call of group) {
+            const requested = [...new Set(call.ids)];
+            const mine = new Set(requested.filter((id) => gone.has(id)));
+            for (const id of mine) gone.delete(id);
+            call.resolve({ deleted: mine.size, notFound: requested.filter((id) => !mine.has(id)) });
+          }
+        })
+        .catch((error: unknown) => {
+          for (const call of group) call.reject(error);
+        });
+    });
+  }
+
+  /** One delete commit, published; run in the collection's write queue. */
+  private deleteRows(
+    collection: string,
+    selector: DeleteSelector,
+  ): Promise<{ result: DeleteResult; removed: string[] }> {
+    return this.withExisting(collection, async (state) => {
+      const { version, removed, ...result } = await deleteFromTable(state.table, selector);
+      // Nothing removed: no commit to publish (the version may be another process's).
+      if (removed.length > 0) await this.publish(state, collection, { kind: "delete", version, removed });
+      return { result, removed };
+    });
   }
 
   async dropCollection(collection: string): Promise<number | undefined> {
@@ -744,6 +817,18 @@ export class LanceStore implements VectorStore {
 
   exactTextCandidates(collection: string, texts: string[], limit: number): Promise<string[][]> {
     return this.withExisting(collection, async (state) => {
+      // From the vector cache's hashed first chunks when it holds the collection: a scan of every
+      // stored text per add otherwise (bench/RESULTS.md, "Where an add's time goes").
+      const cached = await this.vectors?.textCandidates(
+        collection,
+        state.generation,
+        cacheSource(state.table, await positionColumns(state), {
+          rows: this.options.cacheRows ?? this.remote,
+        }),
+        texts,
+        limit,
+      );
+      if (cached) return cached;
       const first = (await positionColumns(state)).length > 0 ? "chunk = 0 AND " : "";
       const found: string[][] = texts.map(() => []);
       // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.

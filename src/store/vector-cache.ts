@@ -66,6 +66,27 @@ interface Loaded {
   details: (FetchedChunk | undefined)[];
   /** Estimated bytes of `details`, counted in the budget. */
   detailBytes: number;
+  /** The documents' first-chunk texts, hashed, once an exact-repeat check asked (see textCandidates). */
+  texts?: FirstTexts;
+  /** The read of `texts` in flight. */
+  textsLoading?: Promise<boolean>;
+}
+
+/**
+ * Each document's first chunk's text as a hash of it and its length (a key), so that the stored
+ * documents whose first chunk begins a new text are found by hashing the new text's prefixes at
+ * the stored lengths: no scan of the stored texts per add. A hash can collide; the caller compares
+ * whole texts.
+ */
+interface FirstTexts {
+  keyOf: Map<string, number>;
+  idsOf: Map<number, string[]>;
+  /** How many documents' first chunks have each length. */
+  lengths: Map<number, number>;
+  /** The longest first chunk ever kept (not lowered when it goes: only bounds the prefixes hashed). */
+  longest: number;
+  /** Estimated bytes, counted in the budget. */
+  bytes: number;
 }
 
 /** Which slots a filter admits (1) and how many. */
@@ -149,6 +170,8 @@ export interface CacheSource {
   rowsOf(ids: string[], withVectors: boolean): Promise<FetchedChunk[]>;
   /** Where every row is now (its row id), batch by batch. */
   locations(): AsyncIterable<RowLocations>;
+  /** Every document's first chunk's text, batch by batch. */
+  firstTexts(): AsyncIterable<{ size: number; id(i: number): string; text(i: number): string }>;
 }
 
 /**
@@ -269,6 +292,62 @@ export class VectorCache {
   }
 
   /**
+   * The nearest rows, as search picks them, without reading any back: undefined when the cache
+   * does not hold the collection.
+   */
+  async nearest(
+    collection: string,
+    generation: number,
+    source: CacheSource,
+    query: Float32Array,
+    limit: number,
+  ): Promise<{ id: string; chunk: number; distance: number }[] | undefined> {
+    const entry = await this.current(collection, generation, source);
+    if (entry.kind !== "loaded") return undefined;
+    return pick(entry, query, limit)?.map(({ id, chunk, distance }) => ({ id, chunk, distance }));
+  }
+
+  /**
+   * For each text, up to `limit` documents whose first chunk's text may begin it (see FirstTexts),
+   * at the table's latest version; undefined when the cache does not hold the collection or its
+   * texts do not fit. The texts are read once per entry, on the first call, and then follow this
+   * store's writes.
+   */
+  async textCandidates(
+    collection: string,
+    generation: number,
+    source: CacheSource,
+    texts: readonly string[],
+    limit: number,
+  ): Promise<string[][] | undefined> {
+    const entry = await this.current(collection, generation, source);
+    if (entry.kind !== "loaded") return undefined;
+    if (!entry.texts) {
+      entry.textsLoading ??= this.readTexts(collection, entry, source).finally(() => {
+        entry.textsLoading = undefined;
+      });
+      if (!(await entry.textsLoading)) return undefined;
+    }
+    const kept = entry.texts;
+    return kept ? texts.map((text) => prefixMatches(kept, text, limit)) : undefined;
+  }
+
+  /** Reads every first chunk's text into the entry; false when it changed meanwhile or they do not fit. */
+  private async readTexts(collection: string, entry: Loaded, source: CacheSource): Promise<boolean> {
+    const { version, epoch } = entry;
+    const texts = emptyTexts();
+    for await (const batch of source.firstTexts()) {
+      for (let i = 0; i < batch.size; i++) setFirstText(texts, batch.id(i), batch.text(i));
+      if (this.bytes() + texts.bytes > this.budgetBytes) return false;
+    }
+    if ((await source.version()) !== version) return false;
+    if (this.entries.get(collection) !== entry || entry.epoch !== epoch || entry.version !== version)
+      return false;
+    entry.texts = texts;
+    return true;
+  }
+
+  /**
    * Starts an entry for a table this store just created at `version` holding `rows`, so that the
    * rows written next are cached as they go (and known to be new, see absent) instead of reloaded.
    */
@@ -281,7 +360,11 @@ export class VectorCache {
   ): void {
     const capacity = Math.max(1024, rows.length);
     if (dim === 0 || this.bytes() + rowBytes(dim) * capacity > this.budgetBytes) return;
-    this.entries.set(collection, emptyEntry(generation, version - 1, dim, capacity));
+    // A new table: its first texts are the rows' own, kept as they are written.
+    this.entries.set(collection, {
+      ...emptyEntry(generation, version - 1, dim, capacity),
+      texts: emptyTexts(),
+    });
     this.afterUpsert(collection, generation, version, rows);
   }
 
@@ -337,6 +420,7 @@ export class VectorCache {
       } else if (entry.rowIds[at] !== UNKNOWN_ROW) {
         entry.unknown++;
       }
+      if (chunk === 0 && entry.texts) setFirstText(entry.texts, row.id, row.text);
       entry.fields[at] = filterFields(row.metadata);
       // Its times are the store's (set at commit): read back on the next search that picks it.
       setDetail(entry, at, undefined);
@@ -385,6 +469,7 @@ export class VectorCache {
     for (const id of ids) {
       for (let chunk = 0; chunk < (entry.chunkCounts.get(id) ?? 0); chunk++) removeRow(entry, id, chunk);
       entry.chunkCounts.delete(id);
+      if (entry.texts) removeFirstText(entry.texts, id);
     }
     entry.version = version;
   }
@@ -532,6 +617,8 @@ export class VectorCache {
     }
     const entry = emptyEntry(generation, version, dim, Math.max(rows, 16));
     let keepDetails = true;
+    // Rows read whole: their first texts come with them (see FirstTexts).
+    const texts = emptyTexts();
     // Streamed batch by batch, so the rows never sit in memory twice.
     for await (const batch of source.vectors()) {
       if (!this.reserve(entry, entry.count + batch.size) || entryBytes(entry) > available) {
@@ -551,7 +638,11 @@ export class VectorCache {
         entry.chunkCounts.set(id, Math.max(entry.chunkCounts.get(id) ?? 0, chunk + 1));
         entry.rowIds[at] = batch.rowId(i);
         writeRow(entry, at, batch.vector(i));
-        if (keepDetails && batch.row) setDetail(entry, at, batch.row(i));
+        if (batch.row) {
+          const row = batch.row(i);
+          if (keepDetails) setDetail(entry, at, row);
+          if (chunk === 0) setFirstText(texts, id, row.text);
+        }
       }
       if (entry.detailBytes > 0 && entryBytes(entry) > available) {
         // The vectors fit, their rows' text does not: hits are read back from the table.
@@ -560,6 +651,7 @@ export class VectorCache {
         entry.detailBytes = 0;
       }
     }
+    if (texts.keyOf.size > 0 && entryBytes(entry) + texts.bytes <= available) entry.texts = texts;
     this.entries.set(collection, entry);
     this.reportedTooBig.delete(collection);
     return entry;
@@ -689,8 +781,69 @@ function entryBytes(entry: Loaded): number {
     entry.memory.buffer.byteLength +
     entry.memory8.buffer.byteLength +
     entry.scales.byteLength +
-    entry.detailBytes
+    entry.detailBytes +
+    (entry.texts?.bytes ?? 0)
   );
+}
+
+function emptyTexts(): FirstTexts {
+  return { keyOf: new Map(), idsOf: new Map(), lengths: new Map(), longest: 0, bytes: 0 };
+}
+
+/** FNV-1a over UTF-16 code units, with the length: the key of a text, or of a prefix as prefixMatches hashes it. */
+function textKey(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return text.length * 0x1_0000_0000 + (hash >>> 0);
+}
+
+/** Map entries, the id string, an array: about what a kept first text costs. */
+function firstTextBytes(id: string): number {
+  return 2 * id.length + 120;
+}
+
+function setFirstText(texts: FirstTexts, id: string, text: string): void {
+  const key = textKey(text);
+  const old = texts.keyOf.get(id);
+  if (old === key) return;
+  if (old !== undefined) removeFirstText(texts, id);
+  texts.keyOf.set(id, key);
+  const ids = texts.idsOf.get(key);
+  if (ids) ids.push(id);
+  else texts.idsOf.set(key, [id]);
+  texts.lengths.set(text.length, (texts.lengths.get(text.length) ?? 0) + 1);
+  texts.longest = Math.max(texts.longest, text.length);
+  texts.bytes += firstTextBytes(id);
+}
+
+function removeFirstText(texts: FirstTexts, id: string): void {
+  const key = texts.keyOf.get(id);
+  if (key === undefined) return;
+  texts.keyOf.delete(id);
+  const ids = texts.idsOf.get(key) ?? [];
+  const rest = ids.filter((other) => other !== id);
+  if (rest.length > 0) texts.idsOf.set(key, rest);
+  else texts.idsOf.delete(key);
+  const length = Math.floor(key / 0x1_0000_0000);
+  const count = (texts.lengths.get(length) ?? 1) - 1;
+  if (count > 0) texts.lengths.set(length, count);
+  else texts.lengths.delete(length);
+  texts.bytes -= firstTextBytes(id);
+}
+
+/** Documents whose first text's key equals that of a prefix of `text` (the whole text included). */
+function prefixMatches(texts: FirstTexts, text: string, limit: number): string[] {
+  const found: string[] = [];
+  const end = Math.min(text.length, texts.longest);
+  let hash = 0x811c9dc5;
+  for (let length = 1; length <= end && found.length < limit; length++) {
+    hash = Math.imul(hash ^ text.charCodeAt(length - 1), 0x01000193);
+    if (!texts.lengths.has(length)) continue;
+    for (const id of texts.idsOf.get(length * 0x1_0000_0000 + (hash >>> 0)) ?? []) {
+      if (found.length < limit) found.push(id);
+    }
+  }
+  return found;
 }
 
 /** About what a kept row costs: UTF-16 strings, the metadata as objects, the object itself. */

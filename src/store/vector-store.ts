@@ -60,6 +60,13 @@ export interface Hit extends ChunkPosition, DocumentTimes {
   vector?: Float32Array;
 }
 
+/** A row (chunk) by its key, and its cosine distance to a query (see VectorStore.nearest). */
+export interface NearestChunk {
+  id: string;
+  chunk: number;
+  distance: number;
+}
+
 export interface KeywordHit extends ChunkPosition, DocumentTimes {
   id: string;
   text: string;
@@ -175,6 +182,11 @@ export interface VectorStore {
   ): Promise<{ inserted: number; updated: number; created: boolean }>;
   /** Nearest rows (chunks) to `vector`, best first. */
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
+  /**
+   * The same nearest rows as search (no filter), as ids and distances only: no row is read back,
+   * so the vector cache answers it from memory (the near-duplicate check of every add).
+   */
+  nearest(collection: string, vector: Float32Array, options: { limit: number }): Promise<NearestChunk[]>;
   /** Full-text (BM25) search over the rows' (chunks') text, best first, with their vectors. */
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]>;
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;

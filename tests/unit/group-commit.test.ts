@@ -23,13 +23,16 @@ const doc = (id: string, metadata: Metadata = {}, text = `text ${id}`): ChunkToW
 let cleanup: () => void;
 let store: LanceStore;
 let writes: Commit[];
+let deletes: Commit[];
 beforeEach(() => {
   const made = tempDir();
   cleanup = made.cleanup;
   store = new LanceStore({ dbPath: path.join(made.dir, "db"), logger: silentLogger });
   writes = [];
+  deletes = [];
   store.onCommit((commit) => {
     if (commit.kind === "add" || commit.kind === "merge" || commit.kind === "create") writes.push(commit);
+    if (commit.kind === "delete") deletes.push(commit);
   });
 });
 afterEach(async () => {
@@ -99,6 +102,40 @@ describe("group commit", () => {
       ["x", "second"],
       ["y", "after the delete"],
     ]);
+  });
+
+  it("commits concurrent deletes by ids together, each call with its own result, in arrival order", async () => {
+    await store.upsert(
+      "c",
+      model,
+      ["a", "b", "c", "d", "e"].map((id) => doc(id)),
+    );
+    const busy = store.upsert("c", model, [doc("f")]); // holds the lock while the deletes arrive
+    const calls = [
+      store.delete("c", { ids: ["a", "ghost"] }),
+      store.delete("c", { ids: ["b", "a"] }), // "a" is the first call's
+      store.delete("c", { ids: ["c", "c"] }),
+    ];
+    const later = store.upsert("c", model, [doc("b", {}, "b is back")]); // after the deletes
+    const last = store.delete("c", { ids: ["d"] }); // after that upsert, not with the deletes before it
+    await busy;
+    expect(await Promise.all(calls)).toEqual([
+      { deleted: 1, notFound: ["ghost"] },
+      { deleted: 1, notFound: ["a"] },
+      { deleted: 1, notFound: [] },
+    ]);
+    expect(await later).toEqual({ inserted: 1, updated: 0, created: false });
+    expect(await last).toEqual({ deleted: 1, notFound: [] });
+    expect(deletes).toHaveLength(2); // the three together, then the last one
+    expect((await store.listIds("c")).sort()).toEqual(["b", "e", "f"]);
+    const [b] = await store.fetch("c", ["b"]);
+    expect(b?.text).toBe("b is back");
+  });
+
+  it("fails every delete of a group when its commit fails, and writes nothing", async () => {
+    await expect(
+      Promise.all([store.delete("none", { ids: ["a"] }), store.delete("none", { ids: ["b"] })]),
+    ).rejects.toThrow(/none/);
   });
 
   it("says created for exactly the first of the calls that made the collection", async () => {

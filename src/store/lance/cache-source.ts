@@ -115,6 +115,16 @@ export function cacheSource(
       );
     },
     locations: () => rowLocations(table),
+    firstTexts: async function* () {
+      const chunked = hasChunkColumns(await schemaOnce());
+      const query = table.query().select(["id", "text"]);
+      for await (const batch of chunked ? query.where("chunk = 0") : query) {
+        const ids = batch.getChild("id");
+        const texts = batch.getChild("text");
+        if (!ids || !texts) throw new Error("bug: unexpected batch shape");
+        yield { size: batch.numRows, id: (i) => ids.get(i) as string, text: (i) => texts.get(i) as string };
+      }
+    },
     async rowsOf(ids, withVectors) {
       return fetched(
         await table
