@@ -11,6 +11,8 @@
  * MIN_SMALL_FRAGMENTS.
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
+
 /** How often (in writes to a collection) the store looks at its fragments. */
 export const CHECK_EVERY = 16;
 /**
@@ -78,6 +80,8 @@ export class CompactionScheduler {
   private readonly idleTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** When the current run of writes without an idle pause began, per collection. */
   private readonly busySince = new Map<string, number>();
+  /** When each collection was last written (by this process). */
+  private readonly lastWrite = new Map<string, number>();
 
   constructor(
     private readonly compact: (collection: string, factor: number) => Promise<void>,
@@ -91,6 +95,7 @@ export class CompactionScheduler {
    * paused for `maxBusyMs`.
    */
   noteWrite(collection: string): void {
+    this.lastWrite.set(collection, Date.now());
     const pending = this.idleTimers.get(collection);
     if (pending === undefined) this.busySince.set(collection, Date.now());
     clearTimeout(pending);
@@ -110,6 +115,21 @@ export class CompactionScheduler {
     this.writesSinceCompaction.set(collection, 0);
     const busy = Date.now() - (this.busySince.get(collection) ?? Date.now());
     this.start(collection, busy >= this.timing.maxBusyMs ? 1 : OVERDUE_FACTOR);
+  }
+
+  /**
+   * Settles once the collection has had no write for `idleMs`, or after `maxMs` in any case: for
+   * background work that would slow the writes (a vector index build). Keeps no process alive.
+   */
+  async quiet(collection: string, idleMs: number, maxMs: number): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      const now = Date.now();
+      const idle = now - (this.lastWrite.get(collection) ?? 0);
+      const left = maxMs - (now - started);
+      if (idle >= idleMs || left <= 0) return;
+      await sleep(Math.min(idleMs - idle, left), undefined, { ref: false });
+    }
   }
 
   /** Cancels pending compactions and waits for those in flight (each is one commit; closing under it would fail it midway). */

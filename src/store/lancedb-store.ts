@@ -54,7 +54,7 @@ import {
   type ScoredRow,
 } from "./lance/text-index.js";
 import { ensureTimeColumns, resolveTimes, type StoredVersion, timeColumns } from "./lance/timestamps.js";
-import { ANN_MIN_ROWS, VectorIndexer } from "./lance/vector-index.js";
+import { ANN_MIN_ROWS, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS, VectorIndexer } from "./lance/vector-index.js";
 import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
@@ -227,7 +227,9 @@ export class LanceStore implements VectorStore {
       budget > 0 ? new VectorCache(budget, (report) => logger.warn(tooBigMessage(report))) : undefined;
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
-    this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS);
+    this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS, (collection) =>
+      this.compactions.quiet(collection, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS),
+    );
   }
 
   /**

@@ -5,7 +5,7 @@ import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
 import { silentLogger } from "../../src/logger.js";
-import { compactionDue } from "../../src/store/compaction.js";
+import { CompactionScheduler, compactionDue } from "../../src/store/compaction.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import type { ChunkToWrite } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
@@ -362,6 +362,39 @@ describe("vector index", () => {
     } finally {
       await indexed.close();
       c();
+    }
+  });
+});
+
+describe("waiting for writes to pause (before a vector index build)", () => {
+  it("settles only once the collection has gone idleMs without a write, or after maxMs of writes", async () => {
+    const compacted: string[] = [];
+    const scheduler = new CompactionScheduler(
+      async (collection) => {
+        compacted.push(collection);
+      },
+      { every: 1000, idleMs: 60_000, maxBusyMs: 60_000 },
+      () => {},
+    );
+    try {
+      const never = performance.now();
+      await scheduler.quiet("untouched", 60_000, 120_000); // never written: idle already
+      expect(performance.now() - never).toBeLessThan(30_000);
+      scheduler.noteWrite("busy");
+      let last = performance.now();
+      const writes = setInterval(() => {
+        scheduler.noteWrite("busy");
+        last = performance.now();
+      }, 20);
+      const started = performance.now();
+      await scheduler.quiet("busy", 10_000, 300); // writes go on: settles after maxMs
+      expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+      clearInterval(writes);
+      await scheduler.quiet("busy", 200, 60_000);
+      expect(performance.now() - last).toBeGreaterThanOrEqual(195); // not before the pause
+      expect(compacted).toEqual([]); // idle compaction timers are the scheduler's own concern
+    } finally {
+      await scheduler.close();
     }
   });
 });
