@@ -104,9 +104,11 @@ export interface LanceStoreOptions {
    */
   cacheFilteredSearches?: boolean;
   /**
-   * The vector cache also keeps every row's text and metadata (counted in its budget), so a search
-   * reads nothing back but the table's version: on by default on object storage, where reading
-   * ten hits back is ~20 ranged GETs; off on a local disk, where it is cheap (tests turn it on).
+   * The vector cache also keeps every row's text and metadata (counted in its budget, and let go
+   * before any collection's vectors are), so a search reads nothing back but the table's version.
+   * On by default: on object storage reading ten hits back is ~20 ranged GETs, and on a local disk
+   * it was half of an exact search at 100k rows (5 of 9 ms, bench/RESULTS.md); `false` reads hits
+   * back by row id.
    */
   cacheRows?: boolean;
   /** Build a vector index (in the background, at compaction) from this many rows (default ANN_MIN_ROWS). */
@@ -224,7 +226,9 @@ export class LanceStore implements VectorStore {
     );
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
     this.vectors =
-      budget > 0 ? new VectorCache(budget, (report) => logger.warn(tooBigMessage(report))) : undefined;
+      budget > 0
+        ? new VectorCache(budget, (report) => logger.warn(tooBigMessage(report)), options.cacheRows ?? true)
+        : undefined;
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
     this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS, (collection) =>
@@ -601,7 +605,7 @@ export class LanceStore implements VectorStore {
           : await this.vectors?.search(
               collection,
               state.generation,
-              cacheSource(state.table, positions, { rows: this.options.cacheRows ?? this.remote }),
+              cacheSource(state.table, positions, { rows: this.options.cacheRows ?? true }),
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
@@ -617,7 +621,7 @@ export class LanceStore implements VectorStore {
       const cached = await this.vectors?.nearest(
         collection,
         state.generation,
-        cacheSource(state.table, positions, { rows: this.options.cacheRows ?? this.remote }),
+        cacheSource(state.table, positions, { rows: this.options.cacheRows ?? true }),
         vector,
         options.limit,
       );
@@ -825,7 +829,7 @@ export class LanceStore implements VectorStore {
         collection,
         state.generation,
         cacheSource(state.table, await positionColumns(state), {
-          rows: this.options.cacheRows ?? this.remote,
+          rows: this.options.cacheRows ?? true,
         }),
         texts,
         limit,

@@ -11,7 +11,14 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import type { ColumnKind } from "./sql.js";
-import { type ChunkToWrite, chunkKey, type FetchedChunk, type Hit, type Metadata } from "./vector-store.js";
+import {
+  type ChunkToWrite,
+  chunkKey,
+  type DocumentTimes,
+  type FetchedChunk,
+  type Hit,
+  type Metadata,
+} from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -161,6 +168,8 @@ export interface VectorBatch extends RowLocations {
  */
 export interface CacheSource {
   version(): Promise<number>;
+  /** Rows in the table at its latest version (a check beside the version, see current). */
+  rowCount(): Promise<number>;
   /** Rows, and the vectors' dimensions (0 when the table has no vector column). */
   shape(): Promise<{ rows: number; dim: number }>;
   vectors(): AsyncIterable<VectorBatch>;
@@ -206,6 +215,8 @@ export class VectorCache {
   constructor(
     private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES,
     private readonly onTooBig?: (report: TooBigReport) => void,
+    /** Keep the rows this store writes as searches return them (see details), as a load with rows does. */
+    private readonly keepWrittenRows = false,
   ) {}
 
   /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
@@ -422,8 +433,11 @@ export class VectorCache {
       }
       if (chunk === 0 && entry.texts) setFirstText(entry.texts, row.id, row.text);
       entry.fields[at] = filterFields(row.metadata);
-      // Its times are the store's (set at commit): read back on the next search that picks it.
+      // The row as LanceDB will return it (the commit's rows carry the times it stored), when
+      // kept; otherwise read back on the next search that picks it.
+      const written = this.keepWrittenRows && row.times ? writtenRow(row, row.times) : undefined;
       setDetail(entry, at, undefined);
+      if (written && this.bytes() + detailBytes(written) <= this.budgetBytes) setDetail(entry, at, written);
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
       entry.rowIds[at] = UNKNOWN_ROW;
       writeRow(entry, at, row.vector);
@@ -588,7 +602,15 @@ export class VectorCache {
   private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
     const version = await source.version();
     const entry = this.entries.get(collection);
-    if (entry && entry.generation === generation && entry.version === version) return entry;
+    // The row count too: a table dropped and made again by another process starts its versions
+    // over, and an entry that reads no row back (kept rows, nearest) would answer from the old one.
+    if (
+      entry &&
+      entry.generation === generation &&
+      entry.version === version &&
+      (entry.kind !== "loaded" || (await source.rowCount()) === entry.count)
+    )
+      return entry;
     const pending = this.loading.get(collection);
     if (pending) {
       // A load begun before this search read `version` may hold none of that commit's rows (another
@@ -608,6 +630,7 @@ export class VectorCache {
     this.entries.delete(collection);
     const version = await source.version();
     const { rows, dim } = await source.shape();
+    this.makeRoom(rowBytes(dim) * rows);
     const available = this.budgetBytes - this.bytes();
     if (dim === 0 || rowBytes(dim) * rows > available) {
       const tooBig: TooBig = { kind: "too-big", generation, version };
@@ -703,11 +726,28 @@ export class VectorCache {
     return undefined;
   }
 
+  /**
+   * Vectors come before kept rows: other collections' kept rows (and first texts) are let go,
+   * largest first, until `bytes` more fit in the budget. Their searches read hits back again.
+   */
+  private makeRoom(bytes: number): void {
+    const kept = [...this.entries.values()]
+      .filter((entry): entry is Loaded => entry.kind === "loaded")
+      .sort((a, b) => b.detailBytes + (b.texts?.bytes ?? 0) - (a.detailBytes + (a.texts?.bytes ?? 0)));
+    for (const entry of kept) {
+      if (this.bytes() + bytes <= this.budgetBytes) return;
+      entry.details = [];
+      entry.detailBytes = 0;
+      entry.texts = undefined;
+    }
+  }
+
   /** Grows the entry's memory to hold `rows` rows; false when that would pass the budget. */
   private reserve(entry: Loaded, rows: number): boolean {
     if (rows <= entry.capacity) return true;
     const capacity = Math.max(rows, Math.ceil(entry.capacity * 1.5));
     const extra = rowBytes(entry.dim) * (capacity - entry.capacity);
+    this.makeRoom(extra);
     if (this.bytes() + extra > this.budgetBytes) return false;
     growTo(entry.memory, layoutBytes(capacity, entry.stride));
     growTo(entry.memory8, layoutBytes8(capacity, entry.stride8));
@@ -844,6 +884,23 @@ function prefixMatches(texts: FirstTexts, text: string, limit: number): string[]
     }
   }
   return found;
+}
+
+/**
+ * A written row as a search would read it back (schema.ts storedChunk): the metadata through JSON
+ * as stored, times at the millisecond as stored, position 0 where not given.
+ */
+function writtenRow(row: ChunkToWrite, times: DocumentTimes): FetchedChunk {
+  const stored = (time: string | null) => (time === null ? null : new Date(Date.parse(time)).toISOString());
+  return {
+    id: row.id,
+    text: row.text,
+    metadata: JSON.parse(JSON.stringify(row.metadata)) as Metadata,
+    chunk: row.chunk ?? 0,
+    start: row.start ?? 0,
+    createdAt: stored(times.createdAt),
+    updatedAt: stored(times.updatedAt),
+  };
 }
 
 /** About what a kept row costs: UTF-16 strings, the metadata as objects, the object itself. */

@@ -59,6 +59,7 @@ async function expectSameAsFlat(collection = "c", queries = 8, limit = 10): Prom
       expect(Math.abs(hit.distance - (want[at] as Hit).distance)).toBeLessThan(1e-5);
       expect(hit.text).toBe(want[at]?.text);
       expect(hit.metadata).toEqual(want[at]?.metadata);
+      expect([hit.createdAt, hit.updatedAt]).toEqual([want[at]?.createdAt, want[at]?.updatedAt]);
     });
   }
 }
@@ -394,10 +395,16 @@ describe("vector cache keeping rows (as on object storage)", () => {
     const before = reads.map((r) => r.mock.calls.length);
     for (let i = 0; i < 5; i++) await cached.search("c", vector(), { limit: 10 });
     expect(reads.map((r) => r.mock.calls.length)).toEqual(before);
-    // Rows it writes are read back once, then kept; another store's write reloads them.
+    // Rows it writes are kept as written (no read back); another store's write reloads them.
     await cached.upsert("c", model, [{ ...doc("r7"), text: "new text of r7" }]);
     const probe = (await cached.fetch("c", ["r7"], { vectors: true }))[0]?.vector as Float32Array;
-    expect((await cached.search("c", probe, { limit: 1 }))[0]?.text).toBe("new text of r7");
+    const written = reads.map((r) => r.mock.calls.length);
+    const [mine] = await cached.search("c", probe, { limit: 1 });
+    expect(reads.map((r) => r.mock.calls.length)).toEqual(written);
+    const { distance, ...row } = mine as Hit;
+    const { distance: want, ...wantRow } = (await flat.search("c", probe, { limit: 1 }))[0] as Hit;
+    expect(row).toEqual(wantRow);
+    expect(distance).toBeCloseTo(want, 5);
     const other = new LanceStore({ dbPath, logger: silentLogger });
     await other.upsert("c", model, [{ ...doc("r7"), text: "other's text", vector: probe }]);
     await other.close();

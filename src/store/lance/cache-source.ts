@@ -34,6 +34,7 @@ export function cacheSource(
   ];
   return {
     version: () => table.version(),
+    rowCount: () => table.countRows(),
     async shape() {
       const rows = await table.countRows();
       return { rows, dim: vectorDimensions(await schemaOnce()) };
