@@ -605,7 +605,7 @@ export class LanceStore implements VectorStore {
           : await this.vectors?.search(
               collection,
               state.generation,
-              cacheSource(state.table, positions, { rows: this.options.cacheRows ?? true }),
+              this.cacheSourceOf(state, positions),
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
@@ -621,7 +621,7 @@ export class LanceStore implements VectorStore {
       const cached = await this.vectors?.nearest(
         collection,
         state.generation,
-        cacheSource(state.table, positions, { rows: this.options.cacheRows ?? true }),
+        this.cacheSourceOf(state, positions),
         vector,
         options.limit,
       );
@@ -828,9 +828,7 @@ export class LanceStore implements VectorStore {
       const cached = await this.vectors?.textCandidates(
         collection,
         state.generation,
-        cacheSource(state.table, await positionColumns(state), {
-          rows: this.options.cacheRows ?? true,
-        }),
+        this.cacheSourceOf(state, await positionColumns(state)),
         texts,
         limit,
       );
@@ -1059,6 +1057,17 @@ export class LanceStore implements VectorStore {
     await this.compactions.close();
     this.vectors?.clear();
     await this.tables.close();
+  }
+
+  /**
+   * The table as the vector cache reads it. The row count beside the version check only on a
+   * local disk: on object storage it is one more GET per search (measured, bench/RESULTS.md).
+   */
+  private cacheSourceOf(state: TableState, positions: readonly string[]) {
+    return cacheSource(state.table, positions, {
+      rows: this.options.cacheRows ?? true,
+      countRows: !this.remote,
+    });
   }
 
   /** A table's schema for these metadata columns; on object storage with `row_key` (see `remote`). */

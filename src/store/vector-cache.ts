@@ -168,8 +168,8 @@ export interface VectorBatch extends RowLocations {
  */
 export interface CacheSource {
   version(): Promise<number>;
-  /** Rows in the table at its latest version (a check beside the version, see current). */
-  rowCount(): Promise<number>;
+  /** Rows in the table at its latest version (a check beside the version, see current), where cheap. */
+  rowCount?(): Promise<number>;
   /** Rows, and the vectors' dimensions (0 when the table has no vector column). */
   shape(): Promise<{ rows: number; dim: number }>;
   vectors(): AsyncIterable<VectorBatch>;
@@ -602,13 +602,14 @@ export class VectorCache {
   private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
     const version = await source.version();
     const entry = this.entries.get(collection);
-    // The row count too: a table dropped and made again by another process starts its versions
-    // over, and an entry that reads no row back (kept rows, nearest) would answer from the old one.
+    // The row count too, where the source offers it: a table dropped and made again by another
+    // process starts its versions over, and an entry that reads no row back (kept rows, nearest)
+    // would answer from the old one.
     if (
       entry &&
       entry.generation === generation &&
       entry.version === version &&
-      (entry.kind !== "loaded" || (await source.rowCount()) === entry.count)
+      (entry.kind !== "loaded" || !source.rowCount || (await source.rowCount()) === entry.count)
     )
       return entry;
     const pending = this.loading.get(collection);
