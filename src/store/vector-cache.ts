@@ -66,9 +66,10 @@ interface Loaded {
   masks: Map<string, Mask>;
   /**
    * Per slot: the row as a search returns it (text, metadata, position, times; no vector), when
-   * known: read with the vectors from a source that offers them (an object store, where reading a
-   * hit back costs several GETs) or kept from an earlier search's read. A search whose hits all
-   * have one makes no read but the version check. Undefined for a row written here since the load.
+   * known: read with the vectors from a source that offers them (the store's default: reading a
+   * hit back costs several GETs on an object store, half a search's time on a local disk), kept as
+   * this store wrote it (keepWrittenRows), or kept from an earlier search's read. A search whose
+   * hits all have one makes no read but the version check. Undefined where not kept.
    */
   details: (FetchedChunk | undefined)[];
   /** Estimated bytes of `details`, counted in the budget. */
