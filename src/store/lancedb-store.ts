@@ -593,12 +593,15 @@ export class LanceStore implements VectorStore {
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
-      const filtered =
+      // One schema read (a LanceDB call) for both uses below.
+      const schema =
         options.where && this.options.cacheFilteredSearches !== false && !needsTimes(options.where)
-          ? { filter: options.where, kinds: columnKinds(await state.table.schema()) }
+          ? await state.table.schema()
           : undefined;
+      const filtered =
+        options.where && schema ? { filter: options.where, kinds: columnKinds(schema) } : undefined;
       // Compiled first, also for the cache: it refuses a value of the wrong type.
-      if (filtered && options.where) compileWhere(options.where, await state.table.schema());
+      if (filtered && schema) compileWhere(filtered.filter, schema);
       const cached =
         options.where && !filtered
           ? undefined
