@@ -44,6 +44,7 @@ import {
   metadataKinds,
   storedChunk,
   tableSchema,
+  writtenChunk,
 } from "./lance/schema.js";
 import { LanceTables, type TableState } from "./lance/tables.js";
 import {
@@ -227,7 +228,11 @@ export class LanceStore implements VectorStore {
     const budget = options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES;
     this.vectors =
       budget > 0
-        ? new VectorCache(budget, (report) => logger.warn(tooBigMessage(report)), options.cacheRows ?? true)
+        ? new VectorCache(
+            budget,
+            (report) => logger.warn(tooBigMessage(report)),
+            options.cacheRows === false ? undefined : writtenChunk,
+          )
         : undefined;
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
@@ -277,28 +282,49 @@ export class LanceStore implements VectorStore {
     }
     // Refused before it joins a group: conflicting types within the call itself.
     metadataKinds(rows);
-    const result = await new Promise<Upserted>((resolve, reject) => {
-      const waiting = this.pendingUpserts.get(collection);
-      if (waiting) {
-        waiting.push({ model, rows, resolve, reject });
-        return;
-      }
-      const group: PendingUpsert[] = [{ model, rows, resolve, reject }];
-      this.pendingUpserts.set(collection, group);
-      // Deletes that arrive from now on commit after this group, as they arrived.
-      this.pendingDeletes.delete(collection);
-      this.locks
-        .run(collection, () => {
-          // From here on, new calls start the next group (which queues behind this one).
-          if (this.pendingUpserts.get(collection) === group) this.pendingUpserts.delete(collection);
-          return this.writeGroup(collection, group);
-        })
-        .catch((error: unknown) => {
-          for (const call of group) call.reject(error);
-        });
-    });
+    const result = await new Promise<Upserted>((resolve, reject) =>
+      this.joinGroup(
+        collection,
+        this.pendingUpserts,
+        this.pendingDeletes,
+        { model, rows, resolve, reject },
+        (group) => this.writeGroup(collection, group),
+      ),
+    );
     this.compactions.noteWrite(collection);
     return result;
+  }
+
+  /**
+   * Adds `call` to the collection's group waiting in `pending`, or starts a group that `write`s
+   * under the collection's lock once the writes queued before it are done. The group of the other
+   * kind waiting now (`closes`) takes no later calls: they would commit ahead of this one, against
+   * arrival order. If the group's write throws, every call in it fails with that error.
+   */
+  private joinGroup<Call extends { reject(error: unknown): void }>(
+    collection: string,
+    pending: Map<string, Call[]>,
+    closes: Map<string, unknown>,
+    call: Call,
+    write: (group: Call[]) => Promise<void>,
+  ): void {
+    const waiting = pending.get(collection);
+    if (waiting) {
+      waiting.push(call);
+      return;
+    }
+    const group = [call];
+    pending.set(collection, group);
+    closes.delete(collection);
+    this.locks
+      .run(collection, () => {
+        // From here on, new calls start the next group (which queues behind this one).
+        if (pending.get(collection) === group) pending.delete(collection);
+        return write(group);
+      })
+      .catch((error: unknown) => {
+        for (const each of group) each.reject(error);
+      });
   }
 
   /**
@@ -753,32 +779,27 @@ export class LanceStore implements VectorStore {
   }
 
   private deleteIds(collection: string, ids: string[]): Promise<DeleteResult> {
-    return new Promise<DeleteResult>((resolve, reject) => {
-      const waiting = this.pendingDeletes.get(collection);
-      if (waiting) {
-        waiting.push({ ids, resolve, reject });
-        return;
-      }
-      const group: PendingDelete[] = [{ ids, resolve, reject }];
-      // Upserts that arrive from now on commit after this group.
-      this.pendingUpserts.delete(collection);
-      this.pendingDeletes.set(collection, group);
-      this.locks
-        .run(collection, async () => {
-          if (this.pendingDeletes.get(collection) === group) this.pendingDeletes.delete(collection);
-          const { removed } = await this.deleteRows(collection, { ids: group.flatMap((call) => call.ids) });
-          const gone = new Set(removed);
-          for (const call of group) {
-            const requested = [...new Set(call.ids)];
-            const mine = new Set(requested.filter((id) => gone.has(id)));
-            for (const id of mine) gone.delete(id);
-            call.resolve({ deleted: mine.size, notFound: requested.filter((id) => !mine.has(id)) });
-          }
-        })
-        .catch((error: unknown) => {
-          for (const call of group) call.reject(error);
-        });
-    });
+    return new Promise<DeleteResult>((resolve, reject) =>
+      this.joinGroup(
+        collection,
+        this.pendingDeletes,
+        this.pendingUpserts,
+        { ids, resolve, reject },
+        (group) => this.deleteGroup(collection, group),
+      ),
+    );
+  }
+
+  /** One commit for a group of deletes by ids; each call gets the ids it was first to name. */
+  private async deleteGroup(collection: string, group: PendingDelete[]): Promise<void> {
+    const { removed } = await this.deleteRows(collection, { ids: group.flatMap((call) => call.ids) });
+    const gone = new Set(removed);
+    for (const call of group) {
+      const requested = [...new Set(call.ids)];
+      const mine = new Set(requested.filter((id) => gone.has(id)));
+      for (const id of mine) gone.delete(id);
+      call.resolve({ deleted: mine.size, notFound: requested.filter((id) => !mine.has(id)) });
+    }
   }
 
   /** One delete commit, published; run in the collection's write queue. */
@@ -828,15 +849,16 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       // From the vector cache's hashed first chunks when it holds the collection: a scan of every
       // stored text per add otherwise (bench/RESULTS.md, "Where an add's time goes").
+      const positions = await positionColumns(state);
       const cached = await this.vectors?.textCandidates(
         collection,
         state.generation,
-        this.cacheSourceOf(state, await positionColumns(state)),
+        this.cacheSourceOf(state, positions),
         texts,
         limit,
       );
       if (cached) return cached;
-      const first = (await positionColumns(state)).length > 0 ? "chunk = 0 AND " : "";
+      const first = positions.length > 0 ? "chunk = 0 AND " : "";
       const found: string[][] = texts.map(() => []);
       // A NUL cannot be written in a SQL literal: such a text is left to the near-duplicate check.
       const asked = texts.map((text, i) => ({ text, i })).filter(({ text }) => !text.includes("\u0000"));

@@ -11,14 +11,7 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import type { ColumnKind } from "./sql.js";
-import {
-  type ChunkToWrite,
-  chunkKey,
-  type DocumentTimes,
-  type FetchedChunk,
-  type Hit,
-  type Metadata,
-} from "./vector-store.js";
+import { type ChunkToWrite, chunkKey, type FetchedChunk, type Hit, type Metadata } from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -68,7 +61,7 @@ interface Loaded {
    * Per slot: the row as a search returns it (text, metadata, position, times; no vector), when
    * known: read with the vectors from a source that offers them (the store's default: reading a
    * hit back costs several GETs on an object store, half a search's time on a local disk), kept as
-   * this store wrote it (keepWrittenRows), or kept from an earlier search's read. A search whose
+   * this store wrote it (writtenRow), or kept from an earlier search's read. A search whose
    * hits all have one makes no read but the version check. Undefined where not kept.
    */
   details: (FetchedChunk | undefined)[];
@@ -216,8 +209,11 @@ export class VectorCache {
   constructor(
     private readonly budgetBytes: number = DEFAULT_VECTOR_CACHE_BYTES,
     private readonly onTooBig?: (report: TooBigReport) => void,
-    /** Keep the rows this store writes as searches return them (see details), as a load with rows does. */
-    private readonly keepWrittenRows = false,
+    /**
+     * How a row this store writes reads back from the table: given, such rows are kept as searches
+     * return them (see details), as a load with rows keeps what it reads; absent, they are read back.
+     */
+    private readonly writtenRow?: (row: ChunkToWrite) => FetchedChunk,
   ) {}
 
   /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
@@ -436,7 +432,7 @@ export class VectorCache {
       entry.fields[at] = filterFields(row.metadata);
       // The row as LanceDB will return it (the commit's rows carry the times it stored), when
       // kept; otherwise read back on the next search that picks it.
-      const written = this.keepWrittenRows && row.times ? writtenRow(row, row.times) : undefined;
+      const written = this.writtenRow?.(row);
       setDetail(entry, at, undefined);
       if (written && this.bytes() + detailBytes(written) <= this.budgetBytes) setDetail(entry, at, written);
       // An updated row is a new physical row in LanceDB: its row id is no longer the cached one.
@@ -832,11 +828,21 @@ function emptyTexts(): FirstTexts {
   return { keyOf: new Map(), idsOf: new Map(), lengths: new Map(), longest: 0, bytes: 0 };
 }
 
-/** FNV-1a over UTF-16 code units, with the length: the key of a text, or of a prefix as prefixMatches hashes it. */
+/** FNV-1a over UTF-16 code units: a text's hash is hashStep applied from HASH_START, unit by unit. */
+const HASH_START = 0x811c9dc5;
+function hashStep(hash: number, unit: number): number {
+  return Math.imul(hash ^ unit, 0x01000193);
+}
+
+/** A text's (or a prefix's) key: its length and its hash together. */
+function lengthKey(length: number, hash: number): number {
+  return length * 0x1_0000_0000 + (hash >>> 0);
+}
+
 function textKey(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return text.length * 0x1_0000_0000 + (hash >>> 0);
+  let hash = HASH_START;
+  for (let i = 0; i < text.length; i++) hash = hashStep(hash, text.charCodeAt(i));
+  return lengthKey(text.length, hash);
 }
 
 /** Map entries, the id string, an array: about what a kept first text costs. */
@@ -877,32 +883,15 @@ function removeFirstText(texts: FirstTexts, id: string): void {
 function prefixMatches(texts: FirstTexts, text: string, limit: number): string[] {
   const found: string[] = [];
   const end = Math.min(text.length, texts.longest);
-  let hash = 0x811c9dc5;
+  let hash = HASH_START;
   for (let length = 1; length <= end && found.length < limit; length++) {
-    hash = Math.imul(hash ^ text.charCodeAt(length - 1), 0x01000193);
+    hash = hashStep(hash, text.charCodeAt(length - 1));
     if (!texts.lengths.has(length)) continue;
-    for (const id of texts.idsOf.get(length * 0x1_0000_0000 + (hash >>> 0)) ?? []) {
+    for (const id of texts.idsOf.get(lengthKey(length, hash)) ?? []) {
       if (found.length < limit) found.push(id);
     }
   }
   return found;
-}
-
-/**
- * A written row as a search would read it back (schema.ts storedChunk): the metadata through JSON
- * as stored, times at the millisecond as stored, position 0 where not given.
- */
-function writtenRow(row: ChunkToWrite, times: DocumentTimes): FetchedChunk {
-  const stored = (time: string | null) => (time === null ? null : new Date(Date.parse(time)).toISOString());
-  return {
-    id: row.id,
-    text: row.text,
-    metadata: JSON.parse(JSON.stringify(row.metadata)) as Metadata,
-    chunk: row.chunk ?? 0,
-    start: row.start ?? 0,
-    createdAt: stored(times.createdAt),
-    updatedAt: stored(times.updatedAt),
-  };
 }
 
 /** About what a kept row costs: UTF-16 strings, the metadata as objects, the object itself. */

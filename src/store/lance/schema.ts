@@ -130,6 +130,11 @@ export function arrowRows(schema: Schema, rows: ChunkToWrite[], columns: Map<str
   return rowsToArrow(schema, rows, (row) => scalarColumns(row, columns));
 }
 
+/** A row this store writes as LanceDB returns it afterwards: storedChunk of what scalarColumns writes. */
+export function writtenChunk(row: Omit<ChunkToWrite, "vector">): StoredChunk {
+  return storedChunk(scalarColumns(row, new Map()) as unknown as RawRow);
+}
+
 /** Every metadata column is written, null where the document lacks the key, so a replaced row keeps no stale values. */
 function scalarColumns(
   row: Omit<ChunkToWrite, "vector">,
