@@ -184,6 +184,8 @@ function canJoin(group: readonly PendingUpsert[]): boolean {
  * which the vector cache (semantic searches, in memory) follows. LanceDB stays the source of truth.
  */
 export class LanceStore implements VectorStore {
+  /** Commits between LanceDB and their publication, by collection (see inFlight). */
+  private readonly committing = new Map<string, Promise<void>>();
   private readonly commits = new CommitFeed();
   private readonly tables: LanceTables;
   private readonly locks: CollectionLocks;
@@ -383,13 +385,20 @@ export class LanceStore implements VectorStore {
             `Collection "${collection}" holds vectors of ${describeModel(state.model)}; refusing to add vectors of ${describeModel(model)}.`,
           );
         }
-        const before = await state.table.version();
-        await ensureChunkColumns(state);
-        await ensureTimeColumns(state);
-        if (this.remote) await ensurePrimaryKey(state);
-        const columns = await ensureColumns(collection, state.table, kinds);
+        const [before, stored] = await Promise.all([state.table.version(), state.table.schema()]);
+        // Each step commits only when the table lacks what it adds. The version is read again only
+        // then: on a local disk this store holds the collection's lock, so no one else commits here
+        // meanwhile, and every LanceDB call waited ~13 ms with 8 agents at work (bench/add-breakdown.ts).
+        let changed = await ensureChunkColumns(state);
+        changed = (await ensureTimeColumns(state, stored)) || changed;
+        if (this.remote) {
+          changed ||= state.keyed === undefined;
+          await ensurePrimaryKey(state);
+        }
+        const ensured = await ensureColumns(collection, state.table, kinds, stored);
+        const columns = ensured.columns;
         const schema = this.schemaOf(model, columns);
-        const version = await state.table.version();
+        const version = changed || ensured.added || this.remote ? await state.table.version() : before;
         if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
         const ids = [...new Set(rows.map((row) => row.id))];
         // Documents the cache proves new are appended: a merge-insert joins against every stored id.
@@ -398,8 +407,10 @@ export class LanceStore implements VectorStore {
         const absent = this.vectors?.absent(collection, state.generation, version, ids) === true;
         if (!this.remote && absent) {
           const timed = this.stamp(rows, new Map());
-          const added = await state.table.add(arrowRows(schema, timed, columns));
-          await this.publish(state, collection, { kind: "add", version: added.version, rows: timed });
+          await this.inFlight(collection, async () => {
+            const added = await state.table.add(arrowRows(schema, timed, columns));
+            await this.publish(state, collection, { kind: "add", version: added.version, rows: timed });
+          });
           return new Set();
         }
         // On object storage the merge on row_key stays (it is what refuses another machine's insert
@@ -416,8 +427,10 @@ export class LanceStore implements VectorStore {
         // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
         // unmatched rows makes the merge a full outer join over the table.
         if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
-        const result = await merge.execute(arrowRows(schema, timed, columns));
-        await this.publish(state, collection, { kind: "merge", version: result.version, rows: timed });
+        await this.inFlight(collection, async () => {
+          const result = await merge.execute(arrowRows(schema, timed, columns));
+          await this.publish(state, collection, { kind: "merge", version: result.version, rows: timed });
+        });
         return existing;
       };
     const write = writeRows(rows);
@@ -634,7 +647,7 @@ export class LanceStore implements VectorStore {
           : await this.vectors?.search(
               collection,
               state.generation,
-              this.cacheSourceOf(state, positions),
+              this.cacheSourceOf(collection, state, positions),
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
@@ -650,7 +663,7 @@ export class LanceStore implements VectorStore {
       const cached = await this.vectors?.nearest(
         collection,
         state.generation,
-        this.cacheSourceOf(state, positions),
+        this.cacheSourceOf(collection, state, positions),
         vector,
         options.limit,
       );
@@ -662,8 +675,9 @@ export class LanceStore implements VectorStore {
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
-      const indexed = await this.ensureTextIndex(collection, state).then(
-        () => true,
+      // The version the index was checked at, or undefined when it could not be written.
+      const indexedAt = await this.ensureTextIndex(collection, state).then(
+        (version) => version,
         (error: unknown) => {
           // A full or read-only disk cannot take the index: scan instead (unstemmed, slower), so
           // keyword and hybrid search keep working there. The next search tries the index again.
@@ -671,19 +685,21 @@ export class LanceStore implements VectorStore {
           this.options.logger.warn(
             `full-text index on "${collection}" not written, keyword search scans instead: ${String(error).split(/\s+Caused by:/)[0]}`,
           );
-          return false;
+          return undefined;
         },
       );
+      const indexed = indexedAt !== undefined;
       const where = options.where ? compileWhere(options.where, await state.table.schema()) : undefined;
       const positions = await positionColumns(state);
       const times = await timeColumns(state);
       const columns = ["id", "text", "metadata", ...positions, ...times];
       if (indexed) {
         // The vectors (a quarter of the search's time at 100k: 40 rows x 384 floats) from the vector
-        // cache when it holds the table at the version read before and after the search.
+        // cache when it holds the table at the version read before (the index check's) and after
+        // the search.
         const cache = this.vectors;
         const version = cache?.loadedVersion(collection, state.generation);
-        if (cache && version !== undefined && (await state.table.version()) === version) {
+        if (cache && version !== undefined && indexedAt === version) {
           const rows = await fullTextSearch(state.table, query, where, columns, options.limit);
           const hits = rows.map((row) => storedChunk(row));
           const vectors =
@@ -719,7 +735,8 @@ export class LanceStore implements VectorStore {
    * only searched by meaning never pays for it). Rows added later are still found: LanceDB scans
    * what the index does not cover yet.
    */
-  private async ensureTextIndex(collection: string, state: TableState): Promise<void> {
+  /** Returns the table version the index was checked at (read after the call began). */
+  private async ensureTextIndex(collection: string, state: TableState): Promise<number> {
     // One creation per table, shared by concurrent first keyword searches.
     state.textIndex ??= this.buildTextIndex(collection, state, () => createTextIndex(state.table)).catch(
       (error: unknown) => {
@@ -743,6 +760,7 @@ export class LanceStore implements VectorStore {
       state.textIndexChecked = { version, check };
     }
     await state.textIndexChecked.check;
+    return version;
   }
 
   /**
@@ -808,10 +826,12 @@ export class LanceStore implements VectorStore {
     selector: DeleteSelector,
   ): Promise<{ result: DeleteResult; removed: string[] }> {
     return this.withExisting(collection, async (state) => {
-      const { version, removed, ...result } = await deleteFromTable(state.table, selector);
-      // Nothing removed: no commit to publish (the version may be another process's).
-      if (removed.length > 0) await this.publish(state, collection, { kind: "delete", version, removed });
-      return { result, removed };
+      return this.inFlight(collection, async () => {
+        const { version, removed, ...result } = await deleteFromTable(state.table, selector);
+        // Nothing removed: no commit to publish (the version may be another process's).
+        if (removed.length > 0) await this.publish(state, collection, { kind: "delete", version, removed });
+        return { result, removed };
+      });
     });
   }
 
@@ -853,7 +873,7 @@ export class LanceStore implements VectorStore {
       const cached = await this.vectors?.textCandidates(
         collection,
         state.generation,
-        this.cacheSourceOf(state, positions),
+        this.cacheSourceOf(collection, state, positions),
         texts,
         limit,
       );
@@ -1088,11 +1108,31 @@ export class LanceStore implements VectorStore {
    * The table as the vector cache reads it. The row count beside the version check only on a
    * local disk: on object storage it is one more GET per search (measured, bench/RESULTS.md).
    */
-  private cacheSourceOf(state: TableState, positions: readonly string[]) {
+  private cacheSourceOf(collection: string, state: TableState, positions: readonly string[]) {
     return cacheSource(state.table, positions, {
       rows: this.options.cacheRows ?? true,
       countRows: !this.remote,
+      publishing: () => this.committing.get(collection),
     });
+  }
+
+  /**
+   * Runs `commit` (one LanceDB commit of rows, then its publication) marked as in flight, so that a
+   * search reading the new version before it is published waits for it instead of reloading the
+   * cache (see CacheSource.publishing). The collection's lock keeps it to one at a time.
+   */
+  private async inFlight<T>(collection: string, commit: () => Promise<T>): Promise<T> {
+    const work = commit();
+    const published = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.committing.set(collection, published);
+    try {
+      return await work;
+    } finally {
+      if (this.committing.get(collection) === published) this.committing.delete(collection);
+    }
   }
 
   /** A table's schema for these metadata columns; on object storage with `row_key` (see `remote`). */

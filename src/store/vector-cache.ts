@@ -164,6 +164,11 @@ export interface CacheSource {
   version(): Promise<number>;
   /** Rows in the table at its latest version (a check beside the version, see current), where cheap. */
   rowCount?(): Promise<number>;
+  /**
+   * While a commit of this process is between LanceDB and its publication (see LanceStore.committing):
+   * settles once it is published. A version read in that window is one the entry is about to reach.
+   */
+  publishing?(): Promise<void> | undefined;
   /** Rows, and the vectors' dimensions (0 when the table has no vector column). */
   shape(): Promise<{ rows: number; dim: number }>;
   vectors(): AsyncIterable<VectorBatch>;
@@ -597,18 +602,31 @@ export class VectorCache {
 
   /** The entry for the table's latest version, loading it when missing or stale. */
   private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
-    const version = await source.version();
-    const entry = this.entries.get(collection);
     // The row count too, where the source offers it: a table dropped and made again by another
     // process starts its versions over, and an entry that reads no row back (kept rows, nearest)
-    // would answer from the old one.
-    if (
-      entry &&
-      entry.generation === generation &&
-      entry.version === version &&
-      (entry.kind !== "loaded" || !source.rowCount || (await source.rowCount()) === entry.count)
-    )
-      return entry;
+    // would answer from the old one. Both read at once: each is a LanceDB call, and with 8 agents
+    // at work each waited ~13 ms for LanceDB's threads (bench/add-breakdown.ts). Both begin after
+    // this call did, so whichever versions they see, an entry they both match is current enough.
+    const seen = this.entries.get(collection);
+    const [version, count] = await Promise.all([
+      source.version(),
+      seen?.kind === "loaded" && seen.generation === generation ? source.rowCount?.() : undefined,
+    ]);
+    let entry = this.entries.get(collection);
+    let counted = count;
+    const publishing = entry && entry.version < version ? source.publishing?.() : undefined;
+    if (publishing) {
+      // This process's own commit, not yet applied here: waiting for it beats a reload (with 8
+      // agents writing, a third of the reloads were this; each read the whole table).
+      await publishing.catch(() => undefined);
+      entry = this.entries.get(collection);
+      counted = undefined;
+    }
+    if (entry && entry.generation === generation && entry.version === version) {
+      if (entry.kind !== "loaded" || !source.rowCount) return entry;
+      // Loaded, or moved on, while the version was read: its count is read now.
+      if ((counted ?? (await source.rowCount())) === entry.count) return entry;
+    }
     const pending = this.loading.get(collection);
     if (pending) {
       // A load begun before this search read `version` may hold none of that commit's rows (another

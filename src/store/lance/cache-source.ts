@@ -10,14 +10,15 @@ import { hasTimeColumns, TIME_COLUMNS } from "./timestamps.js";
 /**
  * A LanceDB table as the vector cache reads it, for one search. `positionColumns`: the table's
  * chunk-position columns (none in a table made before chunking); its time columns are read when
- * it has them. `countRows`: offer the row count for the cache's version check. `rows`: the cache load reads every row's text, metadata, position and times with
+ * it has them. `countRows`: offer the row count for the cache's version check. `publishing`: see
+ * CacheSource.publishing. `rows`: the cache load reads every row's text, metadata, position and times with
  * the vectors, so that searches need not read hits back (on object storage each read back is
  * several ranged GETs).
  */
 export function cacheSource(
   table: lancedb.Table,
   positionColumns: readonly string[],
-  options: { rows?: boolean; countRows?: boolean } = {},
+  options: { rows?: boolean; countRows?: boolean; publishing?: () => Promise<void> | undefined } = {},
 ): CacheSource {
   let schema: Promise<Schema> | undefined;
   const schemaOnce = () => {
@@ -35,6 +36,7 @@ export function cacheSource(
   return {
     version: () => table.version(),
     ...(options.countRows ? { rowCount: () => table.countRows() } : {}),
+    ...(options.publishing ? { publishing: options.publishing } : {}),
     async shape() {
       const rows = await table.countRows();
       return { rows, dim: vectorDimensions(await schemaOnce()) };

@@ -20,10 +20,11 @@ export async function positionColumns(state: ChunkedState): Promise<string[]> {
 
 /**
  * A table made before chunking gets the position columns on its first write, filled with chunk 0
- * at 0 (every existing row is a whole document), in one commit of its own.
+ * at 0 (every existing row is a whole document), in one commit of its own. True when it committed
+ * (or tried to).
  */
-export async function ensureChunkColumns(state: ChunkedState): Promise<void> {
-  if ((await positionColumns(state)).length > 0) return;
+export async function ensureChunkColumns(state: ChunkedState): Promise<boolean> {
+  if ((await positionColumns(state)).length > 0) return false;
   try {
     await state.table.addColumns(POSITION_COLUMNS.map((name) => ({ name, valueSql: "CAST(0 AS INT)" })));
   } catch (error) {
@@ -31,6 +32,7 @@ export async function ensureChunkColumns(state: ChunkedState): Promise<void> {
     if (!isAlreadyExists(error)) throw error;
   }
   state.chunked = true;
+  return true;
 }
 
 /** Documents, not rows: each document has exactly one chunk 0. */

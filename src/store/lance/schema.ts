@@ -195,13 +195,17 @@ export function hasChunkColumns(schema: Schema): boolean {
   return schema.fields.some((field) => field.name === "chunk");
 }
 
-/** Adds columns for new metadata keys; refuses a key whose values change type (before anything is written). */
+/**
+ * Adds columns for new metadata keys; refuses a key whose values change type (before anything is
+ * written). `schema`: the table's, if just read. `added`: whether it committed (or tried to).
+ */
 export async function ensureColumns(
   collection: string,
   table: lancedb.Table,
   kinds: Map<string, ColumnKind>,
-): Promise<Map<string, ColumnKind>> {
-  const existing = columnKinds(await table.schema());
+  schema?: Schema,
+): Promise<{ columns: Map<string, ColumnKind>; added: boolean }> {
+  const existing = columnKinds(schema ?? (await table.schema()));
   const added: Field[] = [];
   for (const [key, kind] of kinds) {
     const current = existing.get(key);
@@ -214,7 +218,7 @@ export async function ensureColumns(
       );
     }
   }
-  if (added.length === 0) return existing;
+  if (added.length === 0) return { columns: existing, added: false };
   if (existing.size + added.length > LIMITS.metadataKeysPerCollection) {
     throw new MemoryError(
       "limit_exceeded",
@@ -226,9 +230,9 @@ export async function ensureColumns(
   } catch (error) {
     // Another process (one without our lock, e.g. an older version) added it first: use theirs.
     if (!isAlreadyExists(error)) throw error;
-    return ensureColumns(collection, table, kinds);
+    return { columns: (await ensureColumns(collection, table, kinds)).columns, added: true };
   }
   for (const field of added)
     existing.set(field.name.slice(METADATA_PREFIX.length), kindOfField(field) as ColumnKind);
-  return existing;
+  return { columns: existing, added: true };
 }

@@ -36,11 +36,13 @@ export async function timeColumns(state: TimedState): Promise<string[]> {
 
 /**
  * Adds the time columns to a table made before they existed, as nullable columns (every row
- * there reads as unknown time). One schema commit of its own; only the missing columns.
+ * there reads as unknown time). One schema commit of its own; only the missing columns. `schema`:
+ * the table's, if just read. True when it committed (or tried to).
  */
-export async function ensureTimeColumns(state: TimedState): Promise<void> {
-  if ((await timeColumns(state)).length > 0) return;
-  const present = new Set((await state.table.schema()).fields.map((field) => field.name));
+export async function ensureTimeColumns(state: TimedState, schema?: Schema): Promise<boolean> {
+  const current = schema ?? (await state.table.schema());
+  if (hasTimeColumns(current)) return false;
+  const present = new Set(current.fields.map((field) => field.name));
   const missing = timeFields().filter((field) => !present.has(field.name));
   try {
     await state.table.addColumns(missing);
@@ -48,6 +50,7 @@ export async function ensureTimeColumns(state: TimedState): Promise<void> {
     // Another process added them first.
     if (!isAlreadyExists(error)) throw error;
   }
+  return true;
 }
 
 /** A stored row's time columns, as LanceDB returns them (milliseconds), or absent. */
