@@ -201,6 +201,14 @@ const RELOCATE_FROM_UNKNOWN = 256;
 export class VectorCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
+  /**
+   * This store's commits published while the collection's entry loads. The load drops the old entry
+   * first, so before they were dropped with it, and the entry came in at a version behind the
+   * table: with 8 agents writing, one reload led to the next (bench/add-breakdown.ts). Applied in
+   * order once the entry is in: each replaces or removes whole rows by id, so one the load already
+   * read comes to the same, and one that does not follow the entry's version drops it as before.
+   */
+  private readonly held = new Map<string, Commit[]>();
   /** Collections a compaction by this store is running on, beside its writes (see compacting). */
   private readonly compactions = new Map<string, number>();
 
@@ -221,8 +229,17 @@ export class VectorCache {
     private readonly writtenRow?: (row: ChunkToWrite) => FetchedChunk,
   ) {}
 
-  /** Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise. */
-  onCommit(commit: Commit): void | Promise<void> {
+  /**
+   * Follows this store's commits (see commits.ts): applied in place where it can, dropped otherwise.
+   * While the collection loads, they wait and are applied once it is in (see held).
+   */
+  onCommit(commit: Commit): void {
+    const held = this.held.get(commit.collection);
+    if (held) held.push(commit);
+    else this.apply(commit);
+  }
+
+  private apply(commit: Commit): void {
     switch (commit.kind) {
       case "create":
         return this.track(
@@ -636,10 +653,42 @@ export class VectorCache {
     }
     let load = this.loading.get(collection);
     if (!load) {
-      load = this.load(collection, generation, source).finally(() => this.loading.delete(collection));
+      this.held.set(collection, []);
+      load = this.load(collection, generation, source)
+        .then(
+          (loaded) => {
+            this.release(collection);
+            return this.entries.get(collection) ?? loaded;
+          },
+          (error: unknown) => {
+            this.held.delete(collection);
+            throw error;
+          },
+        )
+        .finally(() => this.loading.delete(collection));
       this.loading.set(collection, load);
     }
     return load;
+  }
+
+  /**
+   * Applies the commits held back during a load, in order (see held), but for those the load read
+   * already: committed before it read the version, published after it began.
+   */
+  private release(collection: string): void {
+    const held = this.held.get(collection) ?? [];
+    this.held.delete(collection);
+    for (const commit of held) {
+      const entry = this.entries.get(collection);
+      const read =
+        entry !== undefined &&
+        commit.kind !== "forget" &&
+        commit.kind !== "rebuild" &&
+        commit.kind !== "create" &&
+        commit.generation === entry.generation &&
+        commit.version <= entry.version;
+      if (!read) this.apply(commit);
+    }
   }
 
   private async load(collection: string, generation: number, source: CacheSource): Promise<Entry> {

@@ -7,7 +7,7 @@ import { createLogger, silentLogger } from "../../src/logger.js";
 import { CommitFeed } from "../../src/store/commits.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import { topK } from "../../src/store/simd-scan.js";
-import { VectorCache } from "../../src/store/vector-cache.js";
+import { type CacheSource, VectorCache } from "../../src/store/vector-cache.js";
 import type { ChunkToWrite, Hit, KeywordHit } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
 import { random } from "../support/random.js";
@@ -173,6 +173,38 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await writing;
     expect(hits[0]?.id).toBe("r900");
     expect(loads).not.toHaveBeenCalled();
+  });
+
+  it("applies its own commits published while it loads once the load is in, not loading again", async () => {
+    await flat.upsert("c", model, docs(0, 50)); // not in this store's cache yet
+    const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
+    type Sourcing = { cacheSourceOf: (...args: unknown[]) => CacheSource };
+    const prototype = LanceStore.prototype as unknown as Sourcing;
+    const sourceOf = prototype.cacheSourceOf;
+    const during = [doc("r901"), doc("r2")]; // a new document and an update
+    let wrote = false;
+    vi.spyOn(prototype, "cacheSourceOf").mockImplementation(function (this: unknown, ...args) {
+      const source = sourceOf.apply(this, args);
+      return {
+        ...source,
+        vectors: async function* () {
+          for await (const batch of source.vectors()) {
+            yield batch;
+            // Mid-load: this commit lands and is published before the entry is in.
+            if (!wrote) {
+              wrote = true;
+              await cached.upsert("c", model, during);
+            }
+          }
+        },
+      };
+    });
+    await cached.search("c", vector(), { limit: 1 });
+    expect(wrote).toBe(true);
+    for (const row of during)
+      expect((await cached.search("c", row.vector, { limit: 1 }))[0]?.id).toBe(row.id);
+    await expectSameAsFlat();
+    expect(loads).toHaveBeenCalledTimes(1);
   });
 
   it("sees writes made by another store on the same directory (another process)", async () => {
