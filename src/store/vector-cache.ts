@@ -617,13 +617,19 @@ export class VectorCache {
     return total;
   }
 
-  /** The entry for the table's latest version, loading it when missing or stale. */
-  private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
-    // The row count too, where the source offers it: a table dropped and made again by another
-    // process starts its versions over, and an entry that reads no row back (kept rows, nearest)
-    // would answer from the old one. Both read at once: each is a LanceDB call, and with 8 agents
-    // at work each waited ~13 ms for LanceDB's threads (bench/add-breakdown.ts). Both begin after
-    // this call did, so whichever versions they see, an entry they both match is current enough.
+  /**
+   * The entry, if it holds the table's latest version; and the version read. The row count too,
+   * where the source offers it: a table dropped and made again by another process starts its
+   * versions over, and an entry that reads no row back (kept rows, nearest) would answer from the
+   * old one. Both read at once: each is a LanceDB call, and with 8 agents at work each waited
+   * ~13 ms for LanceDB's threads (bench/add-breakdown.ts). Both begin after this call did, so
+   * whichever versions they see, an entry they both match is current enough.
+   */
+  private async check(
+    collection: string,
+    generation: number,
+    source: CacheSource,
+  ): Promise<{ entry: Entry | undefined; version: number }> {
     const seen = this.entries.get(collection);
     const [version, count] = await Promise.all([
       source.version(),
@@ -640,10 +646,31 @@ export class VectorCache {
       counted = undefined;
     }
     if (entry && entry.generation === generation && entry.version === version) {
-      if (entry.kind !== "loaded" || !source.rowCount) return entry;
+      if (entry.kind !== "loaded" || !source.rowCount) return { entry, version };
       // Loaded, or moved on, while the version was read: its count is read now.
-      if ((counted ?? (await source.rowCount())) === entry.count) return entry;
+      if ((counted ?? (await source.rowCount())) === entry.count) return { entry, version };
     }
+    if (
+      entry?.kind === "loaded" &&
+      entry.generation === generation &&
+      this.duringCompaction(collection, entry, version)
+    ) {
+      // Row ids may point into merged fragments: hits not kept are read by id until relocated.
+      if (entry.unknown < entry.count) forgetRowIds(entry);
+      return { entry, version };
+    }
+    return { entry: undefined, version };
+  }
+
+  /** The entry for the table's latest version, loading it when missing or stale. */
+  private async current(collection: string, generation: number, source: CacheSource): Promise<Entry> {
+    let { entry, version } = await this.check(collection, generation, source);
+    // Not matched, but loaded: this store's commit may have landed between the two reads, or been
+    // published meanwhile (with 8 agents writing, most of the remaining reloads). Both are read once
+    // more before the whole table is.
+    if (entry === undefined && this.entries.get(collection)?.kind === "loaded")
+      ({ entry, version } = await this.check(collection, generation, source));
+    if (entry) return entry;
     const pending = this.loading.get(collection);
     if (pending) {
       // A load begun before this search read `version` may hold none of that commit's rows (another
@@ -769,6 +796,18 @@ export class VectorCache {
   }
 
   /** Whether `version` comes right after the entry's, or after the compaction's commits only (see compacting). */
+  /**
+   * While this store compacts the collection beside its writes (see compacting), the versions past
+   * the entry's are the compaction's (rows moved, none changed) or this store's own writes, which
+   * current() has waited to see published: the entry still holds the table's rows. Searches had
+   * reloaded it there instead, on the 2 cores the compaction was using (with 8 agents writing, the
+   * slowest adds were those that waited for such loads).
+   */
+  private duringCompaction(collection: string, entry: Loaded, version: number): boolean {
+    const from = this.compactions.get(collection);
+    return from !== undefined && entry.version >= from && entry.version < version;
+  }
+
   private follows(collection: string, entry: Loaded | IdsOnly, version: number): boolean {
     if (entry.version === version - 1) return true;
     const from = this.compactions.get(collection);

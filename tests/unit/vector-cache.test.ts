@@ -207,6 +207,26 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     expect(loads).toHaveBeenCalledTimes(1);
   });
 
+  it("answers from memory while its own compaction runs beside the writes, not reloading", async () => {
+    const rows = docs(0, 120);
+    for (let i = 0; i < rows.length; i += 20) await cached.upsert("c", model, rows.slice(i, i + 20));
+    await expectSameAsFlat();
+    const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
+    const publish = CommitFeed.prototype.publish;
+    let during: Hit[] | undefined;
+    vi.spyOn(CommitFeed.prototype, "publish").mockImplementation(async function (this: CommitFeed, commit) {
+      // The compaction has committed (fragments merged, rows moved) and is not yet published.
+      if (commit.kind === "optimize" && !during)
+        during = await cached.search("c", (rows[5] as ChunkToWrite).vector, { limit: 1 });
+      return publish.call(this, commit);
+    });
+    await cached.compact("c");
+    expect(during?.[0]?.id).toBe("r5");
+    expect(during?.[0]?.text).toBe("text of r5");
+    await expectSameAsFlat();
+    expect(loads).not.toHaveBeenCalled();
+  });
+
   it("sees writes made by another store on the same directory (another process)", async () => {
     await cached.upsert("c", model, docs(0, 200));
     await expectSameAsFlat();
