@@ -387,14 +387,12 @@ export class LanceStore implements VectorStore {
         }
         const [before, stored] = await Promise.all([state.table.version(), state.table.schema()]);
         // Each step commits only when the table lacks what it adds. The version is read again only
-        // then: on a local disk this store holds the collection's lock, so no one else commits here
-        // meanwhile, and every LanceDB call waited ~13 ms with 8 agents at work (bench/add-breakdown.ts).
+        // then, or on object storage (other machines commit there at any time): on a local disk this
+        // store holds the collection's lock, so no one else commits meanwhile, and every LanceDB call
+        // waited ~13 ms with 8 agents at work (bench/add-breakdown.ts).
         let changed = await ensureChunkColumns(state);
         changed = (await ensureTimeColumns(state, stored)) || changed;
-        if (this.remote) {
-          changed ||= state.keyed === undefined;
-          await ensurePrimaryKey(state);
-        }
+        if (this.remote) await ensurePrimaryKey(state);
         const ensured = await ensureColumns(collection, state.table, kinds, stored);
         const columns = ensured.columns;
         const schema = this.schemaOf(model, columns);

@@ -795,7 +795,6 @@ export class VectorCache {
       : undefined;
   }
 
-  /** Whether `version` comes right after the entry's, or after the compaction's commits only (see compacting). */
   /**
    * While this store compacts the collection beside its writes (see compacting), the versions past
    * the entry's are the compaction's (rows moved, none changed) or this store's own writes, which
@@ -808,6 +807,7 @@ export class VectorCache {
     return from !== undefined && entry.version >= from && entry.version < version;
   }
 
+  /** Whether `version` comes right after the entry's, or after the compaction's commits only (see compacting). */
   private follows(collection: string, entry: Loaded | IdsOnly, version: number): boolean {
     if (entry.version === version - 1) return true;
     const from = this.compactions.get(collection);
