@@ -242,31 +242,32 @@ export class VectorCache {
   private apply(commit: Commit): void {
     switch (commit.kind) {
       case "create":
-        return this.track(
-          commit.collection,
-          commit.generation,
-          commit.version,
-          commit.dimensions,
-          commit.rows,
-        );
+        this.track(commit.collection, commit.generation, commit.version, commit.dimensions, commit.rows);
+        break;
       case "add":
       case "merge":
-        return this.afterUpsert(commit.collection, commit.generation, commit.version, commit.rows);
+        this.afterUpsert(commit.collection, commit.generation, commit.version, commit.rows);
+        break;
       case "delete":
-        return this.afterDelete(commit.collection, commit.generation, commit.version, [...commit.removed]);
+        this.afterDelete(commit.collection, commit.generation, commit.version, [...commit.removed]);
+        break;
       case "schema":
-        return this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
+        this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
+        break;
       case "index":
         if (commit.before !== undefined)
-          return this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
+          this.afterSchemaChange(commit.collection, commit.generation, commit.before, commit.version);
         // Unknown what committed since the entry's version: keep it only if nothing did.
-        if (this.entries.get(commit.collection)?.version !== commit.version) this.drop(commit.collection);
-        return;
+        else if (this.entries.get(commit.collection)?.version !== commit.version)
+          this.drop(commit.collection);
+        break;
       case "optimize":
-        return this.afterCompaction(commit.collection, commit.generation, commit.before, commit.version);
+        this.afterCompaction(commit.collection, commit.generation, commit.before, commit.version);
+        break;
       case "rebuild":
       case "forget":
-        return this.drop(commit.collection);
+        this.drop(commit.collection);
+        break;
     }
   }
 
