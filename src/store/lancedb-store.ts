@@ -122,8 +122,13 @@ export interface LanceStoreOptions {
   now?: () => number;
 }
 
-/** Compactions beside writes that a conflicting write may preempt before one queues with the writes (each preempted one is a wasted rewrite). */
-const BESIDE_ATTEMPTS = 1;
+/**
+ * Compactions beside writes that a conflicting write may preempt before one queues with the writes.
+ * Each preempted one is a wasted rewrite, but a queued one holds every write back for its rewrite
+ * (~100 ms at the HTTP load's size): with 8 HTTP clients, 2 gave add p99 188–292 ms (median of 6
+ * runs 234) against 239–417 (295) with 1, at the same p50 (bench/RESULTS.md).
+ */
+const BESIDE_ATTEMPTS = 2;
 
 /** Texts per query when looking for exact repeats (exactTextCandidates). */
 const EXACT_GROUP = 50;

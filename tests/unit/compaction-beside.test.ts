@@ -39,8 +39,11 @@ afterEach(async () => {
   cleanup();
 });
 
-/** Holds every LanceDB optimize() until `open()`: a compaction that takes as long as the test wants. */
-async function gateOptimize(): Promise<{ entered: Promise<void>; open: () => void }> {
+/**
+ * Holds every LanceDB optimize() until `open()`: a compaction that takes as long as the test wants.
+ * The first `conflicts` calls fail at once as LanceDB's do when a write rewrote a merged fragment.
+ */
+async function gateOptimize(conflicts = 0): Promise<{ entered: Promise<void>; open: () => void }> {
   const db = await lancedb.connect(path.join(dbPath, "..", "probe"));
   const probe = await db.createTable("t", [{ x: 1 }]);
   const proto = Object.getPrototypeOf(probe) as { optimize: (...args: unknown[]) => Promise<unknown> };
@@ -55,7 +58,9 @@ async function gateOptimize(): Promise<{ entered: Promise<void>; open: () => voi
   const inside = new Promise<void>((resolve) => {
     entered = resolve;
   });
+  let failures = conflicts;
   vi.spyOn(proto, "optimize").mockImplementation(async function (this: unknown, ...args: unknown[]) {
+    if (failures-- > 0) throw new Error("Commit conflict for version 9: preempted by concurrent transaction");
     entered();
     await gate;
     return real.apply(this, args);
@@ -154,5 +159,19 @@ describe("compaction beside writes", () => {
     await Promise.all([compaction, theirs]);
     await expectSameAsFlat(["r99", "r98", ...Array.from({ length: 10 }, (_, i) => `r${i}`)]);
     await other.close();
+  });
+
+  it("tries a compaction a write preempted once more beside the writes before it queues with them", async () => {
+    for (let i = 0; i < 10; i++) await store.upsert("c", model, [doc(`r${i}`)]);
+    const { entered, open } = await gateOptimize(1);
+    const compaction = store.compact("c");
+    await entered; // the second attempt
+    // Beside the writes still: this write commits while that attempt holds on (queued, it would wait).
+    const write = store.upsert("c", model, [doc("r10")]).then(() => "committed");
+    const waiting = new Promise((resolve) => setTimeout(() => resolve("waiting"), 5_000));
+    expect(await Promise.race([write, waiting])).toBe("committed");
+    open();
+    await compaction;
+    await expectSameAsFlat(Array.from({ length: 11 }, (_, i) => `r${i}`));
   });
 });
