@@ -1015,20 +1015,26 @@ function setDetail(entry: Loaded, at: number, row: FetchedChunk | undefined): vo
 
 /** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
 function writeRow(entry: Loaded, at: number, vector: Float32Array): void {
+  // Locals, not entry's fields, in the loops: this runs for every row of a batched ingest.
+  const dim = entry.dim;
   const row = new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.stride);
   let sum = 0;
-  for (let i = 0; i < entry.dim; i++) sum += (vector[i] as number) ** 2;
+  for (let i = 0; i < dim; i++) {
+    const value = vector[i] as number;
+    sum += value * value;
+  }
   const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
   let max = 0;
-  for (let i = 0; i < entry.dim; i++) {
-    row[i] = (vector[i] as number) * scale;
-    max = Math.max(max, Math.abs(row[i] as number));
+  for (let i = 0; i < dim; i++) {
+    const value = Math.fround((vector[i] as number) * scale);
+    row[i] = value;
+    if (Math.abs(value) > max) max = Math.abs(value);
   }
-  row.fill(0, entry.dim);
+  row.fill(0, dim);
   const row8 = new Int8Array(entry.memory8.buffer, at * entry.stride8, entry.stride8);
   const step = max / 127;
-  for (let i = 0; i < entry.dim; i++) row8[i] = step > 0 ? Math.round((row[i] as number) / step) : 0;
-  row8.fill(0, entry.dim);
+  if (step > 0) for (let i = 0; i < dim; i++) row8[i] = Math.round((row[i] as number) / step);
+  row8.fill(0, step > 0 ? dim : 0);
   entry.scales[at] = step;
   entry.maxScale = Math.max(entry.maxScale, step);
 }

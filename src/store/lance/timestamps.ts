@@ -59,8 +59,20 @@ export interface RawTimes {
   updated_at?: number | null;
 }
 
+/**
+ * The last time each conversion below made, for the next: the rows of one write share one clock
+ * reading, and a batched ingest converts each row's times on the way in and again for the cache.
+ */
+const lastIso = { ms: Number.NaN, iso: "" };
+const lastMs = { iso: "", ms: 0 };
+
 function iso(ms: number | null | undefined): string | null {
-  return typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return null;
+  if (ms !== lastIso.ms) {
+    lastIso.iso = new Date(ms).toISOString();
+    lastIso.ms = ms;
+  }
+  return lastIso.iso;
 }
 
 export function timesOf(row: RawTimes): DocumentTimes {
@@ -69,8 +81,11 @@ export function timesOf(row: RawTimes): DocumentTimes {
 
 function ms(value: string | null): number | null {
   if (value === null) return null;
+  if (value === lastMs.iso) return lastMs.ms;
   const parsed = Date.parse(value);
   if (!Number.isFinite(parsed)) throw new Error(`bug: unparsed time reached the store: ${value}`);
+  lastMs.iso = value;
+  lastMs.ms = parsed;
   return parsed;
 }
 
