@@ -426,7 +426,11 @@ export class LanceStore implements VectorStore {
         let merge = state.table
           .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
           .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll();
+          .whenNotMatchedInsertAll()
+          // Never LanceDB's indexed merge, should anyone index the key: it records no inserted keys,
+          // so on object storage racing inserts of one key both land (measured: 3 merges of the
+          // same 10 new ids left 30 rows). The store itself makes no index on these columns.
+          .useIndex(false);
         // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
         // unmatched rows makes the merge a full outer join over the table.
         if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });

@@ -14,7 +14,9 @@ import { isAlreadyExists } from "./errors.js";
  * (as a retryable conflict) a commit whose inserted keys another commit since its read inserted
  * too; the retry then finds them and updates instead. LanceDB takes a single-column key only, and
  * it must be non-nullable (a nullable one is accepted, then every query fails), so `row_key` is
- * `<chunk>:<id>`: unambiguous, as the chunk is digits and comes before the first colon.
+ * `<chunk>:<id>`: unambiguous, as the chunk is digits and comes before the first colon. A scalar
+ * index on `row_key` would take merges down LanceDB's indexed path, which records no inserted keys
+ * (the store's merges say `useIndex(false)`; tests/integration/s3-race.test.ts makes one).
  *
  * Local tables keep their lock file (process-lock.ts) and are not migrated. A table on object
  * storage without the column (one written before it existed) gets it on its first write, in two
