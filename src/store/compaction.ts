@@ -119,16 +119,18 @@ export class CompactionScheduler {
 
   /**
    * Settles once the collection has had no write for `idleMs`, or after `maxMs` in any case: for
-   * background work that would slow the writes (a vector index build). Keeps no process alive.
+   * background work that would slow the writes (a vector index build). Keeps no process alive;
+   * rejects (AbortError) once `signal` aborts.
    */
-  async quiet(collection: string, idleMs: number, maxMs: number): Promise<void> {
+  async quiet(collection: string, idleMs: number, maxMs: number, signal?: AbortSignal): Promise<void> {
     const started = Date.now();
     for (;;) {
       const now = Date.now();
       const idle = now - (this.lastWrite.get(collection) ?? 0);
       const left = maxMs - (now - started);
       if (idle >= idleMs || left <= 0) return;
-      await sleep(Math.min(idleMs - idle, left), undefined, { ref: false });
+      signal?.throwIfAborted();
+      await sleep(Math.min(idleMs - idle, left), undefined, { ref: false, ...(signal ? { signal } : {}) });
     }
   }
 

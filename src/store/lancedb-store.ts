@@ -243,8 +243,10 @@ export class LanceStore implements VectorStore {
         : undefined;
     const cache = this.vectors;
     if (cache) this.commits.subscribe((commit) => cache.onCommit(commit));
-    this.indexer = new VectorIndexer(logger, options.vectorIndexMinRows ?? ANN_MIN_ROWS, (collection) =>
-      this.compactions.quiet(collection, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS),
+    this.indexer = new VectorIndexer(
+      logger,
+      options.vectorIndexMinRows ?? ANN_MIN_ROWS,
+      (collection, signal) => this.compactions.quiet(collection, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS, signal),
     );
   }
 
@@ -1106,6 +1108,7 @@ export class LanceStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    this.indexer.close();
     await this.compactions.close();
     this.vectors?.clear();
     await this.tables.close();

@@ -1,11 +1,12 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
-import { silentLogger } from "../../src/logger.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
 import { CompactionScheduler, compactionDue } from "../../src/store/compaction.js";
+import { INDEX_IDLE_MS } from "../../src/store/lance/vector-index.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import type { ChunkToWrite } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
@@ -374,6 +375,32 @@ describe("vector index", () => {
       expect(found.filter(Boolean).length).toBeGreaterThanOrEqual(9);
     } finally {
       await indexed.close();
+      c();
+    }
+  });
+
+  it("is not built by a store closed while the build waits for the writes to pause", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    const warnings: string[] = [];
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (message) => void warnings.push(message),
+      error: (message) => void warnings.push(message),
+      onLog: () => () => {},
+    };
+    const indexed = new LanceStore({ dbPath, logger, vectorCacheBytes: 0, vectorIndexMinRows: 300 });
+    try {
+      const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, unit(i, 1, 2), { i }));
+      await indexed.upsert("c", model, rows);
+      await indexed.compact("c"); // starts the build, which waits INDEX_IDLE_MS after the last write
+      await indexed.close();
+      // Past that wait: a build that went on would fail on the closed table and say so.
+      await new Promise((resolve) => setTimeout(resolve, INDEX_IDLE_MS + 500));
+      expect(warnings).toEqual([]);
+      expect(existsSync(path.join(dbPath, "c.lance", "_indices"))).toBe(false);
+    } finally {
       c();
     }
   });

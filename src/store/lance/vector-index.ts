@@ -51,6 +51,8 @@ export async function hasVectorIndex(table: lancedb.Table): Promise<boolean> {
 /** One background build per collection at a time; failures are logged and retried at the next call. */
 export class VectorIndexer {
   private readonly builds = new Map<string, Promise<void>>();
+  /** Aborted by close: builds still waiting for a pause give up, none start. */
+  private readonly closing = new AbortController();
 
   /**
    * `quiet`: settles when the collection's writes pause (see INDEX_IDLE_MS); a build started in
@@ -60,7 +62,7 @@ export class VectorIndexer {
   constructor(
     private readonly logger: Logger,
     private readonly minRows = ANN_MIN_ROWS,
-    private readonly quiet: (collection: string) => Promise<void> = async () => {},
+    private readonly quiet: (collection: string, signal: AbortSignal) => Promise<void> = async () => {},
   ) {}
 
   /**
@@ -72,9 +74,11 @@ export class VectorIndexer {
     table: lancedb.Table,
     built?: (before: number, after: number) => void | Promise<void>,
   ): void {
-    if (this.builds.has(collection)) return;
+    if (this.builds.has(collection) || this.closing.signal.aborted) return;
     const build = this.build(collection, table, built)
       .catch((error: unknown) => {
+        // Closed under it: the table went with the store, and the next process builds it.
+        if (this.closing.signal.aborted) return;
         this.logger.warn(`vector index for "${collection}" not built (retried later): ${String(error)}`);
       })
       .finally(() => this.builds.delete(collection));
@@ -86,13 +90,26 @@ export class VectorIndexer {
     await this.builds.get(collection);
   }
 
+  /**
+   * Builds waiting for the writes to pause are dropped; one already in LanceDB is not waited for
+   * (at 1M rows it takes minutes; an index commits whole or not at all), only kept from logging.
+   */
+  close(): void {
+    this.closing.abort();
+  }
+
   private async build(
     collection: string,
     table: lancedb.Table,
     built?: (before: number, after: number) => void | Promise<void>,
   ): Promise<void> {
     if ((await table.countRows()) < this.minRows || (await hasVectorIndex(table))) return;
-    await this.quiet(collection);
+    try {
+      await this.quiet(collection, this.closing.signal);
+    } catch (error) {
+      if (this.closing.signal.aborted) return;
+      throw error;
+    }
     const rows = await table.countRows();
     if (await hasVectorIndex(table)) return;
     const started = Date.now();
