@@ -122,6 +122,9 @@ export interface LanceStoreOptions {
   now?: () => number;
 }
 
+/** Looks at the old generation after a re-embedding (see carryOver) before its last writes are given up on. */
+const CARRY_OVER_ROUNDS = 5;
+
 /**
  * Compactions beside writes that a conflicting write may preempt before one queues with the writes.
  * Each preempted one is a wasted rewrite, but a queued one holds every write back for its rewrite
@@ -946,15 +949,9 @@ export class LanceStore implements VectorStore {
     return this.exclusive(collection, () =>
       this.guard(async () => {
         const current = await this.withExisting(collection, async (state) => state);
+        const readAt = await current.table.version();
         const old = await readAll(current.table);
-        // A re-embedding changes vectors, not documents: each keeps its times.
-        const timesById = new Map(
-          old.map((row) => [row.id, { createdAt: row.createdAt, updatedAt: row.updatedAt }]),
-        );
-        const rows = (await rebuild(old)).map((row) => ({
-          ...row,
-          times: row.times ?? timesById.get(row.id),
-        }));
+        const rows = await rebuildKeepingTimes(old, rebuild);
         const kinds = columnKinds(await current.table.schema());
         const generation = current.generation + 1;
         const db = await this.tables.db();
@@ -974,6 +971,7 @@ export class LanceStore implements VectorStore {
         const version = await table.version();
         await this.publish(state, collection, { kind: "rebuild", version, rows });
         await this.keyNew(state, collection, version);
+        await this.carryOver(collection, current.generation, state, { version: readAt, rows: old }, rebuild);
         const older = generationsOf(collection, await db.tableNames()).filter((g) => g < generation);
         await this.tables.dropGenerations(collection, older);
         const documents = new Set(rows.map((row) => row.id)).size;
@@ -983,6 +981,76 @@ export class LanceStore implements VectorStore {
         return documents;
       }),
     );
+  }
+
+  /**
+   * On object storage no lock keeps other machines from writing the old generation while it is
+   * re-embedded (minutes, for a large collection). Their writes since `read` are carried over to
+   * the new generation before the old one goes: documents changed or added there are re-embedded
+   * and merged, those removed are deleted, until the old table holds still between two looks (a
+   * few rounds at most). What another machine writes between the last look and the drop is still
+   * lost (README says so); its next write finds the new generation. On a local disk the lock holds
+   * every other writer back, so the first look finds nothing.
+   */
+  private async carryOver(
+    collection: string,
+    fromGeneration: number,
+    to: TableState,
+    read: { version: number; rows: StoredChunk[] },
+    rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
+  ): Promise<void> {
+    // A handle of its own: the live one went with the switch to the new generation.
+    const from = await (await this.tables.db()).openTable(tableName(collection, fromGeneration));
+    try {
+      await this.carryOverFrom(collection, from, to, read, rebuild);
+    } finally {
+      from.close();
+    }
+  }
+
+  private async carryOverFrom(
+    collection: string,
+    from: lancedb.Table,
+    to: TableState,
+    read: { version: number; rows: StoredChunk[] },
+    rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
+  ): Promise<void> {
+    let seen = read;
+    for (let round = 0; round < CARRY_OVER_ROUNDS; round++) {
+      const version = await from.version();
+      if (version === seen.version) return;
+      const now = { version, rows: await readAll(from) };
+      const { changed, removed } = documentChanges(seen.rows, now.rows);
+      seen = now;
+      if (changed.size === 0 && removed.length === 0) continue;
+      this.options.logger.info(
+        `re-embedding "${collection}": ${changed.size} documents written and ${removed.length} removed meanwhile, carried over`,
+      );
+      const rows = await rebuildKeepingTimes(
+        now.rows.filter((row) => changed.has(row.id)),
+        rebuild,
+      );
+      const gone = [...changed, ...removed];
+      if (rows.length === 0) {
+        await to.table.delete(idInList(gone));
+      } else {
+        const ensured = await ensureColumns(
+          collection,
+          to.table,
+          metadataKinds(rows),
+          await to.table.schema(),
+        );
+        await to.table
+          .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
+          .whenNotMatchedBySourceDelete({ where: idInList(gone) })
+          .useIndex(false)
+          .execute(arrowRows(this.schemaOf(to.model, ensured.columns), rows, ensured.columns));
+      }
+      // Not applied in place (columns, a merge that also deletes): the cache reads the table afresh.
+      await this.commits.publish({ kind: "forget", collection, reason: "vanished" });
+    }
   }
 
   history(collection: string): Promise<CollectionVersion[]> {
@@ -1202,6 +1270,42 @@ export class LanceStore implements VectorStore {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** `rebuild` of these rows (re-embedded), each document keeping its times: a re-embedding changes vectors only. */
+async function rebuildKeepingTimes(
+  rows: StoredChunk[],
+  rebuild: (rows: StoredChunk[]) => Promise<ChunkToWrite[]>,
+): Promise<ChunkToWrite[]> {
+  const timesById = new Map(
+    rows.map((row) => [row.id, { createdAt: row.createdAt, updatedAt: row.updatedAt }]),
+  );
+  return (await rebuild(rows)).map((row) => ({ ...row, times: row.times ?? timesById.get(row.id) }));
+}
+
+/** Documents (by id) whose chunks differ between two reads of a table or that only the second has; and those it lacks. */
+function documentChanges(
+  before: readonly StoredChunk[],
+  after: readonly StoredChunk[],
+): { changed: Set<string>; removed: string[] } {
+  const signatures = (rows: readonly StoredChunk[]) => {
+    const chunks = new Map<string, StoredChunk[]>();
+    for (const row of rows) chunks.set(row.id, [...(chunks.get(row.id) ?? []), row]);
+    return new Map(
+      [...chunks].map(([id, list]) => [
+        id,
+        JSON.stringify(
+          list
+            .sort((a, b) => a.chunk - b.chunk)
+            .map((c) => [c.chunk, c.start, c.text, c.metadata, c.createdAt, c.updatedAt]),
+        ),
+      ]),
+    );
+  };
+  const was = signatures(before);
+  const is = signatures(after);
+  const changed = new Set([...is].filter(([id, signature]) => was.get(id) !== signature).map(([id]) => id));
+  return { changed, removed: [...was.keys()].filter((id) => !is.has(id)) };
+}
 
 const MIB = 1024 * 1024;
 

@@ -7,7 +7,7 @@ import { hasPrimaryKey } from "../../src/store/lance/primary-key.js";
 import { arrowRows, metadataKinds, tableSchema } from "../../src/store/lance/schema.js";
 import { storageOptions } from "../../src/store/lance/tables.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
-import { type ChunkToWrite, chunkKey } from "../../src/store/vector-store.js";
+import { type ChunkToWrite, chunkKey, type StoredChunk } from "../../src/store/vector-store.js";
 import { findRadosgw, type S3TestStore } from "../support/radosgw.js";
 
 /**
@@ -181,5 +181,53 @@ describe.skipIf(!s3)(`racing writers on one s3:// table${s3 ? "" : ` (skipped: $
     await old.checkout(version);
     expect(await old.query().select(["id", "vector"]).toArray()).toHaveLength(12);
     db.close();
+  });
+
+  it("a re-embedding carries over what another machine wrote meanwhile to the new generation", async () => {
+    const dbPath = `s3://${target.bucket}/reembed-${randomUUID()}`;
+    const [a, b] = [open(dbPath), open(dbPath)];
+    await a.upsert(
+      "c",
+      model,
+      Array.from({ length: 8 }, (_, i) => row(`d${i}`, 0, `doc ${i}`)),
+    );
+    await b.search("c", new Float32Array(DIM).fill(1), { limit: 1 }); // b has the collection open
+    const next: ModelRecord = { model: "random-2", dtype: "fp32", dimensions: DIM };
+    const reembed = (rows: StoredChunk[]) =>
+      rows.map((r) => ({ ...r, vector: Float32Array.from({ length: DIM }, (_, i) => (i === 0 ? 1 : 0)) }));
+    let first = true;
+    await a.rebuildCollection("c", next, async (rows) => {
+      if (first) {
+        first = false;
+        // While a re-embeds what it read, b (another machine, no lock between them) writes the old table.
+        await b.upsert("c", model, [row("new", 0, "written meanwhile"), row("d3", 0, "changed meanwhile")]);
+        await b.delete("c", { ids: ["d5"] });
+      }
+      return reembed(rows);
+    });
+    const reader = open(dbPath);
+    const chunks = await reader.fetch("c", ["new", "d3", "d5", "d0"], { vectors: true });
+    expect(chunks.map((c) => `${c.id}: ${c.text}`).sort()).toEqual([
+      "d0: doc 0",
+      "d3: changed meanwhile",
+      "new: written meanwhile",
+    ]);
+    expect(chunks.every((c) => c.vector?.[0] === 1)).toBe(true);
+    expect((await reader.getCollection("c"))?.model.model).toBe("random-2");
+    expect((await reader.getCollection("c"))?.count).toBe(8);
+    // b's next write finds the new generation: refused for its old model, taken with the new one.
+    await expect(b.upsert("c", model, [row("late", 0, "late")])).rejects.toThrow(/random-2/);
+    await b.upsert("c", next, [row("late", 0, "late")]);
+    expect((await reader.listIds("c")).sort()).toEqual([
+      "d0",
+      "d1",
+      "d2",
+      "d3",
+      "d4",
+      "d6",
+      "d7",
+      "late",
+      "new",
+    ]);
   });
 });
