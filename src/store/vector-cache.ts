@@ -11,7 +11,14 @@ import {
   type WasmMemory,
 } from "./simd-scan.js";
 import type { ColumnKind } from "./sql.js";
-import { type ChunkToWrite, chunkKey, type FetchedChunk, type Hit, type Metadata } from "./vector-store.js";
+import {
+  type ChunkToWrite,
+  chunkKey,
+  type FetchedChunk,
+  type Hit,
+  type Metadata,
+  type StoredChunk,
+} from "./vector-store.js";
 
 /**
  * Default memory for cached vectors, all collections together: 1 GiB holds about 690k rows of
@@ -575,26 +582,29 @@ export class VectorCache {
   }
 
   /**
-   * The cached vectors (L2-normalised copies) of these rows, when the entry holds the table at
-   * exactly `version` and every one of them; otherwise undefined. For the keyword search, which
-   * then need not read the vector column from LanceDB (see LanceStore.keywordSearch).
+   * These chunks' vectors and, where kept, their rows (text, metadata, position, times; a copy
+   * each), when the entry holds the table at `version` and every chunk; undefined otherwise.
    */
-  vectorsAt(
+  keptAt(
     collection: string,
     generation: number,
     version: number,
     rows: readonly { id: string; chunk: number }[],
-  ): Float32Array[] | undefined {
+  ): { row: StoredChunk | undefined; vector: Float32Array }[] | undefined {
     const entry = this.entries.get(collection);
     if (entry?.kind !== "loaded" || entry.generation !== generation || entry.version !== version)
       return undefined;
-    const vectors: Float32Array[] = [];
-    for (const row of rows) {
-      const at = entry.index.get(chunkKey(row.id, row.chunk));
+    const found: { row: StoredChunk | undefined; vector: Float32Array }[] = [];
+    for (const { id, chunk } of rows) {
+      const at = entry.index.get(chunkKey(id, chunk));
       if (at === undefined) return undefined;
-      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+      const kept = entry.details[at];
+      found.push({
+        row: kept && { ...kept, metadata: structuredClone(kept.metadata) },
+        vector: new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice(),
+      });
     }
-    return vectors;
+    return found;
   }
 
   /** The version of the table the collection's entry holds in memory, if it holds its vectors. */

@@ -422,12 +422,12 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await expectSameAsFlat();
   });
 
-  it("keyword search takes its hits' vectors from the cache when it holds the latest version", async () => {
+  it("keyword search takes its hits' vectors and kept rows from the cache when it holds the latest version", async () => {
     await cached.upsert("c", model, docs(0, 200));
     // The first keyword search writes the text index (a new version): the next semantic search reloads.
     await cached.keywordSearch("c", "text", { limit: 3 });
     await cached.search("c", vector(), { limit: 3 });
-    const vectorsAt = vi.spyOn(VectorCache.prototype, "vectorsAt");
+    const keptAt = vi.spyOn(VectorCache.prototype, "keptAt");
     const unit = (v: Float32Array) => {
       const norm = Math.hypot(...v);
       return Array.from(v, (x) => x / norm);
@@ -450,12 +450,12 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
       return fromCache.length;
     };
     expect(await check()).toBe(200);
-    expect(vectorsAt.mock.results.at(-1)?.value).toBeDefined();
+    expect(keptAt.mock.results.at(-1)?.value).toBeDefined();
     // Another process's write: the cache is behind until a semantic search reloads; LanceDB's vectors then.
     await flat.upsert("c", model, [doc("r7", 7)]);
-    const before = vectorsAt.mock.calls.length;
+    const before = keptAt.mock.calls.length;
     expect(await check()).toBe(200);
-    expect(vectorsAt.mock.calls.length).toBe(before);
+    expect(keptAt.mock.calls.length).toBe(before);
   });
 
   it("filtered searches give LanceDB's answers (more in filtered-cache.test.ts)", async () => {
