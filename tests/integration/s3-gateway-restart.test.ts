@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness, tempDir } from "../support/harness.js";
+import { ackedAdds, type Harness, startHarness, tempDir } from "../support/harness.js";
 import { findRadosgw, type S3TestStore } from "../support/radosgw.js";
 
 /**
@@ -74,15 +74,7 @@ describe.skipIf(!installed)(
       const dbPath = `s3://${store.bucket}/restart-${randomUUID()}`;
       const h = await startHarness({ dbPath, objectStore: store.options });
       open.push(h);
-      const acked: string[] = [];
-      const add = async (id: string) => {
-        const result = await h.call("add_documents", {
-          collection: "notes",
-          documents: [{ id, text: `note ${id}` }],
-        });
-        if (!result.isError) acked.push(id);
-        return result;
-      };
+      const { acked, add } = ackedAdds(h);
       for (const id of ["a", "b", "c"]) expect((await add(id)).isError).toBeFalsy();
       gateway("stop");
       const down = await Promise.all([

@@ -7,8 +7,8 @@ import { hasPrimaryKey } from "../../src/store/lance/primary-key.js";
 import { arrowRows, metadataKinds, tableSchema } from "../../src/store/lance/schema.js";
 import { storageOptions } from "../../src/store/lance/tables.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
-import { type ChunkToWrite, chunkKey, type StoredChunk } from "../../src/store/vector-store.js";
-import { findRadosgw, type S3TestStore } from "../support/radosgw.js";
+import type { ChunkToWrite, StoredChunk } from "../../src/store/vector-store.js";
+import { findRadosgw, type S3TestStore, storedChunkKeys } from "../support/radosgw.js";
 
 /**
  * Several writers on one s3:// table, as separate machines would be: each LanceStore has its own
@@ -34,17 +34,10 @@ const row = (id: string, chunk: number, text: string): ChunkToWrite => ({
 
 /** (id, chunk) keys that occur more than once in the collection, as one more machine reads it. */
 async function duplicates(dbPath: string, options: S3TestStore["options"], collection: string) {
-  const reader = new LanceStore({ dbPath, logger: silentLogger, objectStore: options, vectorCacheBytes: 0 });
-  try {
-    const seen = new Map<string, number>();
-    for (const chunk of await reader.scan(collection)) {
-      const key = chunkKey(chunk.id, chunk.chunk);
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
-    return { keys: seen.size, doubled: [...seen].filter(([, n]) => n > 1).map(([key]) => key) };
-  } finally {
-    await reader.close();
-  }
+  const seen = new Map<string, number>();
+  for (const key of await storedChunkKeys(dbPath, options, collection))
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  return { keys: seen.size, doubled: [...seen].filter(([, n]) => n > 1).map(([key]) => key) };
 }
 
 describe.skipIf(!s3)(`racing writers on one s3:// table${s3 ? "" : ` (skipped: ${reason})`}`, () => {

@@ -114,3 +114,14 @@ export async function startHarness(given: HarnessOptions = {}): Promise<Harness>
     },
   };
 }
+
+/** `add(id)` adds one short note to `collection` per call; `acked` lists the ids whose call succeeded. */
+export function ackedAdds(h: Pick<Harness, "call">, collection = "notes") {
+  const acked: string[] = [];
+  const add = async (id: string): Promise<CallToolResult> => {
+    const result = await h.call("add_documents", { collection, documents: [{ id, text: `note ${id}` }] });
+    if (!result.isError) acked.push(id);
+    return result;
+  };
+  return { acked, add };
+}

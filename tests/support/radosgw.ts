@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { silentLogger } from "../../src/logger.js";
 import type { ObjectStoreOptions } from "../../src/storage-uri.js";
+import { LanceStore } from "../../src/store/lancedb-store.js";
+import { chunkKey } from "../../src/store/vector-store.js";
 
 export interface S3TestStore {
   bucket: string;
@@ -43,4 +46,21 @@ export async function findRadosgw(env = process.env): Promise<S3TestStore | { re
       allowHttp: true,
     },
   };
+}
+
+/**
+ * Every (id, chunk) key of a collection, as one more machine reads it (a store of its own without
+ * a cache): a key found twice is a doubled row.
+ */
+export async function storedChunkKeys(
+  dbPath: string,
+  options: ObjectStoreOptions,
+  collection: string,
+): Promise<string[]> {
+  const reader = new LanceStore({ dbPath, logger: silentLogger, objectStore: options, vectorCacheBytes: 0 });
+  try {
+    return (await reader.scan(collection)).map((chunk) => chunkKey(chunk.id, chunk.chunk));
+  } finally {
+    await reader.close();
+  }
 }
