@@ -166,6 +166,8 @@ type FromWorker =
   | { id: number; vectors: Float32Array; count: number }
   | { id: number; tensors: number }
   | { id: number; error: string };
+/** A message answering one call. */
+type Reply = Extract<FromWorker, { id: number }>;
 
 /**
  * The model's worker thread (use-lite-worker.ts) and the calls waiting on it. Measured with 8
@@ -176,7 +178,7 @@ type FromWorker =
 class ModelWorker {
   private readonly waiting = new Map<
     number,
-    { resolve: (value: never) => void; reject: (error: Error) => void }
+    { settle: (reply: Reply) => void; reject: (error: Error) => void }
   >();
   private next = 0;
   private failure: Error | undefined;
@@ -192,9 +194,7 @@ class ModelWorker {
       const call = this.waiting.get(message.id);
       if (!call) return;
       this.settled(message.id);
-      if ("error" in message) call.reject(new Error(message.error));
-      else if ("tensors" in message) call.resolve(message.tensors as never);
-      else call.resolve(split(message.vectors, message.count) as never);
+      call.settle(message);
     });
     const fail = (error: Error) => {
       this.failure ??= error;
@@ -237,23 +237,36 @@ class ModelWorker {
   }
 
   embed(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
-    return this.call({ rows });
+    return this.call({ rows }, (reply) =>
+      "vectors" in reply ? split(reply.vectors, reply.count) : undefined,
+    );
   }
 
   tensors(): Promise<number> {
-    return this.call({ tensors: true });
+    return this.call({ tensors: true }, (reply) => ("tensors" in reply ? reply.tensors : undefined));
   }
 
   async close(): Promise<void> {
     await this.worker.terminate();
   }
 
-  private call<T>(message: { rows?: readonly (readonly number[])[]; tensors?: true }): Promise<T> {
+  /** Sends `message`; `read` takes what the reply carries (undefined: a reply of another kind, a bug). */
+  private call<T>(
+    message: { rows?: readonly (readonly number[])[]; tensors?: true },
+    read: (reply: Reply) => T | undefined,
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
     if (this.waiting.size === 0) this.worker.ref();
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+      const settle = (reply: Reply) => {
+        const value = "error" in reply ? undefined : read(reply);
+        if ("error" in reply) reject(new Error(reply.error));
+        else if (value === undefined)
+          reject(new Error(`bug: the model's worker answered ${Object.keys(reply)}`));
+        else resolve(value);
+      };
+      this.waiting.set(id, { settle, reject });
       this.worker.postMessage({ id, ...message });
     });
   }
