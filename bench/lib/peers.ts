@@ -47,17 +47,21 @@ export function exactTopKInGroup(
   for (let i = group; i < count; i += GROUPS) {
     let score = 0;
     for (let j = 0, base = i * d; j < d; j++) score += (query[j] as number) * (data[base + j] as number);
-    if (score <= (scores[k - 1] as number)) continue;
-    let at = k - 1;
-    while (at > 0 && (scores[at - 1] as number) < score) {
-      scores[at] = scores[at - 1] as number;
-      ids[at] = ids[at - 1] as number;
-      at--;
-    }
-    scores[at] = score;
-    ids[at] = i;
+    if (score > (scores[k - 1] as number)) insertSorted(ids, scores, i, score);
   }
   return ids;
+}
+
+/** Puts (id, score) in its place in the best-first top k, dropping the k-th; score beats the k-th. */
+function insertSorted(ids: Int32Array, scores: Float64Array, id: number, score: number): void {
+  let at = scores.length - 1;
+  while (at > 0 && (scores[at - 1] as number) < score) {
+    scores[at] = scores[at - 1] as number;
+    ids[at] = ids[at - 1] as number;
+    at--;
+  }
+  scores[at] = score;
+  ids[at] = id;
 }
 
 const peerRequire = createRequire(path.resolve(import.meta.dirname, "../peers/package.json"));
@@ -103,14 +107,7 @@ export function exactTopK(
     for (let j = tail; j < d; j++) s0 += (query[j] as number) * (data[base + j] as number);
     const score = s0 + s1 + s2 + s3;
     if (score <= worst) continue;
-    let at = k - 1;
-    while (at > 0 && (scores[at - 1] as number) < score) {
-      scores[at] = scores[at - 1] as number;
-      ids[at] = ids[at - 1] as number;
-      at--;
-    }
-    scores[at] = score;
-    ids[at] = i;
+    insertSorted(ids, scores, i, score);
     worst = scores[k - 1] as number;
   }
   return { ids, scores };
