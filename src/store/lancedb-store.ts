@@ -1,6 +1,7 @@
 import type * as lancedb from "@lancedb/lancedb";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
+import { KeyedQueue } from "../keyed-queue.js";
 import type { Logger } from "../logger.js";
 import { describeModel, type ModelRecord, sameModel } from "../model-record.js";
 import { isRemoteUri, type ObjectStoreOptions } from "../storage-uri.js";
@@ -202,6 +203,12 @@ export class LanceStore implements VectorStore {
   private readonly compactions: CompactionScheduler;
   private readonly vectors: VectorCache | undefined;
   private readonly indexer: VectorIndexer;
+  /**
+   * Compactions and vector index builds of a collection, one at a time: a compaction that commits
+   * during a build (minutes at 1M rows) preempts the build's commit, which LanceDB then refuses
+   * (measured: a bulk ingest of 1M, then a compaction, left the collection without its index).
+   */
+  private readonly housekeeping = new KeyedQueue();
   /** Per collection, the upsert calls waiting for the write lock, to be committed together. */
   private readonly pendingUpserts = new Map<string, PendingUpsert[]>();
   private readonly pendingDeletes = new Map<string, PendingDelete[]>();
@@ -229,7 +236,11 @@ export class LanceStore implements VectorStore {
       this.remoteLock ?? ((collection, work) => withProcessLock(dbPath, collection, logger, work));
     this.locks = new CollectionLocks((collection, work) => this.guard(() => crossProcess(collection, work)));
     this.compactions = new CompactionScheduler(
-      (collection, factor) => this.compact(collection, { onlyIfDue: factor }),
+      // Not while a vector index is built (minutes at 1M rows): the compaction would wait for it in
+      // `housekeeping`, and so would close(). It is due again with the next writes.
+      async (collection, factor) => {
+        if (!this.indexer.building(collection)) await this.compact(collection, { onlyIfDue: factor });
+      },
       {
         every: options.compactEvery ?? CHECK_EVERY,
         idleMs: options.compactIdleMs ?? IDLE_MS,
@@ -252,6 +263,7 @@ export class LanceStore implements VectorStore {
       logger,
       options.vectorIndexMinRows ?? ANN_MIN_ROWS,
       (collection, signal) => this.compactions.quiet(collection, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS, signal),
+      (collection, build) => this.housekeeping.run(collection, build),
     );
   }
 
@@ -546,7 +558,11 @@ export class LanceStore implements VectorStore {
    * LanceDB orders the concurrent commits; a conflict (an update rewrote a fragment being merged)
    * is retried. On object storage, where no lock keeps other writers out, it queues with writes.
    */
-  async compact(collection: string, { onlyIfDue }: { onlyIfDue?: number } = {}): Promise<void> {
+  compact(collection: string, options: { onlyIfDue?: number } = {}): Promise<void> {
+    return this.housekeeping.run(collection, () => this.compactNow(collection, options));
+  }
+
+  private async compactNow(collection: string, { onlyIfDue }: { onlyIfDue?: number }): Promise<void> {
     const queued = (state: TableState) => this.optimize(collection, state, state.table, onlyIfDue, false);
     const run = (work: (state: TableState) => Promise<unknown>) =>
       this.withTable(collection, work, async () => undefined);

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import * as lancedb from "@lancedb/lancedb";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
@@ -373,6 +374,78 @@ describe("vector index", () => {
         asked.map(async (i) => (await indexed.search("c", spread(i), { limit: 1 }))[0]?.id === `r${i}`),
       );
       expect(found.filter(Boolean).length).toBeGreaterThanOrEqual(9);
+    } finally {
+      await indexed.close();
+      c();
+    }
+  });
+
+  it("is built even when a compaction is asked for during the build: the compaction waits", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    const warnings: string[] = [];
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (message) => void warnings.push(message),
+      error: (message) => void warnings.push(message),
+      onLog: () => () => {},
+    };
+    const indexed = new LanceStore({
+      dbPath,
+      logger,
+      vectorCacheBytes: 0,
+      vectorIndexMinRows: 300,
+      compactEvery: 1_000_000,
+      compactIdleMs: 3_600_000,
+    });
+    try {
+      for (let b = 0; b < 4; b++)
+        await indexed.upsert(
+          "c",
+          model,
+          Array.from({ length: 100 }, (_, i) => doc(`r${b}-${i}`, unit(i, b, 1))),
+        );
+      // Holds the vector index's createIndex until the second compaction has been asked for.
+      const db = await lancedb.connect(path.join(d, "probe"));
+      const probe = await db.createTable("t", [{ x: 1 }]);
+      const proto = Object.getPrototypeOf(probe) as { createIndex: (...args: unknown[]) => Promise<unknown> };
+      probe.close();
+      const real = proto.createIndex;
+      let open = () => {};
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      let entered = () => {};
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      vi.spyOn(proto, "createIndex").mockImplementation(async function (this: unknown, ...args: unknown[]) {
+        if (args[0] === "vector") {
+          entered();
+          await gate;
+        }
+        return real.apply(this, args);
+      });
+      await indexed.compact("c"); // starts the build (after INDEX_IDLE_MS without writes)
+      await inside;
+      // Rows written during the build, and a compaction asked for: it would rewrite the indexed
+      // fragments, and LanceDB would then refuse the index's commit.
+      await indexed.upsert(
+        "c",
+        model,
+        Array.from({ length: 50 }, (_, i) => doc(`late${i}`, unit(i, 9, 1))),
+      );
+      const compaction = indexed.compact("c");
+      open();
+      await Promise.all([indexed.vectorIndexSettled("c"), compaction]);
+      expect(warnings).toEqual([]);
+      db.close();
+      const stored = await lancedb.connect(dbPath);
+      const table = await stored.openTable("c");
+      expect((await table.listIndices()).map((index) => index.columns)).toContainEqual(["vector"]);
+      table.close();
+      stored.close();
     } finally {
       await indexed.close();
       c();

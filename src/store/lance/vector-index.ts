@@ -51,6 +51,8 @@ export async function hasVectorIndex(table: lancedb.Table): Promise<boolean> {
 /** One background build per collection at a time; failures are logged and retried at the next call. */
 export class VectorIndexer {
   private readonly builds = new Map<string, Promise<void>>();
+  /** Collections whose index is being built now (see building). */
+  private readonly active = new Set<string>();
   /** Aborted by close: builds still waiting for a pause give up, none start. */
   private readonly closing = new AbortController();
 
@@ -63,6 +65,9 @@ export class VectorIndexer {
     private readonly logger: Logger,
     private readonly minRows = ANN_MIN_ROWS,
     private readonly quiet: (collection: string, signal: AbortSignal) => Promise<void> = async () => {},
+    /** Runs the build itself apart from the collection's compactions (see LanceStore.housekeeping). */
+    private readonly apart: (collection: string, build: () => Promise<void>) => Promise<void> = (_, build) =>
+      build(),
   ) {}
 
   /**
@@ -83,6 +88,11 @@ export class VectorIndexer {
       })
       .finally(() => this.builds.delete(collection));
     this.builds.set(collection, build);
+  }
+
+  /** Whether the collection's index is being built now (past the wait for the writes to pause). */
+  building(collection: string): boolean {
+    return this.active.has(collection);
   }
 
   /** Settles when the build in flight for this collection (if any) has. */
@@ -110,6 +120,22 @@ export class VectorIndexer {
       if (this.closing.signal.aborted) return;
       throw error;
     }
+    await this.apart(collection, async () => {
+      if (this.closing.signal.aborted) return;
+      this.active.add(collection);
+      try {
+        await this.buildNow(collection, table, built);
+      } finally {
+        this.active.delete(collection);
+      }
+    });
+  }
+
+  private async buildNow(
+    collection: string,
+    table: lancedb.Table,
+    built?: (before: number, after: number) => void | Promise<void>,
+  ): Promise<void> {
     const rows = await table.countRows();
     if (await hasVectorIndex(table)) return;
     const started = Date.now();
