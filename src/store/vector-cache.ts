@@ -445,9 +445,13 @@ export class VectorCache {
       if (at === undefined) {
         if (!this.reserve(entry, entry.count + 1)) {
           // Past the budget: keep only the ids (the vectors go; LanceDB searches this collection).
+          // What it holds and the room it asked for, against what the others leave it.
+          const available = this.budgetBytes - (this.bytes() - entryBytes(entry));
+          const grown = grownCapacity(entry.capacity, entry.count + 1) - entry.capacity;
+          const needed = entryBytes(entry) + rowBytes(entry.dim) * grown;
           const ids = new Set(entry.chunkCounts.keys());
           this.entries.set(collection, { kind: "ids", generation, version, ids });
-          this.reportTooBig(collection, entry.count + 1, entry.dim, this.budgetBytes - this.bytes());
+          this.reportTooBig(collection, entry.count + 1, entry.dim, available, needed);
           return;
         }
         at = entry.count++;
@@ -783,14 +787,21 @@ export class VectorCache {
     return entry;
   }
 
-  private reportTooBig(collection: string, rows: number, dim: number, available: number): void {
+  /** `needed`: the bytes asked for, by default the vectors of `rows` rows. */
+  private reportTooBig(
+    collection: string,
+    rows: number,
+    dim: number,
+    available: number,
+    needed = rowBytes(dim) * rows,
+  ): void {
     if (this.reportedTooBig.has(collection)) return;
     this.reportedTooBig.add(collection);
     this.onTooBig?.({
       collection,
       rows,
       dimensions: dim,
-      neededBytes: rowBytes(dim) * rows,
+      neededBytes: needed,
       availableBytes: Math.max(0, available),
       budgetBytes: this.budgetBytes,
     });
@@ -860,7 +871,7 @@ export class VectorCache {
   /** Grows the entry's memory to hold `rows` rows; false when that would pass the budget. */
   private reserve(entry: Loaded, rows: number): boolean {
     if (rows <= entry.capacity) return true;
-    const capacity = Math.max(rows, Math.ceil(entry.capacity * 1.5));
+    const capacity = grownCapacity(entry.capacity, rows);
     const extra = rowBytes(entry.dim) * (capacity - entry.capacity);
     this.makeRoom(extra);
     if (this.bytes() + extra > this.budgetBytes) return false;
@@ -875,6 +886,11 @@ export class VectorCache {
     entry.capacity = capacity;
     return true;
   }
+}
+
+/** The capacity an entry grows to for `rows` rows: half as much again, so appends copy rarely. */
+function grownCapacity(capacity: number, rows: number): number {
+  return Math.max(rows, Math.ceil(capacity * 1.5));
 }
 
 function emptyEntry(generation: number, version: number, dim: number, capacity: number): Loaded {

@@ -398,6 +398,9 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     expect(tooBig[0]).toMatch(
       /collection "c" \(\d+ rows x 37 dims\) needs [\d.]+ MiB but the cache has [\d.]+ MiB free of 0\.4 MiB; its searches go to LanceDB/,
     );
+    // And it needs more than it has (it once said "needs 828 MiB but has 1024 MiB free of 1024").
+    const [needed, free] = [...(tooBig[0] as string).matchAll(/([\d.]+) MiB/g)].map((m) => Number(m[1]));
+    expect(needed).toBeGreaterThan(free as number);
     await expectSameAsFlat();
     // A small collection beside it fits (the big one holds only ids now): nothing more is said.
     await cached.upsert("small", model, docs(0, 50, "s"));
