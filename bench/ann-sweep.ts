@@ -149,5 +149,22 @@ await sweep(`m_g = ${GROUP}`, filteredTruth, [
   [128, 2],
 ]);
 await storeSearch({ g: GROUP }, filteredTruth);
+if (process.env.SWEEP_SCALAR) {
+  // A scalar index on the filtered column: LanceDB's prefilter reads it instead of the column.
+  const kind = process.env.SWEEP_SCALAR;
+  const s = performance.now();
+  await table.createIndex("m_g", {
+    config: kind === "btree" ? lancedb.Index.btree() : lancedb.Index.bitmap(),
+  });
+  console.log(`${kind} index on m_g built in ${((performance.now() - s) / 1000).toFixed(1)} s`);
+  await sweep(`m_g = ${GROUP}`, filteredTruth, [
+    [16, 0],
+    [32, 0],
+    [64, 2],
+    [128, 2],
+  ]);
+  await table.checkoutLatest();
+  await storeSearch({ g: GROUP }, filteredTruth);
+}
 await store.close();
 rmSync(dir, { recursive: true, force: true });
