@@ -38,6 +38,7 @@ import {
   storedChunksOf,
   timesMatching,
 } from "./lance/queries.js";
+import { ScalarIndexer } from "./lance/scalar-index.js";
 import {
   arrowRows,
   columnKinds,
@@ -209,6 +210,8 @@ export class LanceStore implements VectorStore {
    * (measured: a bulk ingest of 1M, then a compaction, left the collection without its index).
    */
   private readonly housekeeping = new KeyedQueue();
+  /** Indexes on the columns filtered searches of large collections read (lance/scalar-index.ts). */
+  private readonly scalars: ScalarIndexer;
   /** Per collection, the upsert calls waiting for the write lock, to be committed together. */
   private readonly pendingUpserts = new Map<string, PendingUpsert[]>();
   private readonly pendingDeletes = new Map<string, PendingDelete[]>();
@@ -263,6 +266,11 @@ export class LanceStore implements VectorStore {
       logger,
       options.vectorIndexMinRows ?? ANN_MIN_ROWS,
       (collection, signal) => this.compactions.quiet(collection, INDEX_IDLE_MS, INDEX_MAX_WAIT_MS, signal),
+      (collection, build) => this.housekeeping.run(collection, build),
+    );
+    this.scalars = new ScalarIndexer(
+      logger,
+      options.vectorIndexMinRows ?? ANN_MIN_ROWS,
       (collection, build) => this.housekeeping.run(collection, build),
     );
   }
@@ -681,9 +689,22 @@ export class LanceStore implements VectorStore {
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
-      return (
-        cached ?? searchTable(state.table, vector, options, [...positions, ...(await timeColumns(state))])
-      );
+      if (cached) return cached;
+      const hits = await searchTable(state.table, vector, options, [
+        ...positions,
+        ...(await timeColumns(state)),
+      ]);
+      // LanceDB answered a filtered search: a large collection's filter columns get an index.
+      if (options.where)
+        this.scalars.maybeBuild(
+          collection,
+          state.generation,
+          state.table,
+          options.where,
+          (before, version, column) =>
+            this.publish(state, collection, { kind: "index", column, before, version }),
+        );
+      return hits;
     });
   }
 
@@ -1226,6 +1247,7 @@ export class LanceStore implements VectorStore {
 
   async close(): Promise<void> {
     this.indexer.close();
+    this.scalars.close();
     await this.compactions.close();
     this.vectors?.clear();
     await this.tables.close();

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
-import { type Logger, silentLogger } from "../../src/logger.js";
+import { createLogger, type Logger, silentLogger } from "../../src/logger.js";
 import { CompactionScheduler, compactionDue } from "../../src/store/compaction.js";
 import { INDEX_IDLE_MS } from "../../src/store/lance/vector-index.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
@@ -446,6 +446,54 @@ describe("vector index", () => {
       expect((await table.listIndices()).map((index) => index.columns)).toContainEqual(["vector"]);
       table.close();
       stored.close();
+    } finally {
+      await indexed.close();
+      c();
+    }
+  });
+
+  it("gives a large collection's filtered columns a BTREE index after a filtered search reaches LanceDB", async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const dbPath = path.join(d, "db");
+    // No vector cache: every filtered search is LanceDB's, as for a collection past the cache's budget.
+    const warnings: string[] = [];
+    const logger: Logger = { ...createLogger("silent"), warn: (message) => void warnings.push(message) };
+    const indexed = new LanceStore({ dbPath, logger, vectorCacheBytes: 0, vectorIndexMinRows: 300 });
+    try {
+      const rows = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) =>
+          doc(`r${from + i}`, unit(from + i, 1, 2), { g: (from + i) % 10, tags: [`t${(from + i) % 3}`] }),
+        );
+      const indices = async (name: string) => {
+        const db = await lancedb.connect(dbPath);
+        const table = await db.openTable(name);
+        const columns = (await table.listIndices()).map((index) => index.columns.join(","));
+        table.close();
+        db.close();
+        return columns;
+      };
+      const where = parseWhere({ g: 3 }) as Filter;
+      // Below the threshold: filtered searches make no index.
+      await indexed.upsert("small", model, rows(0, 200));
+      await indexed.search("small", unit(1, 1, 1), { limit: 5, where });
+      await indexed.compact("small"); // queued behind any index build of the collection
+      expect(await indices("small")).not.toContain("m_g");
+      await indexed.upsert("c", model, rows(0, 400));
+      const before = await indexed.search("c", unit(1, 1, 1), { limit: 5, where });
+      await indexed.compact("c");
+      expect(await indices("c")).toContain("m_g");
+      const after = await indexed.search("c", unit(1, 1, 1), { limit: 5, where });
+      expect(after.map((h) => h.id)).toEqual(before.map((h) => h.id));
+      expect(after.every((h) => h.metadata.g === 3)).toBe(true);
+      // Lists of strings (filtered with array_has) get no index, and no complaint.
+      const tagged = await indexed.search("c", unit(1, 1, 1), {
+        limit: 5,
+        where: parseWhere({ tags: "t1" }) as Filter,
+      });
+      await indexed.compact("c");
+      expect(tagged.every((h) => (h.metadata.tags as string[]).includes("t1"))).toBe(true);
+      expect(await indices("c")).not.toContain("m_tags");
+      expect(warnings).toEqual([]);
     } finally {
       await indexed.close();
       c();
