@@ -1,5 +1,4 @@
 import path from "node:path";
-import * as lancedb from "@lancedb/lancedb";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { silentLogger } from "../../src/logger.js";
@@ -7,6 +6,7 @@ import { LanceStore } from "../../src/store/lancedb-store.js";
 import { VectorCache } from "../../src/store/vector-cache.js";
 import type { ChunkToWrite } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
+import { gateTable } from "../support/lance-gate.js";
 import { random } from "../support/random.js";
 
 /** Compaction runs beside this process's writes (LanceStore.compact), not in their queue. */
@@ -39,35 +39,6 @@ afterEach(async () => {
   cleanup();
 });
 
-/**
- * Holds every LanceDB optimize() until `open()`: a compaction that takes as long as the test wants.
- * The first `conflicts` calls fail at once as LanceDB's do when a write rewrote a merged fragment.
- */
-async function gateOptimize(conflicts = 0): Promise<{ entered: Promise<void>; open: () => void }> {
-  const db = await lancedb.connect(path.join(dbPath, "..", "probe"));
-  const probe = await db.createTable("t", [{ x: 1 }]);
-  const proto = Object.getPrototypeOf(probe) as { optimize: (...args: unknown[]) => Promise<unknown> };
-  probe.close();
-  db.close();
-  const real = proto.optimize;
-  let open = () => {};
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  let entered = () => {};
-  const inside = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
-  let failures = conflicts;
-  vi.spyOn(proto, "optimize").mockImplementation(async function (this: unknown, ...args: unknown[]) {
-    if (failures-- > 0) throw new Error("Commit conflict for version 9: preempted by concurrent transaction");
-    entered();
-    await gate;
-    return real.apply(this, args);
-  });
-  return { entered: inside, open };
-}
-
 async function expectSameAsFlat(ids: string[]): Promise<void> {
   expect((await store.getCollection("c"))?.count).toBe(ids.length);
   for (const id of ids.slice(0, 5)) {
@@ -89,7 +60,7 @@ describe("compaction beside writes", () => {
     }
     await expectSameAsFlat(ids);
     const loads = vi.spyOn(VectorCache.prototype as unknown as { load: () => Promise<unknown> }, "load");
-    const { entered, open } = await gateOptimize();
+    const { entered, open } = await gateTable(path.dirname(dbPath), "optimize");
     const compaction = store.compact("c");
     await entered;
     // The compaction holds on: writes (adds, an update, a delete) still commit and are searchable.
@@ -127,7 +98,7 @@ describe("compaction beside writes", () => {
     const other = new LanceStore({ dbPath, logger: silentLogger });
     const theirs = doc("t100");
     await other.upsert("c", model, [theirs]); // a version this store has not seen
-    const { entered, open } = await gateOptimize();
+    const { entered, open } = await gateTable(path.dirname(dbPath), "optimize");
     const compaction = store.compact("c");
     await entered;
     await store.upsert("c", model, [doc("o101")]); // the next version after theirs
@@ -145,7 +116,7 @@ describe("compaction beside writes", () => {
   it("keeps other processes out while it runs: their writes wait for it", async () => {
     for (let i = 0; i < 10; i++) await store.upsert("c", model, [doc(`r${i}`)]);
     const other = new LanceStore({ dbPath, logger: silentLogger });
-    const { entered, open } = await gateOptimize();
+    const { entered, open } = await gateTable(path.dirname(dbPath), "optimize");
     const compaction = store.compact("c");
     await entered;
     let done = false;
@@ -163,7 +134,7 @@ describe("compaction beside writes", () => {
 
   it("tries a compaction a write preempted once more beside the writes before it queues with them", async () => {
     for (let i = 0; i < 10; i++) await store.upsert("c", model, [doc(`r${i}`)]);
-    const { entered, open } = await gateOptimize(1);
+    const { entered, open } = await gateTable(path.dirname(dbPath), "optimize", { conflicts: 1 });
     const compaction = store.compact("c");
     await entered; // the second attempt
     // Beside the writes still: this write commits while that attempt holds on (queued, it would wait).

@@ -5,12 +5,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ModelRecord } from "../../src/embeddings/embedder.js";
 import { MemoryError } from "../../src/errors.js";
 import { type Filter, parseWhere } from "../../src/filter.js";
-import { createLogger, type Logger, silentLogger } from "../../src/logger.js";
+import { silentLogger } from "../../src/logger.js";
 import { CompactionScheduler, compactionDue } from "../../src/store/compaction.js";
 import { INDEX_IDLE_MS } from "../../src/store/lance/vector-index.js";
 import { LanceStore } from "../../src/store/lancedb-store.js";
 import type { ChunkToWrite } from "../../src/store/vector-store.js";
 import { tempDir } from "../support/harness.js";
+import { gateTable, warningLogger } from "../support/lance-gate.js";
 
 const model: ModelRecord = { model: "fixed", dtype: "fp32", dimensions: 3 };
 const unit = (...v: number[]) => {
@@ -383,14 +384,7 @@ describe("vector index", () => {
   it("is built even when a compaction is asked for during the build: the compaction waits", async () => {
     const { dir: d, cleanup: c } = tempDir();
     const dbPath = path.join(d, "db");
-    const warnings: string[] = [];
-    const logger: Logger = {
-      debug: () => {},
-      info: () => {},
-      warn: (message) => void warnings.push(message),
-      error: (message) => void warnings.push(message),
-      onLog: () => () => {},
-    };
+    const { logger, warnings } = warningLogger();
     const indexed = new LanceStore({
       dbPath,
       logger,
@@ -407,28 +401,9 @@ describe("vector index", () => {
           Array.from({ length: 100 }, (_, i) => doc(`r${b}-${i}`, unit(i, b, 1))),
         );
       // Holds the vector index's createIndex until the second compaction has been asked for.
-      const db = await lancedb.connect(path.join(d, "probe"));
-      const probe = await db.createTable("t", [{ x: 1 }]);
-      const proto = Object.getPrototypeOf(probe) as { createIndex: (...args: unknown[]) => Promise<unknown> };
-      probe.close();
-      const real = proto.createIndex;
-      let open = () => {};
-      const gate = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      let entered = () => {};
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      vi.spyOn(proto, "createIndex").mockImplementation(async function (this: unknown, ...args: unknown[]) {
-        if (args[0] === "vector") {
-          entered();
-          await gate;
-        }
-        return real.apply(this, args);
-      });
+      const { entered, open } = await gateTable(d, "createIndex", { holds: (args) => args[0] === "vector" });
       await indexed.compact("c"); // starts the build (after INDEX_IDLE_MS without writes)
-      await inside;
+      await entered;
       // Rows written during the build, and a compaction asked for: it would rewrite the indexed
       // fragments, and LanceDB would then refuse the index's commit.
       await indexed.upsert(
@@ -440,7 +415,6 @@ describe("vector index", () => {
       open();
       await Promise.all([indexed.vectorIndexSettled("c"), compaction]);
       expect(warnings).toEqual([]);
-      db.close();
       const stored = await lancedb.connect(dbPath);
       const table = await stored.openTable("c");
       expect((await table.listIndices()).map((index) => index.columns)).toContainEqual(["vector"]);
@@ -456,8 +430,7 @@ describe("vector index", () => {
     const { dir: d, cleanup: c } = tempDir();
     const dbPath = path.join(d, "db");
     // No vector cache: every filtered search is LanceDB's, as for a collection past the cache's budget.
-    const warnings: string[] = [];
-    const logger: Logger = { ...createLogger("silent"), warn: (message) => void warnings.push(message) };
+    const { logger, warnings } = warningLogger();
     const indexed = new LanceStore({ dbPath, logger, vectorCacheBytes: 0, vectorIndexMinRows: 300 });
     try {
       const rows = (from: number, n: number) =>
@@ -503,14 +476,7 @@ describe("vector index", () => {
   it("is not built by a store closed while the build waits for the writes to pause", async () => {
     const { dir: d, cleanup: c } = tempDir();
     const dbPath = path.join(d, "db");
-    const warnings: string[] = [];
-    const logger: Logger = {
-      debug: () => {},
-      info: () => {},
-      warn: (message) => void warnings.push(message),
-      error: (message) => void warnings.push(message),
-      onLog: () => () => {},
-    };
+    const { logger, warnings } = warningLogger();
     const indexed = new LanceStore({ dbPath, logger, vectorCacheBytes: 0, vectorIndexMinRows: 300 });
     try {
       const rows = Array.from({ length: 400 }, (_, i) => doc(`r${i}`, unit(i, 1, 2), { i }));
