@@ -153,6 +153,10 @@ export function runRelay(options: RelayOptions): void {
 
   const fromUpstream = (message: JsonRpc) => {
     if (typeof message.id === "string" && message.id.startsWith(INTERNAL)) return;
+    // The client's level holds here too: a daemon may log to a session before the level it was
+    // sent reaches it (a test saw a "warning" reach a client that asked for "error" only).
+    if (message.method === "notifications/message" && belowLevel(message.params?.level, logLevel?.level))
+      return;
     if (message.id !== undefined && message.method === undefined) pending.delete(message.id);
     toClient(message);
   };
@@ -387,4 +391,14 @@ function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void
   };
   stream.on("data", (chunk: Buffer | string) => feed(typeof chunk === "string" ? Buffer.from(chunk) : chunk));
   return feed;
+}
+
+/** MCP's log levels, least severe first (RFC 5424's, as the spec names them). */
+const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+/** Whether a log message at `level` is below the `wanted` one (unknown levels pass). */
+export function belowLevel(level: unknown, wanted: unknown): boolean {
+  const at = LOG_LEVELS.indexOf(String(level));
+  const floor = LOG_LEVELS.indexOf(String(wanted));
+  return at >= 0 && floor >= 0 && at < floor;
 }

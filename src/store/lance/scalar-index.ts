@@ -1,5 +1,6 @@
 import * as lancedb from "@lancedb/lancedb";
 import type { Filter } from "../../filter.js";
+import { METADATA_KEY_PATTERN } from "../../limits.js";
 import type { Logger } from "../../logger.js";
 import { arrow } from "../arrow.js";
 import { metadataColumn } from "../sql.js";
@@ -62,7 +63,9 @@ export class ScalarIndexer {
     built: (before: number, after: number, column: string) => Promise<void>,
   ): void {
     if (this.closed) return;
-    for (const column of filterKeys(filter).map(metadataColumn)) {
+    // Keys that passed parseWhere; anything else is left alone rather than failing the search.
+    const keys = filterKeys(filter).filter((key) => METADATA_KEY_PATTERN.test(key));
+    for (const column of keys.map(metadataColumn)) {
       const key = `${collection}/${generation}/${column}`;
       const state = this.seen.get(key);
       if (state === "done" || (state !== undefined && Date.now() - state < RECHECK_MS)) continue;
