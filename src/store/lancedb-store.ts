@@ -44,7 +44,6 @@ import {
   columnKinds,
   ensureColumns,
   metadataKinds,
-  type RawRow,
   storedChunk,
   tableSchema,
   writtenChunk,
@@ -450,14 +449,7 @@ export class LanceStore implements VectorStore {
           ? { existing: new Set<string>(), stale: [], versions: new Map<string, StoredVersion>() }
           : await storedChunksOf(state.table, rows, await timeColumns(state));
         const timed = this.stamp(rows, versions);
-        let merge = state.table
-          .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
-          // Never LanceDB's indexed merge, should anyone index the key: it records no inserted keys,
-          // so on object storage racing inserts of one key both land (measured: 3 merges of the
-          // same 10 new ids left 30 rows). The store itself makes no index on these columns.
-          .useIndex(false);
+        let merge = this.mergeOnKey(state.table);
         // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
         // unmatched rows makes the merge a full outer join over the table.
         if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
@@ -794,12 +786,9 @@ export class LanceStore implements VectorStore {
     const missing = keys.filter((_, i) => kept[i]?.row === undefined);
     const read = new Map<string, StoredChunk>();
     if (missing.length > 0) {
-      const rows = (await state.table
-        .query()
-        .where(idInList([...new Set(missing.map((key) => key.id))]))
-        .select(columns)
-        .toArray()) as RawRow[];
-      for (const row of rows) read.set(chunkKey(row.id, row.chunk ?? 0), storedChunk(row));
+      const ids = [...new Set(missing.map((key) => key.id))];
+      for (const row of await fetchChunks(state.table, ids, columns))
+        read.set(chunkKey(row.id, row.chunk), row);
     }
     const hits: KeywordHit[] = [];
     for (const [i, key] of keys.entries()) {
@@ -1110,12 +1099,8 @@ export class LanceStore implements VectorStore {
           metadataKinds(rows),
           await to.table.schema(),
         );
-        await to.table
-          .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
+        await this.mergeOnKey(to.table)
           .whenNotMatchedBySourceDelete({ where: idInList(gone) })
-          .useIndex(false)
           .execute(arrowRows(this.schemaOf(to.model, ensured.columns), rows, ensured.columns));
       }
       // Not applied in place (columns, a merge that also deletes): the cache reads the table afresh.
@@ -1282,6 +1267,20 @@ export class LanceStore implements VectorStore {
     } finally {
       if (this.committing.get(collection) === published) this.committing.delete(collection);
     }
+  }
+
+  /**
+   * An upsert by the rows' identity: `row_key` on object storage (see `remote`), (id, chunk) on a
+   * local disk. Never LanceDB's indexed merge, should anyone index the key: it records no inserted
+   * keys, so on object storage racing inserts of one key both land (measured: 3 merges of the same
+   * 10 new ids left 30 rows). The store itself makes no index on these columns.
+   */
+  private mergeOnKey(table: lancedb.Table): lancedb.MergeInsertBuilder {
+    return table
+      .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
+      .whenMatchedUpdateAll()
+      .whenNotMatchedInsertAll()
+      .useIndex(false);
   }
 
   /** A table's schema for these metadata columns; on object storage with `row_key` (see `remote`). */

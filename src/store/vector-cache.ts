@@ -604,7 +604,7 @@ export class VectorCache {
       if (at === undefined) return undefined;
       const kept = entry.details[at];
       found.push({
-        row: kept && { ...kept, metadata: structuredClone(kept.metadata) },
+        row: kept && copyOf(kept),
         vector: new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice(),
       });
     }
@@ -1032,6 +1032,11 @@ function detailBytes(row: FetchedChunk): number {
   return 2 * (row.id.length + row.text.length + JSON.stringify(row.metadata).length) + 160;
 }
 
+/** A kept row as a caller gets it: a copy, since the caller may change what it gets. */
+function copyOf(row: FetchedChunk): FetchedChunk {
+  return { ...row, metadata: structuredClone(row.metadata) };
+}
+
 function setDetail(entry: Loaded, at: number, row: FetchedChunk | undefined): void {
   const old = entry.details[at];
   if (old) entry.detailBytes -= detailBytes(old);
@@ -1308,8 +1313,7 @@ async function details(
     for (const p of picks) {
       const at = cached.index.get(keyOf(p));
       const row = at === undefined ? undefined : cached.details[at];
-      // A copy: the caller may change what it gets.
-      if (row) byKey.set(keyOf(p), { ...row, metadata: structuredClone(row.metadata) });
+      if (row) byKey.set(keyOf(p), copyOf(row));
     }
   }
   const known = picks.filter((p) => p.rowId !== UNKNOWN_ROW && !byKey.has(keyOf(p)));
