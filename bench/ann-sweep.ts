@@ -75,17 +75,40 @@ clearInterval(alive);
 console.log(`index ${((performance.now() - started) / 1000).toFixed(1)} s; load ${la()}`);
 // A handle of its own on the same table, for LanceDB's own searches.
 const table = await (await lancedb.connect(dir)).openTable("bench");
+/** Times `search` over the queries after 10 warm-up ones: p50, p95 (ms) and recall@10 against `wanted`. */
+async function measure(
+  search: (query: Float32Array) => Promise<Array<{ id: string }>>,
+  wanted: Int32Array[],
+) {
+  const times: number[] = [];
+  let hit = 0;
+  for (let q = 0; q < Q + 10; q++) {
+    const s = performance.now();
+    const rows = await search(queries.subarray(q * D, (q + 1) * D));
+    if (q >= 10) {
+      times.push(performance.now() - s);
+      const t = new Set(Array.from(wanted[q] as Int32Array));
+      hit += rows.filter((r) => t.has(Number(r.id))).length;
+    }
+  }
+  times.sort((a, b) => a - b);
+  const ms = (x: number | undefined) => x?.toFixed(2);
+  return {
+    p50: ms(times[Q >> 1]),
+    p95: ms(times[Math.floor(Q * 0.95)]),
+    recall: (hit / (Q * 10)).toFixed(3),
+  };
+}
+
 async function sweep(
   where: string | undefined,
   wanted: Int32Array[],
   configs: ReadonlyArray<readonly [number, number]>,
 ) {
   for (const [ef, refine] of configs) {
-    const times: number[] = [];
-    let hit = 0;
-    for (let q = 0; q < Q + 10; q++) {
+    const { p50, p95, recall } = await measure(async (vector) => {
       let query = table
-        .vectorSearch(queries.subarray(q * D, (q + 1) * D))
+        .vectorSearch(vector)
         .column("vector")
         .distanceType("cosine")
         .select(["id", "text", "metadata", "_distance"])
@@ -94,40 +117,22 @@ async function sweep(
         .limit(10);
       if (refine) query = query.refineFactor(refine);
       if (where) query = query.where(where);
-      const s = performance.now();
-      const rows = (await query.toArray()) as Array<{ id: string }>;
-      if (q >= 10) {
-        times.push(performance.now() - s);
-        const t = new Set(Array.from(wanted[q] as Int32Array));
-        hit += rows.filter((r) => t.has(Number(r.id))).length;
-      }
-    }
-    times.sort((a, b) => a - b);
+      return (await query.toArray()) as Array<{ id: string }>;
+    }, wanted);
     console.log(
-      `${where ? `where ${where}, ` : ""}ef ${ef} refine ${refine}: p50 ${times[Q >> 1]?.toFixed(2)} ms p95 ${times[Math.floor(Q * 0.95)]?.toFixed(2)} recall ${(hit / (Q * 10)).toFixed(3)} load ${la()}`,
+      `${where ? `where ${where}, ` : ""}ef ${ef} refine ${refine}: p50 ${p50} ms p95 ${p95} recall ${recall} load ${la()}`,
     );
   }
 }
 
 async function storeSearch(where: Record<string, unknown> | undefined, wanted: Int32Array[]) {
   const filter = where ? parseWhere(where) : undefined;
-  const times: number[] = [];
-  let hit = 0;
-  for (let q = 0; q < Q + 10; q++) {
-    const s = performance.now();
-    const rows = await store.search("bench", queries.subarray(q * D, (q + 1) * D), {
-      limit: 10,
-      ...(filter ? { where: filter } : {}),
-    });
-    if (q >= 10) {
-      times.push(performance.now() - s);
-      const t = new Set(Array.from(wanted[q] as Int32Array));
-      hit += rows.filter((r) => t.has(Number(r.id))).length;
-    }
-  }
-  times.sort((a, b) => a - b);
+  const { p50, recall } = await measure(
+    (vector) => store.search("bench", vector, { limit: 10, ...(filter ? { where: filter } : {}) }),
+    wanted,
+  );
   console.log(
-    `store.search${where ? ` where ${JSON.stringify(where)}` : ""}: p50 ${times[Q >> 1]?.toFixed(2)} ms recall ${(hit / (Q * 10)).toFixed(3)}`,
+    `store.search${where ? ` where ${JSON.stringify(where)}` : ""}: p50 ${p50} ms recall ${recall}`,
   );
 }
 
