@@ -33,7 +33,7 @@ export interface KnnSystem {
 /** Rows are in GROUPS groups (row i in group i % GROUPS), for the filtered searches (searchGroup). */
 export const GROUPS = 10;
 
-/** exactTopK over the rows of one group only (the filtered ground truth). */
+/** exactTopK over the rows of one group only (row i is in group i % groups: the filtered ground truth). */
 export function exactTopKInGroup(
   data: Float32Array,
   count: number,
@@ -41,10 +41,11 @@ export function exactTopKInGroup(
   query: Float32Array,
   k: number,
   group: number,
+  groups = GROUPS,
 ): Int32Array {
   const ids = new Int32Array(k).fill(-1);
   const scores = new Float64Array(k).fill(Number.NEGATIVE_INFINITY);
-  for (let i = group; i < count; i += GROUPS) {
+  for (let i = group; i < count; i += groups) {
     let score = 0;
     for (let j = 0, base = i * d; j < d; j++) score += (query[j] as number) * (data[base + j] as number);
     if (score > (scores[k - 1] as number)) insertSorted(ids, scores, i, score);

@@ -23,6 +23,7 @@ import { copyTable, openDatabase } from "./lance/backup.js";
 import { cacheSource } from "./lance/cache-source.js";
 import { rowsOverwrittenByCreate } from "./lance/create-race.js";
 import { guardStorage, isAlreadyExists, isCommitConflict, isStorageError } from "./lance/errors.js";
+import { FilteredSearch } from "./lance/filtered-search.js";
 import { collectionsIn, generationsOf, liveGeneration, tableName } from "./lance/generations.js";
 import { listVersions, pickVersion, planRestore, restoreVersion, tableBytes } from "./lance/history.js";
 import { indexStates } from "./lance/index-state.js";
@@ -211,6 +212,8 @@ export class LanceStore implements VectorStore {
   private readonly housekeeping = new KeyedQueue();
   /** Indexes on the columns filtered searches of large collections read (lance/scalar-index.ts). */
   private readonly scalars: ScalarIndexer;
+  /** LanceDB's searches, with a filter: post- or prefiltered (lance/filtered-search.ts). */
+  private readonly filtered = new FilteredSearch();
   /** Per collection, the upsert calls waiting for the write lock, to be committed together. */
   private readonly pendingUpserts = new Map<string, PendingUpsert[]>();
   private readonly pendingDeletes = new Map<string, PendingDelete[]>();
@@ -682,19 +685,14 @@ export class LanceStore implements VectorStore {
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
       if (cached) return cached;
-      const hits = await searchTable(state.table, vector, options, [
+      const hits = await this.filtered.search(`${collection}/${state.generation}`, state, vector, options, [
         ...positions,
         ...(await timeColumns(state)),
       ]);
       // LanceDB answered a filtered search: a large collection's filter columns get an index.
       if (options.where)
-        this.scalars.maybeBuild(
-          collection,
-          state.generation,
-          state.table,
-          options.where,
-          (before, version, column) =>
-            this.publish(state, collection, { kind: "index", column, before, version }),
+        this.scalars.maybeBuild(collection, state.table, options.where, (before, version, column) =>
+          this.publish(state, collection, { kind: "index", column, before, version }),
         );
       return hits;
     });

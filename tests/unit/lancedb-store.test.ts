@@ -466,6 +466,12 @@ describe("vector index", () => {
       await indexed.compact("c");
       expect(tagged.every((h) => (h.metadata.tags as string[]).includes("t1"))).toBe(true);
       expect(await indices("c")).not.toContain("m_tags");
+      // Dropped and made again by this store: the new table gets its index too.
+      await indexed.dropCollection("c");
+      await indexed.upsert("c", model, rows(0, 400));
+      await indexed.search("c", unit(1, 1, 1), { limit: 5, where });
+      await indexed.compact("c");
+      expect(await indices("c")).toContain("m_g");
       expect(warnings).toEqual([]);
     } finally {
       await indexed.close();

@@ -25,11 +25,17 @@ export function compileWhere(filter: Filter, schema: Schema): string {
 /** Ids per query where a list of ids becomes a predicate, so it never becomes one enormous SQL string. */
 const FETCH_CHUNK = 500;
 
+/**
+ * LanceDB's nearest rows. A `where` is a prefilter, unless `postfilter` says how many nearest rows
+ * to filter (with what ef): then fewer than the limit may come back, up to `candidates` of them
+ * (see filtered-search.ts).
+ */
 export async function searchTable(
   table: lancedb.Table,
   vector: Float32Array,
   options: SearchOptions,
   rowColumns: string[],
+  postfilter?: { candidates: number; ef: number },
 ): Promise<Hit[]> {
   let query = table
     .vectorSearch(vector)
@@ -44,11 +50,12 @@ export async function searchTable(
       ...(options.withVectors ? ["vector"] : []),
     ])
     // Used only when the table has a vector index (see vector-index.ts); flat search ignores them.
-    .nprobes(ANN_NPROBES)
-    .ef(ANN_EF)
-    .refineFactor(ANN_REFINE)
-    .limit(options.limit);
+    .nprobes(ANN_NPROBES);
+  query = postfilter
+    ? query.ef(postfilter.ef).limit(postfilter.candidates)
+    : query.ef(ANN_EF).refineFactor(ANN_REFINE).limit(options.limit);
   if (options.where) query = query.where(compileWhere(options.where, await table.schema()));
+  if (postfilter) query = query.postfilter();
   const rows = (await query.toArray()) as Array<RawRow & { _distance: number; vector?: Iterable<number> }>;
   return rows.map((row) => ({
     ...storedChunk(row),

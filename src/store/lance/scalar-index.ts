@@ -40,8 +40,12 @@ export function filterKeys(filter: Filter): string[] {
 }
 
 export class ScalarIndexer {
-  /** `<collection>/<generation>/<column>` done or under way, and when a too-small look was made. */
-  private readonly seen = new Map<string, number | "done">();
+  /**
+   * Per table handle, the columns done or under way, and when a too-small look was made. A
+   * collection dropped and made again, here or by another process, is a new handle: its columns
+   * are looked at anew.
+   */
+  private readonly seen = new WeakMap<lancedb.Table, Map<string, number | "done">>();
   private closed = false;
 
   /** `apart` runs a build apart from the collection's compactions (LanceStore.housekeeping). */
@@ -57,28 +61,28 @@ export class ScalarIndexer {
    */
   maybeBuild(
     collection: string,
-    generation: number,
     table: lancedb.Table,
     filter: Filter,
     built: (before: number, after: number, column: string) => Promise<void>,
   ): void {
     if (this.closed) return;
+    const seen = this.seen.get(table) ?? new Map<string, number | "done">();
+    this.seen.set(table, seen);
     // Keys that passed parseWhere; anything else is left alone rather than failing the search.
     const keys = filterKeys(filter).filter((key) => METADATA_KEY_PATTERN.test(key));
     for (const column of keys.map(metadataColumn)) {
-      const key = `${collection}/${generation}/${column}`;
-      const state = this.seen.get(key);
+      const state = seen.get(column);
       if (state === "done" || (state !== undefined && Date.now() - state < RECHECK_MS)) continue;
-      this.seen.set(key, "done");
+      seen.set(column, "done");
       this.apart(collection, async () => {
         if (this.closed) return;
         if ((await table.countRows()) < this.minRows) {
-          this.seen.set(key, Date.now());
+          seen.set(column, Date.now());
           return;
         }
         await this.build(table, column, built);
       }).catch((error: unknown) => {
-        this.seen.set(key, Date.now());
+        seen.set(column, Date.now());
         if (!this.closed)
           this.logger.warn(
             `index on "${column}" of "${collection}" not built (retried later): ${String(error)}`,
