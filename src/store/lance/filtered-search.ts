@@ -8,10 +8,10 @@ import { hasVectorIndex } from "./vector-index.js";
  * LanceDB's prefilter when the filter is narrow.
  *
  * LanceDB's prefilter evaluates the filter over the whole table before the index search: at 1M
- * rows, with a BTREE on the column, ~28–34 ms for a 10% and a 1% filter whatever the ef, against
+ * rows, with a BTREE on the column, 26–40 ms for a 10% and a 1% filter whatever the ef, against
  * 6–8 ms unfiltered (bench/RESULTS.md, "Filtered search at 1M: postfilter first"). Asking the
- * index for the 400 nearest rows unfiltered (ef 512) and filtering those took 14.7 ms at recall@10
- * 0.992 for the 10% filter, but leaves too few rows for the 1% one (58 of 60 queries short).
+ * index for the 400 nearest rows unfiltered (ef 512) and filtering those took 14.7–19.5 ms at
+ * recall@10 0.992 for the 10% filter, but leaves too few rows for the 1% one (58 of 60 short).
  *
  * When the nearest POSTFILTER_CANDIDATES rows hold at least k matches, the true filtered top k are
  * among those candidates (any other match is farther away), so the postfilter's answer is as good
