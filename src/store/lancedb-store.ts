@@ -1,4 +1,5 @@
 import type * as lancedb from "@lancedb/lancedb";
+import type { Schema } from "apache-arrow";
 import { MemoryError, unknownCollectionError } from "../errors.js";
 import type { Filter } from "../filter.js";
 import { KeyedQueue } from "../keyed-queue.js";
@@ -34,6 +35,7 @@ import {
   deleteFromTable,
   fetchChunks,
   idsMatching,
+  mergeInsertOf,
   readAll,
   searchTable,
   storedChunksOf,
@@ -426,11 +428,16 @@ export class LanceStore implements VectorStore {
         // waited ~13 ms with 8 agents at work (bench/add-breakdown.ts).
         let changed = await ensureChunkColumns(state);
         changed = (await ensureTimeColumns(state, stored)) || changed;
+        // On object storage the key migration may commit, until it is known done on this handle.
+        if (this.remote) changed = !state.keySet || changed;
         if (this.remote) await ensurePrimaryKey(state);
         const ensured = await ensureColumns(collection, state.table, kinds, stored);
         const columns = ensured.columns;
         const schema = this.schemaOf(model, columns);
-        const version = changed || ensured.added || this.remote ? await state.table.version() : before;
+        // On object storage another machine may commit at any time, but a version read now is no
+        // fresher for the merge than `before` is (it could commit right after it too): the merge
+        // on row_key is what keeps their writes apart. One request less per add on s3://.
+        const version = changed || ensured.added ? await state.table.version() : before;
         if (version !== before) await this.publish(state, collection, { kind: "schema", before, version });
         const ids = [...new Set(rows.map((row) => row.id))];
         // Documents the cache proves new are appended: a merge-insert joins against every stored id.
@@ -452,7 +459,7 @@ export class LanceStore implements VectorStore {
           ? { existing: new Set<string>(), stale: [], versions: new Map<string, StoredVersion>() }
           : await storedChunksOf(state.table, rows, await timeColumns(state));
         const timed = this.stamp(rows, versions);
-        let merge = this.mergeOnKey(state.table);
+        let merge = this.mergeOnKey(state.table, schema);
         // Chunks a shorter new version no longer has go in the same commit. Only then: deleting
         // unmatched rows makes the merge a full outer join over the table.
         if (stale.length > 0) merge = merge.whenNotMatchedBySourceDelete({ where: idInList(stale) });
@@ -685,7 +692,7 @@ export class LanceStore implements VectorStore {
               { limit: options.limit, withVectors: options.withVectors, where: filtered },
             );
       if (cached) return cached;
-      const hits = await this.filtered.search(`${collection}/${state.generation}`, state, vector, options, [
+      const hits = await this.filtered.search(state, vector, options, [
         ...positions,
         ...(await timeColumns(state)),
       ]);
@@ -1097,9 +1104,10 @@ export class LanceStore implements VectorStore {
           metadataKinds(rows),
           await to.table.schema(),
         );
-        await this.mergeOnKey(to.table)
+        const schema = this.schemaOf(to.model, ensured.columns);
+        await this.mergeOnKey(to.table, schema)
           .whenNotMatchedBySourceDelete({ where: idInList(gone) })
-          .execute(arrowRows(this.schemaOf(to.model, ensured.columns), rows, ensured.columns));
+          .execute(arrowRows(schema, rows, ensured.columns));
       }
       // Not applied in place (columns, a merge that also deletes): the cache reads the table afresh.
       await this.commits.publish({ kind: "forget", collection, reason: "vanished" });
@@ -1273,9 +1281,9 @@ export class LanceStore implements VectorStore {
    * keys, so on object storage racing inserts of one key both land (measured: 3 merges of the same
    * 10 new ids left 30 rows). The store itself makes no index on these columns.
    */
-  private mergeOnKey(table: lancedb.Table): lancedb.MergeInsertBuilder {
-    return table
-      .mergeInsert(this.remote ? KEY_COLUMN : ["id", "chunk"])
+  /** A merge-insert on the rows' identity, of rows of `schema` (see mergeInsertOf). */
+  private mergeOnKey(table: lancedb.Table, schema: Schema): lancedb.MergeInsertBuilder {
+    return mergeInsertOf(table, this.remote ? [KEY_COLUMN] : ["id", "chunk"], schema)
       .whenMatchedUpdateAll()
       .whenNotMatchedInsertAll()
       .useIndex(false);

@@ -26,7 +26,7 @@ const POSTFILTER_EF = 512;
 const POSTFILTER_MAX_LIMIT = POSTFILTER_CANDIDATES / 40;
 /** How long a filter found narrow goes straight to the prefilter (data changes; so may it). */
 const NARROW_MS = 10 * 60_000;
-/** Narrow filters remembered at most (the oldest are forgotten first). */
+/** Narrow filters remembered per table at most (the oldest are forgotten first). */
 const NARROW_KEEP = 1000;
 
 export interface IndexedTable {
@@ -44,15 +44,14 @@ async function indexedNow(state: IndexedTable): Promise<boolean> {
 }
 
 export class FilteredSearch {
-  /** Filters found narrow, by table and filter, with when. */
-  private readonly narrow = new Map<string, number>();
-
   /**
-   * LanceDB's answer to a search; `key` names the table (collection and generation), so a
-   * filter's narrowness is remembered per table.
+   * Filters found narrow (by their JSON) and when, per table handle: a collection dropped and made
+   * again, or re-embedded into a new table, starts with none.
    */
+  private readonly narrow = new WeakMap<lancedb.Table, Map<string, number>>();
+
+  /** LanceDB's answer to a search. */
   async search(
-    key: string,
     state: IndexedTable,
     vector: Float32Array,
     options: SearchOptions,
@@ -61,8 +60,13 @@ export class FilteredSearch {
     if (!options.where || options.limit > POSTFILTER_MAX_LIMIT) {
       return searchTable(state.table, vector, options, rowColumns);
     }
-    const filterKey = `${key}\u0000${JSON.stringify(options.where)}`;
-    const since = this.narrow.get(filterKey);
+    let narrow = this.narrow.get(state.table);
+    if (!narrow) {
+      narrow = new Map();
+      this.narrow.set(state.table, narrow);
+    }
+    const filterKey = JSON.stringify(options.where);
+    const since = narrow.get(filterKey);
     if (since !== undefined && Date.now() - since < NARROW_MS) {
       return searchTable(state.table, vector, options, rowColumns);
     }
@@ -72,20 +76,20 @@ export class FilteredSearch {
         ef: POSTFILTER_EF,
       });
       if (hits.length >= 2 * options.limit) {
-        this.narrow.delete(filterKey);
+        narrow.delete(filterKey);
         return hits.slice(0, options.limit);
       }
-      this.noteNarrow(filterKey);
+      noteNarrow(narrow, filterKey);
     }
     return searchTable(state.table, vector, options, rowColumns);
   }
+}
 
-  private noteNarrow(filterKey: string): void {
-    this.narrow.delete(filterKey);
-    this.narrow.set(filterKey, Date.now());
-    if (this.narrow.size > NARROW_KEEP) {
-      const oldest = this.narrow.keys().next().value;
-      if (oldest !== undefined) this.narrow.delete(oldest);
-    }
+function noteNarrow(narrow: Map<string, number>, filterKey: string): void {
+  narrow.delete(filterKey);
+  narrow.set(filterKey, Date.now());
+  if (narrow.size > NARROW_KEEP) {
+    const oldest = narrow.keys().next().value;
+    if (oldest !== undefined) narrow.delete(oldest);
   }
 }

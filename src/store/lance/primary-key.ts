@@ -58,6 +58,8 @@ export function hasPrimaryKey(schema: Schema): boolean {
 export interface KeyedState {
   table: lancedb.Table;
   keyed?: Promise<void> | undefined;
+  /** True once `keyed` settled without error: later writes on this handle make no key commit. */
+  keySet?: boolean;
 }
 
 /**
@@ -67,10 +69,15 @@ export interface KeyedState {
  */
 export function ensurePrimaryKey(state: KeyedState): Promise<void> {
   if (!state.keyed) {
-    const done = migrate(state.table).catch((error: unknown) => {
-      if (state.keyed === done) state.keyed = undefined;
-      throw error;
-    });
+    const done = migrate(state.table).then(
+      () => {
+        if (state.keyed === done) state.keySet = true;
+      },
+      (error: unknown) => {
+        if (state.keyed === done) state.keyed = undefined;
+        throw error;
+      },
+    );
     state.keyed = done;
   }
   return state.keyed;

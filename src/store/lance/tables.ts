@@ -20,6 +20,8 @@ export interface TableState {
   chunked?: boolean;
   /** On object storage: settles once `row_key` is the table's primary key (primary-key.ts). */
   keyed?: Promise<void> | undefined;
+  /** On object storage: true once `keyed` settled (primary-key.ts). */
+  keySet?: boolean;
   /** Whether the table had a vector index at that version (filtered-search.ts). */
   vectorIndexed?: { version: number; present: boolean } | undefined;
 }
