@@ -1236,6 +1236,11 @@ export class LanceStore implements VectorStore {
     return this.indexer.settled(collection);
   }
 
+  /** Settles when the narrow filters' rows being read into memory (filter-subsets.ts) are in (for tests and benchmarks). */
+  filteredSearchSettled(): Promise<void> {
+    return this.filtered.settled();
+  }
+
   async close(): Promise<void> {
     this.indexer.close();
     this.scalars.close();

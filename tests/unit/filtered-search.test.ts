@@ -97,6 +97,52 @@ describe("a filtered search on the vector index", () => {
     expect(postfilter).toHaveBeenCalledTimes(1);
   });
 
+  it("keeps a narrow filter's rows in memory and answers from them exactly, until the table changes", async () => {
+    const where = parseWhere({ narrow: 7 }) as Filter;
+    // Every vector search of the store's names its column; a read by row id is a TakeQuery.
+    const vectorSearch = vi.spyOn(lancedb.VectorQuery.prototype, "column");
+    const take = vi.spyOn(lancedb.TakeQuery.prototype, "select");
+    // Found narrow, its rows are read beside the searches. The filter's first search also builds a
+    // BTREE on its column (a commit: those rows are read again), so wait for a search from memory.
+    await vi.waitFor(
+      async () => {
+        vectorSearch.mockClear();
+        await indexed.search("c", spread(1), { limit: 5, where });
+        await indexed.filteredSearchSettled();
+        expect(vectorSearch).not.toHaveBeenCalled();
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    take.mockClear();
+    for (const i of asked) {
+      const hits = await indexed.search("c", spread(i), { limit: 5, where, withVectors: true });
+      expect(hits.map((hit) => hit.id)).toEqual(exact(spread(i), (r) => r % 100 === 7, 5));
+      expect(hits.every((hit) => hit.metadata.narrow === 7 && hit.text === `row ${hit.id.slice(1)}`)).toBe(
+        true,
+      );
+      const first = hits[0];
+      const v = spread(Number(first?.id.slice(1)));
+      const dot = v.reduce((sum, x, d) => sum + x * (spread(i)[d] as number), 0);
+      expect(first?.distance).toBeCloseTo(1 - dot, 5);
+      expect([...(first?.vector ?? [])].map((x) => Number(x.toFixed(5)))).toEqual(
+        [...v].map((x) => Number(x.toFixed(5))),
+      );
+    }
+    expect(vectorSearch).not.toHaveBeenCalled();
+    expect(take).toHaveBeenCalledTimes(asked.length);
+    // A write moves the table on: LanceDB answers (with the new row) while the rows are read again.
+    await indexed.upsert("c", model, [
+      { id: "new", text: "new", vector: spread(17), metadata: { half: 0, narrow: 7 } },
+    ]);
+    const after = await indexed.search("c", spread(17), { limit: 5, where });
+    expect(vectorSearch).toHaveBeenCalledTimes(1);
+    expect(after.map((hit) => hit.id)).toContain("new");
+    await indexed.filteredSearchSettled();
+    const again = await indexed.search("c", spread(17), { limit: 5, where });
+    expect(vectorSearch).toHaveBeenCalledTimes(1);
+    expect(again.map((hit) => hit.id)).toEqual(after.map((hit) => hit.id));
+  });
+
   it("goes to the prefilter for searches that want many hits", async () => {
     const postfilter = vi.spyOn(lancedb.VectorQuery.prototype, "postfilter");
     const where = parseWhere({ half: 0 }) as Filter;

@@ -1,6 +1,7 @@
 import type * as lancedb from "@lancedb/lancedb";
 import type { Hit, SearchOptions } from "../vector-store.js";
-import { searchTable } from "./queries.js";
+import { FilterSubsets } from "./filter-subsets.js";
+import { compileWhere, searchTable } from "./queries.js";
 import { hasVectorIndex } from "./vector-index.js";
 
 /**
@@ -49,6 +50,7 @@ export class FilteredSearch {
    * again, or re-embedded into a new table, starts with none.
    */
   private readonly narrow = new WeakMap<lancedb.Table, Map<string, number>>();
+  private readonly subsets = new FilterSubsets();
 
   /** LanceDB's answer to a search. */
   async search(
@@ -68,7 +70,7 @@ export class FilteredSearch {
     const filterKey = JSON.stringify(options.where);
     const since = narrow.get(filterKey);
     if (since !== undefined && Date.now() - since < NARROW_MS) {
-      return searchTable(state.table, vector, options, rowColumns);
+      return this.narrowSearch(state, filterKey, vector, options, rowColumns);
     }
     if (await indexedNow(state)) {
       const hits = await searchTable(state.table, vector, options, rowColumns, {
@@ -80,8 +82,38 @@ export class FilteredSearch {
         return hits.slice(0, options.limit);
       }
       noteNarrow(narrow, filterKey);
+      return this.narrowSearch(state, filterKey, vector, options, rowColumns);
     }
     return searchTable(state.table, vector, options, rowColumns);
+  }
+
+  /** Settles once the narrow filters' reads under way are done (for tests and benchmarks). */
+  settled(): Promise<void> {
+    return this.subsets.settled();
+  }
+
+  /** A narrow filter: its rows from memory at this version (see filter-subsets.ts), or LanceDB's prefilter. */
+  private async narrowSearch(
+    state: IndexedTable,
+    filterKey: string,
+    vector: Float32Array,
+    options: SearchOptions,
+    rowColumns: string[],
+  ): Promise<Hit[]> {
+    if (!options.where) return searchTable(state.table, vector, options, rowColumns);
+    const [version, schema] = await Promise.all([state.table.version(), state.table.schema()]);
+    const select = ["id", "text", "metadata", ...rowColumns, ...(options.withVectors ? ["vector"] : [])];
+    const sql = compileWhere(options.where, schema);
+    const hits = await this.subsets.search(
+      state.table,
+      version,
+      filterKey,
+      sql,
+      vector,
+      options.limit,
+      select,
+    );
+    return hits ?? searchTable(state.table, vector, options, rowColumns);
   }
 }
 
