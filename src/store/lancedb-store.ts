@@ -1284,9 +1284,9 @@ export class LanceStore implements VectorStore {
    * An upsert by the rows' identity: `row_key` on object storage (see `remote`), (id, chunk) on a
    * local disk. Never LanceDB's indexed merge, should anyone index the key: it records no inserted
    * keys, so on object storage racing inserts of one key both land (measured: 3 merges of the same
-   * 10 new ids left 30 rows). The store itself makes no index on these columns.
+   * 10 new ids left 30 rows). The store itself makes no index on these columns. The rows are of
+   * `schema`, which spares LanceDB a read of the table's (see mergeInsertOf).
    */
-  /** A merge-insert on the rows' identity, of rows of `schema` (see mergeInsertOf). */
   private mergeOnKey(table: lancedb.Table, schema: Schema): lancedb.MergeInsertBuilder {
     return mergeInsertOf(table, this.remote ? [KEY_COLUMN] : ["id", "chunk"], schema)
       .whenMatchedUpdateAll()

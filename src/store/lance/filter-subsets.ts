@@ -16,8 +16,13 @@ import { type RawRow, storedChunk } from "./schema.js";
  * vector cache's budget (whose collections never come here: the cache answers their filters).
  */
 
-/** Rows a kept filter may admit at most (10k rows of 384 floats: 15 MB). */
+/** Rows a kept filter may admit at most (20k rows of 384 floats: 31 MB). */
 export const SUBSET_MAX_ROWS = 20_000;
+/**
+ * How long a filter found to admit more than SUBSET_MAX_ROWS is not read again, whatever the
+ * version: else every write would cost the next search's read of 20,001 rows for nothing.
+ */
+const TOO_BIG_MS = 10 * 60_000;
 /** Filters kept, all tables together, and the bytes of their vectors (the least recently used go first). */
 const SUBSETS_KEPT = 16;
 const SUBSETS_BYTES = 128 * 1024 * 1024;
@@ -32,9 +37,17 @@ interface Subset {
   vectors: Float32Array;
 }
 
-type Slot = Subset | "too-big" | Promise<void>;
+/** A filter's rows, a note of when they were found too many, or their read under way. */
+type Slot = Subset | { tooBigSince: number } | Promise<void>;
+
+function isSubset(slot: Slot): slot is Subset {
+  return !(slot instanceof Promise) && "vectors" in slot;
+}
 
 export class FilterSubsets {
+  /** @param maxRows rows a kept filter may admit at most (a test's smaller figure). */
+  constructor(private readonly maxRows = SUBSET_MAX_ROWS) {}
+
   /** A number per table handle, for the keys of `kept`. */
   private readonly tableIds = new WeakMap<lancedb.Table, number>();
   private nextTableId = 0;
@@ -64,17 +77,26 @@ export class FilterSubsets {
     const key = `${tableId}\u0000${filterKey}`;
     const kept = this.kept;
     const entry = kept.get(key);
-    if (entry?.version === version && typeof entry.slot === "object" && !(entry.slot instanceof Promise)) {
+    if (entry?.version === version && isSubset(entry.slot)) {
       // Most recently used last.
       kept.delete(key);
       kept.set(key, entry);
       return this.answer(table, version, entry.slot, vector, limit, select);
     }
     if (entry?.version === version) return undefined;
-    const read = readSubset(table, version, sql).then(
+    const slot = entry?.slot;
+    if (
+      slot &&
+      !(slot instanceof Promise) &&
+      "tooBigSince" in slot &&
+      Date.now() - slot.tooBigSince < TOO_BIG_MS
+    )
+      return undefined;
+    const read = readSubset(table, version, sql, this.maxRows).then(
       (subset) => {
         if (kept.get(key)?.slot !== read) return;
-        kept.set(key, { version, slot: subset ?? "too-big" });
+        if (subset === undefined) kept.delete(key);
+        else kept.set(key, { version, slot: subset === "too-big" ? { tooBigSince: Date.now() } : subset });
         this.evict();
       },
       () => {
@@ -91,8 +113,7 @@ export class FilterSubsets {
 
   /** Forgets the least recently used filters past SUBSETS_KEPT or SUBSETS_BYTES. */
   private evict(): void {
-    const bytesOf = (slot: Slot) =>
-      typeof slot === "object" && !(slot instanceof Promise) ? slot.vectors.byteLength : 0;
+    const bytesOf = (slot: Slot) => (isSubset(slot) ? slot.vectors.byteLength : 0);
     let bytes = 0;
     for (const { slot } of this.kept.values()) bytes += bytesOf(slot);
     for (const [key, { slot }] of this.kept) {
@@ -140,8 +161,13 @@ export class FilterSubsets {
   }
 }
 
-/** The filter's rows at `version`, or undefined when they are more than SUBSET_MAX_ROWS or the table moved on. */
-async function readSubset(table: lancedb.Table, version: number, sql: string): Promise<Subset | undefined> {
+/** The filter's rows at `version`; "too-big" past `maxRows`; undefined when the table moved on. */
+async function readSubset(
+  table: lancedb.Table,
+  version: number,
+  sql: string,
+  maxRows: number,
+): Promise<Subset | "too-big" | undefined> {
   const schema = await table.schema();
   const chunked = schema.fields.some((field) => field.name === "chunk");
   const read = await table
@@ -149,9 +175,10 @@ async function readSubset(table: lancedb.Table, version: number, sql: string): P
     .where(sql)
     .select(["id", ...(chunked ? ["chunk"] : []), "vector"])
     .withRowId()
-    .limit(SUBSET_MAX_ROWS + 1)
+    .limit(maxRows + 1)
     .toArrow();
-  if (read.numRows > SUBSET_MAX_ROWS || (await table.version()) !== version) return undefined;
+  if ((await table.version()) !== version) return undefined;
+  if (read.numRows > maxRows) return "too-big";
   const ids = read.getChild("id");
   const chunks = chunked ? read.getChild("chunk") : null;
   const rowIds = read.getChild("_rowid");
