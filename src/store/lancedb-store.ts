@@ -428,9 +428,11 @@ export class LanceStore implements VectorStore {
         // waited ~13 ms with 8 agents at work (bench/add-breakdown.ts).
         let changed = await ensureChunkColumns(state);
         changed = (await ensureTimeColumns(state, stored)) || changed;
-        // On object storage the key migration may commit, until it is known done on this handle.
-        if (this.remote) changed = !state.keySet || changed;
-        if (this.remote) await ensurePrimaryKey(state);
+        if (this.remote) {
+          // The key migration may commit, until it is known done on this handle.
+          changed = !state.keySet || changed;
+          await ensurePrimaryKey(state);
+        }
         const ensured = await ensureColumns(collection, state.table, kinds, stored);
         const columns = ensured.columns;
         const schema = this.schemaOf(model, columns);

@@ -5,10 +5,11 @@ import type { CommitFeed } from "../commits.js";
 import { assertCollectionName } from "../vector-store.js";
 import { isCommitConflict, isNotFound } from "./errors.js";
 import { liveGeneration, tableName } from "./generations.js";
+import type { KeyedState } from "./primary-key.js";
 import { readModelRecord } from "./schema.js";
 
-export interface TableState {
-  table: lancedb.Table;
+/** A collection's open table; `keyed` and `keySet` are its `row_key` migration on object storage (primary-key.ts). */
+export interface TableState extends KeyedState {
   model: ModelRecord;
   /** Which table holds the collection: `name` (0) or `name.g<N>` after N re-embeddings. */
   generation: number;
@@ -18,10 +19,6 @@ export interface TableState {
   textIndexChecked?: { version: number; check: Promise<void> } | undefined;
   /** True once the table is known to have the chunk position columns (tables made before chunking lack them). */
   chunked?: boolean;
-  /** On object storage: settles once `row_key` is the table's primary key (primary-key.ts). */
-  keyed?: Promise<void> | undefined;
-  /** On object storage: true once `keyed` settled (primary-key.ts). */
-  keySet?: boolean;
   /** Whether the table had a vector index at that version (filtered-search.ts). */
   vectorIndexed?: { version: number; present: boolean } | undefined;
 }
