@@ -65,7 +65,12 @@ import { withProcessLock } from "./process-lock.js";
 import { remoteCommitLock } from "./remote-lock.js";
 import type { ColumnKind } from "./sql.js";
 import { idInList, textIsPrefixOf } from "./sql.js";
-import { DEFAULT_VECTOR_CACHE_BYTES, type TooBigReport, VectorCache } from "./vector-cache.js";
+import {
+  type CacheFilter,
+  DEFAULT_VECTOR_CACHE_BYTES,
+  type TooBigReport,
+  VectorCache,
+} from "./vector-cache.js";
 import type {
   BackupEntry,
   ChunkToWrite,
@@ -674,17 +679,9 @@ export class LanceStore implements VectorStore {
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
-      // One schema read (a LanceDB call) for both uses below.
-      const schema =
-        options.where && this.options.cacheFilteredSearches !== false && !needsTimes(options.where)
-          ? await state.table.schema()
-          : undefined;
-      const filtered =
-        options.where && schema ? { filter: options.where, kinds: columnKinds(schema) } : undefined;
-      // Compiled first, also for the cache: it refuses a value of the wrong type.
-      if (filtered && schema) compileWhere(filtered.filter, schema);
+      const filtered = await this.cacheFilterOf(state, options.where);
       const cached =
-        options.where && !filtered
+        filtered === false
           ? undefined
           : await this.vectors?.search(
               collection,
@@ -707,6 +704,22 @@ export class LanceStore implements VectorStore {
     });
   }
 
+  /**
+   * A search's filter as the vector cache evaluates it: undefined for none, false when the cache
+   * cannot (a filter on the documents' times, or filtered searches off the cache).
+   */
+  private async cacheFilterOf(
+    state: TableState,
+    where: Filter | undefined,
+  ): Promise<CacheFilter | undefined | false> {
+    if (!where) return undefined;
+    if (this.options.cacheFilteredSearches === false || needsTimes(where)) return false;
+    const schema = await state.table.schema();
+    // Compiled first, also for the cache: it refuses a value of the wrong type.
+    compileWhere(where, schema);
+    return { filter: where, kinds: columnKinds(schema) };
+  }
+
   nearest(collection: string, vector: Float32Array, options: { limit: number }): Promise<NearestChunk[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
@@ -725,6 +738,20 @@ export class LanceStore implements VectorStore {
 
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]> {
     return this.withExisting(collection, async (state) => {
+      // The cache's own BM25 index, when it holds the collection's rows and texts (no LanceDB call
+      // but the version check); else LanceDB's full-text index.
+      const filtered = this.vectors ? await this.cacheFilterOf(state, options.where) : false;
+      const own =
+        filtered === false
+          ? undefined
+          : await this.vectors?.keywordSearch(
+              collection,
+              state.generation,
+              this.cacheSourceOf(collection, state, await positionColumns(state)),
+              query,
+              { limit: options.limit, where: filtered },
+            );
+      if (own) return own;
       // The version the index was checked at, or undefined when it could not be written.
       const indexedAt = await this.ensureTextIndex(collection, state).then(
         (version) => version,

@@ -1,6 +1,7 @@
 import type { Filter } from "../filter.js";
 import type { Commit, RowLocations } from "./commits.js";
 import { compileMatcher, filterFields } from "./filter-match.js";
+import { KeywordIndex } from "./keyword-index.js";
 import {
   createScanner,
   type ScanFunction,
@@ -16,6 +17,7 @@ import {
   chunkKey,
   type FetchedChunk,
   type Hit,
+  type KeywordHit,
   type Metadata,
   type StoredChunk,
 } from "./vector-store.js";
@@ -76,6 +78,15 @@ interface Loaded {
   detailBytes: number;
   /** The documents' first-chunk texts, hashed, once an exact-repeat check asked (see textCandidates). */
   texts?: FirstTexts;
+  /**
+   * The rows' texts as a BM25 index (keyword-index.ts), for keyword searches, once one asked and
+   * while every row's text is kept; counted in the budget.
+   */
+  keywords?: KeywordIndex;
+  /** While `keywords` is being built: the texts set (or removed: undefined) since its rows were listed. */
+  keywordChanges?: [string, string | undefined][];
+  /** The index did not fit in the budget: not built again for this entry. */
+  keywordsRefused?: boolean;
   /** The read of `texts` in flight. */
   textsLoading?: Promise<boolean>;
 }
@@ -197,6 +208,9 @@ export interface CacheSource {
  */
 const RELOCATE_FROM_UNKNOWN = 256;
 
+/** Rows tokenised between two yields while a keyword index is built (~20 ms of work). */
+const KEYWORD_SLICE = 1_000;
+
 /**
  * Each collection's vectors in memory, L2-normalised, for exact cosine search with the SIMD kernel.
  * LanceDB stays the source of truth: an entry is the table at one version. A search first asks
@@ -208,6 +222,8 @@ const RELOCATE_FROM_UNKNOWN = 256;
 export class VectorCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
+  /** Keyword indexes being built, by collection (see buildKeywords). */
+  private readonly keywordBuilds = new Map<string, Promise<void>>();
   /**
    * This store's commits published while the collection's entry loads. The load drops the old entry
    * first, so before they were dropped with it, and the entry came in at a version behind the
@@ -346,6 +362,100 @@ export class VectorCache {
   }
 
   /**
+   * The `limit` rows best matching `query` by BM25, as LanceDB's full-text index ranks them
+   * (keyword-index.ts), with their rows and vectors: undefined when the cache does not hold the
+   * collection, or holds it without every row's text, or its keyword index is not built yet (the
+   * first call starts the build, beside the searches: ~2 s of tokenising at 100k rows). `where`:
+   * only the rows the filter admits, as in search.
+   */
+  async keywordSearch(
+    collection: string,
+    generation: number,
+    source: CacheSource,
+    query: string,
+    options: { limit: number; where?: CacheFilter | undefined },
+  ): Promise<KeywordHit[] | undefined> {
+    const entry = await this.current(collection, generation, source);
+    if (entry.kind !== "loaded") return undefined;
+    const index = entry.keywords;
+    if (!index) {
+      this.buildKeywords(collection, entry);
+      return undefined;
+    }
+    const mask = options.where && maskOf(entry, options.where);
+    const admits = mask ? (key: string) => mask.admits[entry.index.get(key) as number] === 1 : undefined;
+    const scored = index.search(query, options.limit, admits);
+    // Slots move on later writes: picks and vectors are taken now.
+    const picks: CachedPick[] = [];
+    const vectors: Float32Array[] = [];
+    for (const { key, score } of scored) {
+      const at = entry.index.get(key) as number;
+      picks.push({
+        id: entry.ids[at] as string,
+        chunk: entry.chunks[at] as number,
+        rowId: entry.rowIds[at] as bigint,
+        distance: score,
+      });
+      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+    }
+    const rows = await details(source, picks, false, entry);
+    if (!rows) {
+      this.drop(collection);
+      return undefined;
+    }
+    return rows.map(({ distance, vector: _, ...row }, i) => ({
+      ...row,
+      keywordScore: distance,
+      vector: vectors[i] as Float32Array,
+    }));
+  }
+
+  /** Settles once the keyword index being built for the collection, if any, is done (for tests and benchmarks). */
+  async keywordsSettled(collection: string): Promise<void> {
+    await this.keywordBuilds.get(collection);
+  }
+
+  /**
+   * Builds the entry's keyword index from the rows' kept texts, a slice at a time so that other
+   * calls go on meanwhile; the texts written or removed during the build are applied at its end.
+   * Not built when some row's text is not kept, or the index does not fit in the budget.
+   */
+  private buildKeywords(collection: string, entry: Loaded): void {
+    if (entry.keywordChanges || entry.keywordsRefused) return;
+    const keys: string[] = [];
+    const texts: string[] = [];
+    for (let at = 0; at < entry.count; at++) {
+      const row = entry.details[at];
+      if (!row) return;
+      keys.push(chunkKey(row.id, row.chunk));
+      texts.push(row.text);
+    }
+    const changes: [string, string | undefined][] = [];
+    entry.keywordChanges = changes;
+    const build = (async () => {
+      const index = new KeywordIndex();
+      for (let i = 0; i < keys.length; i++) {
+        index.set(keys[i] as string, texts[i] as string);
+        if (i % KEYWORD_SLICE === KEYWORD_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
+        if (this.entries.get(collection) !== entry) return;
+      }
+      for (const [key, text] of changes) {
+        if (text === undefined) index.remove(key);
+        else index.set(key, text);
+      }
+      entry.keywordChanges = undefined;
+      if (this.bytes() + index.bytes > this.budgetBytes) {
+        entry.keywordsRefused = true;
+        return;
+      }
+      entry.keywords = index;
+    })().finally(() => {
+      if (this.keywordBuilds.get(collection) === build) this.keywordBuilds.delete(collection);
+    });
+    this.keywordBuilds.set(collection, build);
+  }
+
+  /**
    * For each text, up to `limit` documents whose first chunk's text may begin it (see FirstTexts),
    * at the table's latest version; undefined when the cache does not hold the collection or its
    * texts do not fit. The texts are read once per entry, on the first call, and then follow this
@@ -463,6 +573,7 @@ export class VectorCache {
         entry.unknown++;
       }
       if (chunk === 0 && entry.texts) setFirstText(entry.texts, row.id, row.text);
+      noteText(entry, chunkKey(row.id, chunk), row.text);
       entry.fields[at] = filterFields(row.metadata);
       // The row as LanceDB will return it (the commit's rows carry the times it stored), when
       // kept; otherwise read back on the next search that picks it.
@@ -953,8 +1064,17 @@ function entryBytes(entry: Loaded): number {
     entry.memory8.buffer.byteLength +
     entry.scales.byteLength +
     entry.detailBytes +
-    (entry.texts?.bytes ?? 0)
+    (entry.texts?.bytes ?? 0) +
+    (entry.keywords?.bytes ?? 0)
   );
+}
+
+/** A row's text set (or, undefined, removed) in the entry's keyword index, or noted for the one being built. */
+function noteText(entry: Loaded, key: string, text: string | undefined): void {
+  if (entry.keywords) {
+    if (text === undefined) entry.keywords.remove(key);
+    else entry.keywords.set(key, text);
+  } else entry.keywordChanges?.push([key, text]);
 }
 
 function emptyTexts(): FirstTexts {
@@ -1083,6 +1203,7 @@ function removeRow(entry: Loaded, id: string, chunk: number): void {
   if (at === undefined) return;
   const last = entry.count - 1;
   entry.index.delete(chunkKey(id, chunk));
+  noteText(entry, chunkKey(id, chunk), undefined);
   if (entry.rowIds[at] === UNKNOWN_ROW) entry.unknown--;
   if (at !== last) {
     const lastId = entry.ids[last] as string;

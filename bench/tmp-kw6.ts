@@ -1,0 +1,10 @@
+import { readFileSync } from "node:fs";
+const lines = readFileSync("../shared/data/stsbenchmark/sts-dev.csv", "utf8").split("\n").filter(Boolean);
+const texts = [...new Set(lines.flatMap((l) => l.split("\t").slice(5, 7)))];
+const loco = JSON.parse(readFileSync("../shared/data/locomo/locomo-dev.json", "utf8"));
+const extra: string[] = [];
+JSON.stringify(loco, (k, v) => { if ((k === "text" || k === "question") && typeof v === "string") extra.push(v); return v; });
+const all = [...texts, ...extra.slice(0, 5000)];
+const odd = new Map<string, number>();
+for (const t of all) for (const [w] of t.matchAll(/\S+/g)) if (/[^\x20-\x7e]/.test(w) || w.length >= 30) odd.set(w, (odd.get(w) ?? 0) + 1);
+console.log([...odd].slice(0, 80));

@@ -1,0 +1,257 @@
+import { stem } from "porter2";
+
+/**
+ * A BM25 index of rows' texts in memory, beside the vector cache's copy of the rows, so that a
+ * keyword search of a cached collection makes no LanceDB call but the version check.
+ *
+ * It ranks as LanceDB's full-text index (lance/text-index.ts) does: the same tokens and the same
+ * BM25 (k1 1.2, b 0.75, idf ln(1 + (N − n + 0.5) / (n + 0.5)), lance's `scorer.rs`), over the live
+ * rows. LanceDB's index counts the rows it covered when built, deleted ones included, and scores
+ * rows written since with those figures; this one counts the rows as they are now, so after many
+ * writes the two can differ a little (tests/unit/keyword-index.test.ts compares them).
+ */
+
+const K1 = 1.2;
+const B = 0.75;
+
+/** Tokens of at least this many UTF-8 bytes are dropped (lance's default `max_token_length`). */
+const MAX_TOKEN_BYTES = 40;
+
+/**
+ * LanceDB's English stop words (NLTK's list, less its contractions: the tokenizer splits at the
+ * apostrophe), matched against the stemmed tokens as LanceDB does: "being" (stem "be") goes,
+ * "because" (stem "becaus") stays. Found by probing LanceDB 0.37 with each word
+ * (tests/unit/keyword-index.test.ts checks a sample).
+ */
+// biome-ignore format: a list
+const STOP_WORDS = new Set([
+  "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself",
+  "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its",
+  "itself", "they", "them", "their", "theirs", "themselves", "what", "which", "who", "whom",
+  "this", "that", "these", "those", "am", "is", "are", "was", "were", "be", "been", "being",
+  "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an", "the", "and", "but",
+  "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about",
+  "against", "between", "into", "through", "during", "before", "after", "above", "below", "to",
+  "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then",
+  "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few",
+  "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than",
+  "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "d", "ll", "m", "o",
+  "re", "ve", "y", "ain", "aren", "couldn", "didn", "doesn", "hadn", "hasn", "haven", "isn", "ma",
+  "mightn", "mustn", "needn", "shan", "shouldn", "wasn", "weren", "won", "wouldn",
+]);
+
+/** Runs of letters and digits (Rust's `char::is_alphanumeric`, which tantivy's simple tokenizer splits on). */
+const WORD = /[\p{Alphabetic}\p{N}]+/gu;
+const ASCII_WORD = /[A-Za-z0-9]+/g;
+const NOT_ASCII = /[\u0080-\uffff]/;
+const MARKS = /\p{M}/gu;
+/** Letters ASCII folding turns into others than their base letter (the rest lose their accents). */
+const FOLDED: Record<string, string> = {
+  ß: "ss",
+  æ: "ae",
+  œ: "oe",
+  ø: "o",
+  đ: "d",
+  ð: "d",
+  þ: "th",
+  ł: "l",
+  ı: "i",
+};
+const encoder = new TextEncoder();
+
+/** Each word's term, or null for a dropped one: a language's words repeat, and stemming is most of the work. */
+const termOf = new Map<string, string | null>();
+const TERMS_KEPT = 200_000;
+
+/**
+ * A text's terms, in order, as LanceDB's English full-text index makes them (lance
+ * `InvertedIndexParams::build`): split on what is not a letter or digit, tokens of 40 bytes or
+ * more dropped, lower-cased, stemmed (Snowball English, Porter2), stop words dropped, folded to
+ * ASCII.
+ */
+export function terms(text: string): string[] {
+  const out: string[] = [];
+  for (const [word] of text.matchAll(NOT_ASCII.test(text) ? WORD : ASCII_WORD)) {
+    let term = termOf.get(word);
+    if (term === undefined) {
+      term = wordTerm(word);
+      if (termOf.size >= TERMS_KEPT) termOf.clear();
+      termOf.set(word, term);
+    }
+    if (term !== null) out.push(term);
+  }
+  return out;
+}
+
+function wordTerm(word: string): string | null {
+  const ascii = !NOT_ASCII.test(word);
+  if ((ascii ? word.length : encoder.encode(word).length) >= MAX_TOKEN_BYTES) return null;
+  const stemmed = stem(word.toLowerCase());
+  if (STOP_WORDS.has(stemmed)) return null;
+  return ascii ? stemmed : fold(stemmed);
+}
+
+function fold(word: string): string {
+  let folded = "";
+  for (const char of word.normalize("NFD").replace(MARKS, "")) folded += FOLDED[char] ?? char;
+  return folded;
+}
+
+interface Postings {
+  /** Documents holding the term (their numbers), and how often it occurs in each; dead ones too. */
+  docs: number[];
+  counts: number[];
+  /** Live documents holding it (BM25's n). */
+  live: number;
+}
+
+/** A scored document of the index: its key and BM25 score. */
+export interface KeywordScore {
+  key: string;
+  score: number;
+}
+
+export class KeywordIndex {
+  /** Per document number: its key, or undefined once removed. */
+  private readonly keys: (string | undefined)[] = [];
+  private readonly lengths: number[] = [];
+  private readonly numberOf = new Map<string, number>();
+  private readonly postings = new Map<string, Postings>();
+  /** Per document number: its distinct terms (to remove it). */
+  private readonly termsOf: (string[] | undefined)[] = [];
+  private liveTokens = 0;
+  /** Postings entries of removed documents, swept when they are half of all. */
+  private dead = 0;
+  private entries = 0;
+
+  /** Live documents (those with at least one term). */
+  get size(): number {
+    return this.numberOf.size;
+  }
+
+  /** Estimated bytes held (JS arrays of small integers: 8 bytes a slot; keys and terms as strings). */
+  get bytes(): number {
+    return this.entries * 16 + this.keys.length * 64 + this.postings.size * 96;
+  }
+
+  /** Sets the document's text (replacing any it had). */
+  set(key: string, text: string): void {
+    this.remove(key);
+    const tokens = terms(text);
+    // A text with no terms is not a document to LanceDB either: it counts in neither N nor the mean length.
+    if (tokens.length === 0) return;
+    const counts = new Map<string, number>();
+    for (const token of tokens) counts.set(token, (counts.get(token) ?? 0) + 1);
+    const doc = this.keys.length;
+    this.keys.push(key);
+    this.lengths.push(tokens.length);
+    this.termsOf.push([...counts.keys()]);
+    this.numberOf.set(key, doc);
+    this.liveTokens += tokens.length;
+    for (const [term, count] of counts) {
+      let list = this.postings.get(term);
+      if (!list) {
+        list = { docs: [], counts: [], live: 0 };
+        this.postings.set(term, list);
+      }
+      list.docs.push(doc);
+      list.counts.push(count);
+      list.live++;
+      this.entries++;
+    }
+  }
+
+  remove(key: string): void {
+    const doc = this.numberOf.get(key);
+    if (doc === undefined) return;
+    this.numberOf.delete(key);
+    this.keys[doc] = undefined;
+    this.liveTokens -= this.lengths[doc] as number;
+    for (const term of this.termsOf[doc] ?? []) {
+      const list = this.postings.get(term) as Postings;
+      list.live--;
+      this.dead++;
+    }
+    this.termsOf[doc] = undefined;
+    if (this.dead * 2 > this.entries) this.sweep();
+  }
+
+  /**
+   * The `limit` best documents for the query by BM25, best first (ties: the earlier written
+   * first), among those `admits` lets through; only documents sharing a term with the query score.
+   */
+  search(query: string, limit: number, admits?: (key: string) => boolean): KeywordScore[] {
+    const n = this.numberOf.size;
+    if (n === 0 || limit <= 0) return [];
+    const avgLength = this.liveTokens / n;
+    const scores = new Float64Array(this.keys.length);
+    const touched: number[] = [];
+    // A term the query repeats counts again, as in LanceDB.
+    for (const term of terms(query)) {
+      const list = this.postings.get(term);
+      if (!list || list.live === 0) continue;
+      const idf = Math.log(1 + (n - list.live + 0.5) / (list.live + 0.5));
+      const { docs, counts } = list;
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i] as number;
+        if (this.keys[doc] === undefined) continue;
+        const count = counts[i] as number;
+        const norm = K1 * (1 - B + (B * (this.lengths[doc] as number)) / avgLength);
+        if (scores[doc] === 0) touched.push(doc);
+        scores[doc] = (scores[doc] as number) + (idf * ((K1 + 1) * count)) / (count + norm);
+      }
+    }
+    // The best `limit` kept worst first; a document beats another on a higher score or, tied, an earlier number.
+    const better = (a: number, b: number) =>
+      (scores[a] as number) > (scores[b] as number) || (scores[a] === scores[b] && a < b);
+    const best: number[] = [];
+    for (const doc of touched) {
+      if (best.length === limit && !better(doc, best[0] as number)) continue;
+      if (admits && !admits(this.keys[doc] as string)) continue;
+      if (best.length === limit) best.shift();
+      // Sorted insert: `limit` is small (a search's k).
+      let at = 0;
+      while (at < best.length && better(doc, best[at] as number)) at++;
+      best.splice(at, 0, doc);
+    }
+    return best.reverse().map((doc) => ({ key: this.keys[doc] as string, score: scores[doc] as number }));
+  }
+
+  /** Drops removed documents: their postings, and their numbers (the live keep their order). */
+  private sweep(): void {
+    const renumbered = new Int32Array(this.keys.length).fill(-1);
+    let next = 0;
+    for (let doc = 0; doc < this.keys.length; doc++) {
+      const key = this.keys[doc];
+      if (key === undefined) continue;
+      renumbered[doc] = next;
+      this.keys[next] = key;
+      this.lengths[next] = this.lengths[doc] as number;
+      this.termsOf[next] = this.termsOf[doc];
+      this.numberOf.set(key, next);
+      next++;
+    }
+    this.keys.length = next;
+    this.lengths.length = next;
+    this.termsOf.length = next;
+    this.entries = 0;
+    for (const [term, list] of this.postings) {
+      if (list.live === 0) {
+        this.postings.delete(term);
+        continue;
+      }
+      const docs: number[] = [];
+      const counts: number[] = [];
+      for (let i = 0; i < list.docs.length; i++) {
+        const doc = renumbered[list.docs[i] as number] as number;
+        if (doc < 0) continue;
+        docs.push(doc);
+        counts.push(list.counts[i] as number);
+      }
+      list.docs = docs;
+      list.counts = counts;
+      this.entries += docs.length;
+    }
+    this.dead = 0;
+  }
+}
