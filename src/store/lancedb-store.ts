@@ -1265,6 +1265,11 @@ export class LanceStore implements VectorStore {
     return this.indexer.settled(collection);
   }
 
+  /** Settles when the vector cache's keyword index of the collection being built, if any, is done (for tests and benchmarks). */
+  keywordIndexSettled(collection: string): Promise<void> {
+    return this.vectors?.keywordsSettled(collection) ?? Promise.resolve();
+  }
+
   /** Settles when the narrow filters' rows being read into memory (filter-subsets.ts) are in (for tests and benchmarks). */
   filteredSearchSettled(): Promise<void> {
     return this.filtered.settled();

@@ -425,40 +425,66 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await expectSameAsFlat();
   });
 
-  it("keyword search takes its hits' vectors and kept rows from the cache when it holds the latest version", async () => {
+  it("keyword search ranks from the cache's own BM25 index as LanceDB's full-text index does, until another process writes", async () => {
     await cached.upsert("c", model, docs(0, 200));
-    // The first keyword search writes the text index (a new version): the next semantic search reloads.
+    await cached.upsert("c", model, [{ ...doc("r3"), text: "text text of r3, texts and more texting" }]);
+    // The first keyword search starts the cache's index (LanceDB answers it, and writes its own).
     await cached.keywordSearch("c", "text", { limit: 3 });
-    await cached.search("c", vector(), { limit: 3 });
-    const keptAt = vi.spyOn(VectorCache.prototype, "keptAt");
+    await cached.keywordIndexSettled("c");
+    const lanceSearches = vi.spyOn(lancedb.Query.prototype, "fullTextSearch");
     const unit = (v: Float32Array) => {
       const norm = Math.hypot(...v);
       return Array.from(v, (x) => x / norm);
     };
-    const check = async () => {
+    /** LanceDB's full-text searches expected after `checks` checks, `own` of them answered by the cache. */
+    const calls = (checks: number, own: number) => (cacheRows ? 2 * checks - own : 2 * checks);
+    // Without the rows' texts (not kept: cacheRows false) the cache builds no index: LanceDB answers.
+    const check = async (where?: Filter, tolerance = 1e-6) => {
       // Sorted by id: BM25 ties (every text holds "text of") come in any order.
       const byId = (hits: KeywordHit[]) =>
         hits.sort((a, b) => b.keywordScore - a.keywordScore || (a.id < b.id ? -1 : 1));
-      const fromCache = byId(await cached.keywordSearch("c", "text of r7", { limit: 200 }));
-      const fromLance = byId(await flat.keywordSearch("c", "text of r7", { limit: 200 }));
-      expect(fromCache.map(({ vector: _v, ...hit }) => hit)).toEqual(
-        fromLance.map(({ vector: _v, ...hit }) => hit),
-      );
+      const options = { limit: 200, ...(where ? { where } : {}) };
+      const fromCache = byId(await cached.keywordSearch("c", "text of r7 r3", options));
+      const fromLance = byId(await flat.keywordSearch("c", "text of r7 r3", options));
+      const shape = (hits: KeywordHit[]) => hits.map(({ vector: _v, keywordScore: _s, ...hit }) => hit);
+      expect(shape(fromCache)).toEqual(shape(fromLance));
       for (const [i, hit] of fromCache.entries()) {
+        // LanceDB's scores are float32.
+        expect(Math.abs(hit.keywordScore / (fromLance[i]?.keywordScore as number) - 1)).toBeLessThan(
+          tolerance,
+        );
         const want = unit(fromLance[i]?.vector as Float32Array);
         // The same direction (the cache keeps unit vectors; cosine is all the ranking reads).
         const got = unit(hit.vector);
         expect(Math.max(...got.map((x, j) => Math.abs(x - (want[j] as number))))).toBeLessThan(1e-6);
       }
-      return fromCache.length;
+      return fromCache;
     };
-    expect(await check()).toBe(200);
-    expect(keptAt.mock.results.at(-1)?.value).toBeDefined();
-    // Another process's write: the cache is behind until a semantic search reloads; LanceDB's vectors then.
+    const hits = await check();
+    expect(hits.length).toBe(200);
+    expect(
+      hits
+        .slice(0, 2)
+        .map((hit) => hit.id)
+        .sort(),
+    ).toEqual(["r3", "r7"]);
+    expect((await check(parseWhere({ even: true }))).length).toBe(100);
+    // Both were the cache's answers; only `flat` asked LanceDB.
+    expect(lanceSearches).toHaveBeenCalledTimes(calls(2, 2));
+    // This store's own writes keep the index (a deleted row leaves it; a new one joins). LanceDB's
+    // index still counts the deleted row, and scores the new one with its old figures: the scores
+    // differ a little, not the order.
+    await cached.delete("c", { ids: ["r3"] });
+    await cached.upsert("c", model, [{ ...doc("r500"), text: "r7 r7 r7" }]);
+    expect((await check(undefined, 1e-3)).map((hit) => hit.id).slice(0, 2)).toEqual(["r500", "r7"]);
+    expect(lanceSearches).toHaveBeenCalledTimes(calls(3, 3));
+    // Another process's write: the cache reloads, LanceDB answers until the index is built again.
     await flat.upsert("c", model, [doc("r7", 7)]);
-    const before = keptAt.mock.calls.length;
-    expect(await check()).toBe(200);
-    expect(keptAt.mock.calls.length).toBe(before);
+    expect((await check(undefined, 1e-3)).length).toBe(200);
+    expect(lanceSearches).toHaveBeenCalledTimes(calls(4, 3));
+    await cached.keywordIndexSettled("c");
+    expect((await check(undefined, 1e-3)).length).toBe(200);
+    expect(lanceSearches).toHaveBeenCalledTimes(calls(5, 4));
   });
 
   it("filtered searches give LanceDB's answers (more in filtered-cache.test.ts)", async () => {
