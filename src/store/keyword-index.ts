@@ -8,7 +8,8 @@ import { stem } from "porter2";
  * BM25 (k1 1.2, b 0.75, idf ln(1 + (N − n + 0.5) / (n + 0.5)), lance's `scorer.rs`), over the live
  * rows. LanceDB's index counts the rows it covered when built, deleted ones included, and scores
  * rows written since with those figures; this one counts the rows as they are now, so after many
- * writes the two can differ a little (tests/unit/keyword-index.test.ts compares them).
+ * writes the two can differ a little (tests/unit/keyword-index.test.ts and vector-cache.test.ts
+ * compare them).
  */
 
 const K1 = 1.2;
