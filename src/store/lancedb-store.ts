@@ -679,7 +679,7 @@ export class LanceStore implements VectorStore {
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     return this.withExisting(collection, async (state) => {
       const positions = await positionColumns(state);
-      const filtered = await this.cacheFilterOf(state, options.where);
+      const { filter: filtered } = await this.cacheFilterOf(state, options.where);
       const cached =
         filtered === false
           ? undefined
@@ -706,18 +706,19 @@ export class LanceStore implements VectorStore {
 
   /**
    * A search's filter as the vector cache evaluates it: undefined for none, false when the cache
-   * cannot (a filter on the documents' times, or filtered searches off the cache).
+   * cannot (a filter on the documents' times, or filtered searches off the cache); and the table's
+   * schema when it was read for that (a LanceDB call, a request on object storage).
    */
   private async cacheFilterOf(
     state: TableState,
     where: Filter | undefined,
-  ): Promise<CacheFilter | undefined | false> {
-    if (!where) return undefined;
-    if (this.options.cacheFilteredSearches === false || needsTimes(where)) return false;
+  ): Promise<{ filter: CacheFilter | undefined | false; schema?: Schema }> {
+    if (!where) return { filter: undefined };
+    if (this.options.cacheFilteredSearches === false || needsTimes(where)) return { filter: false };
     const schema = await state.table.schema();
     // Compiled first, also for the cache: it refuses a value of the wrong type.
     compileWhere(where, schema);
-    return { filter: where, kinds: columnKinds(schema) };
+    return { filter: { filter: where, kinds: columnKinds(schema) }, schema };
   }
 
   nearest(collection: string, vector: Float32Array, options: { limit: number }): Promise<NearestChunk[]> {
@@ -740,7 +741,9 @@ export class LanceStore implements VectorStore {
     return this.withExisting(collection, async (state) => {
       // The cache's own BM25 index, when it holds the collection's rows and texts (no LanceDB call
       // but the version check); else LanceDB's full-text index.
-      const filtered = this.vectors ? await this.cacheFilterOf(state, options.where) : false;
+      const { filter: filtered, schema } = this.vectors
+        ? await this.cacheFilterOf(state, options.where)
+        : { filter: false as const, schema: undefined };
       const own =
         filtered === false
           ? undefined
@@ -766,7 +769,10 @@ export class LanceStore implements VectorStore {
         },
       );
       const indexed = indexedAt !== undefined;
-      const where = options.where ? compileWhere(options.where, await state.table.schema()) : undefined;
+      // The schema read for the cache's filter, if any, serves here too (building the text index adds no column).
+      const where = options.where
+        ? compileWhere(options.where, schema ?? (await state.table.schema()))
+        : undefined;
       const positions = await positionColumns(state);
       const times = await timeColumns(state);
       const columns = ["id", "text", "metadata", ...positions, ...times];
