@@ -15,6 +15,8 @@ export interface App {
   defaultModel: ModelSpec;
   /** On object storage: checks the store now (see LanceStore.checkStore); locally resolves at once. */
   checkStore(): Promise<void>;
+  /** Settles once the store's background work on the collection (vector and keyword index builds) is done: for tests and benchmarks. */
+  settled(collection: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,9 @@ export function createApp(
     embedderFactory,
     defaultModel,
     checkStore: () => store.checkStore(),
+    async settled(collection) {
+      await Promise.all([store.vectorIndexSettled(collection), store.keywordIndexSettled(collection)]);
+    },
     async close() {
       await store.close();
       await embedders.dispose();
