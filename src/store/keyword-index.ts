@@ -106,6 +106,11 @@ interface Postings {
   live: number;
 }
 
+/** Higher score first; tied, the earlier written (lower number) first. */
+function bestFirst(hits: Array<{ doc: number; score: number }>): Array<{ doc: number; score: number }> {
+  return hits.sort((a, b) => b.score - a.score || a.doc - b.doc);
+}
+
 /** A scored document of the index: its key and BM25 score. */
 export interface KeywordScore {
   key: string;
@@ -121,6 +126,8 @@ export class KeywordIndex {
   /** Per document number: its distinct terms (to remove it). */
   private readonly termsOf: (string[] | undefined)[] = [];
   private liveTokens = 0;
+  /** Scores by document number during a search, all 0 between searches (searches are synchronous). */
+  private scores = new Float64Array(0);
   /** Postings entries of removed documents, swept when they are half of all. */
   private dead = 0;
   private entries = 0;
@@ -130,9 +137,9 @@ export class KeywordIndex {
     return this.numberOf.size;
   }
 
-  /** Estimated bytes held (JS arrays of small integers: 8 bytes a slot; keys and terms as strings). */
+  /** Estimated bytes held (JS arrays of small integers: 8 bytes a slot; keys and terms as strings; the search's scores). */
   get bytes(): number {
-    return this.entries * 16 + this.keys.length * 64 + this.postings.size * 96;
+    return this.entries * 16 + this.keys.length * 64 + this.postings.size * 96 + this.scores.byteLength;
   }
 
   /** Sets the document's text (replacing any it had). */
@@ -185,37 +192,72 @@ export class KeywordIndex {
     const n = this.numberOf.size;
     if (n === 0 || limit <= 0) return [];
     const avgLength = this.liveTokens / n;
-    const scores = new Float64Array(this.keys.length);
-    const touched: number[] = [];
+    const lists: Array<{ idf: number; list: Postings }> = [];
+    let entries = 0;
     // A term the query repeats counts again, as in LanceDB.
     for (const term of terms(query)) {
       const list = this.postings.get(term);
       if (!list || list.live === 0) continue;
-      const idf = Math.log(1 + (n - list.live + 0.5) / (list.live + 0.5));
+      lists.push({ idf: Math.log(1 + (n - list.live + 0.5) / (list.live + 0.5)), list });
+      entries += list.docs.length;
+    }
+    if (entries === 0) return [];
+    const size = this.keys.length;
+    if (this.scores.length < size) this.scores = new Float64Array(Math.max(size, this.scores.length * 2));
+    const { scores, lengths } = this;
+    // Few postings: the documents they touch are listed as they are met; many (common words): every
+    // document's score is looked at once at the end, cheaper than a branch per posting
+    // (bench/RESULTS.md, "The keyword index's search"). Removed documents score too, and are skipped there.
+    const touched: number[] | undefined = entries * 8 < size ? [] : undefined;
+    // BM25: idf · (k1 + 1) · count / (count + k1 · (1 − b + b · length / mean length)).
+    const fixed = K1 * (1 - B);
+    const perToken = (K1 * B) / avgLength;
+    for (const { idf, list } of lists) {
       const { docs, counts } = list;
-      for (let i = 0; i < docs.length; i++) {
-        const doc = docs[i] as number;
-        if (this.keys[doc] === undefined) continue;
-        const count = counts[i] as number;
-        const norm = K1 * (1 - B + (B * (this.lengths[doc] as number)) / avgLength);
-        if (scores[doc] === 0) touched.push(doc);
-        scores[doc] = (scores[doc] as number) + (idf * ((K1 + 1) * count)) / (count + norm);
+      const weight = idf * (K1 + 1);
+      if (touched) {
+        for (let i = 0; i < docs.length; i++) {
+          const doc = docs[i] as number;
+          const count = counts[i] as number;
+          if (scores[doc] === 0) touched.push(doc);
+          scores[doc] =
+            (scores[doc] as number) +
+            (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
+        }
+      } else {
+        for (let i = 0; i < docs.length; i++) {
+          const doc = docs[i] as number;
+          const count = counts[i] as number;
+          scores[doc] =
+            (scores[doc] as number) +
+            (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
+        }
       }
     }
-    // The best `limit` kept worst first; a document beats another on a higher score or, tied, an earlier number.
-    const better = (a: number, b: number) =>
-      (scores[a] as number) > (scores[b] as number) || (scores[a] === scores[b] && a < b);
-    const best: number[] = [];
-    for (const doc of touched) {
-      if (best.length === limit && !better(doc, best[0] as number)) continue;
-      if (admits && !admits(this.keys[doc] as string)) continue;
-      if (best.length === limit) best.shift();
-      // Sorted insert: `limit` is small (a search's k).
-      let at = 0;
-      while (at < best.length && better(doc, best[at] as number)) at++;
-      best.splice(at, 0, doc);
+    // Candidates in document order, cut to the best `limit` whenever they reach four times that: a
+    // later document that only ties the cut's score loses to the earlier ones (ties: the earlier
+    // written first), so once cut, only a higher score gets in.
+    let best: Array<{ doc: number; score: number }> = [];
+    let floor = 0;
+    const order = touched?.sort((a, b) => a - b);
+    const count = order ? order.length : size;
+    for (let at = 0; at < count; at++) {
+      const doc = order ? (order[at] as number) : at;
+      const score = scores[doc] as number;
+      if (score <= floor) continue;
+      const key = this.keys[doc];
+      if (key === undefined || (admits && !admits(key))) continue;
+      best.push({ doc, score });
+      if (best.length >= limit * 4) {
+        best = bestFirst(best).slice(0, limit);
+        floor = (best[limit - 1] as { score: number }).score;
+      }
     }
-    return best.reverse().map((doc) => ({ key: this.keys[doc] as string, score: scores[doc] as number }));
+    if (order) for (const doc of order) scores[doc] = 0;
+    else scores.fill(0, 0, size);
+    return bestFirst(best)
+      .slice(0, limit)
+      .map(({ doc, score }) => ({ key: this.keys[doc] as string, score }));
   }
 
   /** Drops removed documents: their postings, and their numbers (the live keep their order). */
