@@ -875,20 +875,30 @@ export class LanceStore implements VectorStore {
   }
 
   /**
-   * Runs `build` (a full-text index creation, if one is needed) and publishes its commit when the
-   * table moved. It runs outside the write lock, so what else committed meanwhile is not known.
+   * Runs `build` (a full-text index creation, if one is needed: true when it committed one) and
+   * publishes the commit when the table moved. It runs outside the write lock: when it committed,
+   * `before` is the version read before it, and a subscriber that finds the index's commit right
+   * after that version knows nothing else came between (the vector cache then keeps its rows, and
+   * the keyword index it may be building); when it did not, another process moved the table and
+   * what changed is not known.
    */
   private async buildTextIndex(
     collection: string,
     state: TableState,
-    build: () => Promise<void>,
+    build: () => Promise<boolean>,
     before?: number,
   ): Promise<void> {
     const from = before ?? (await state.table.version());
-    await build();
+    const committed = await build();
     const version = await state.table.version();
-    if (version !== from)
-      await this.publish(state, collection, { kind: "index", column: "text", before: undefined, version });
+    if (version !== from) {
+      await this.publish(state, collection, {
+        kind: "index",
+        column: "text",
+        before: committed ? from : undefined,
+        version,
+      });
+    }
   }
 
   /**

@@ -23,13 +23,16 @@ async function textIndexOf(table: lancedb.Table): Promise<lancedb.IndexConfig | 
   return indices.find((index) => index.columns.includes("text") && index.indexType === "FTS");
 }
 
-export async function createTextIndex(table: lancedb.Table): Promise<void> {
-  if (await textIndexOf(table)) return;
+/** Makes the table's full-text index unless it has one; true when this call committed it. */
+export async function createTextIndex(table: lancedb.Table): Promise<boolean> {
+  if (await textIndexOf(table)) return false;
   try {
     await table.createIndex("text", { config: textIndexConfig(), replace: false });
+    return true;
   } catch (error) {
     // Another process made it first: that is the index we wanted.
     if (!isAlreadyExists(error)) throw error;
+    return false;
   }
 }
 
@@ -38,13 +41,15 @@ export async function createTextIndex(table: lancedb.Table): Promise<void> {
  * after every document of a collection was written again (measured: a query for a word of any
  * replaced row found none of them; with one indexed row left, all were found). Such an index is
  * built anew; rows written since an index that still covers some live rows are found as usual.
+ * True when this call committed a new index.
  */
-export async function rebuildOrphanedTextIndex(table: lancedb.Table): Promise<void> {
+export async function rebuildOrphanedTextIndex(table: lancedb.Table): Promise<boolean> {
   const index = await textIndexOf(table);
-  if (!index) return;
+  if (!index) return false;
   const stats = await table.indexStats(index.name);
-  if (stats && stats.numIndexedRows === 0 && stats.numUnindexedRows > 0)
-    await table.createIndex("text", { config: textIndexConfig(), replace: true });
+  if (!stats || stats.numIndexedRows > 0 || stats.numUnindexedRows === 0) return false;
+  await table.createIndex("text", { config: textIndexConfig(), replace: true });
+  return true;
 }
 
 export type ScoredRow = RawRow & { vector: Iterable<number>; _score: number };
