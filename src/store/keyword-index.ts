@@ -209,52 +209,56 @@ export class KeywordIndex {
     // document's score is looked at once at the end, cheaper than a branch per posting
     // (bench/RESULTS.md, "The keyword index's search"). Removed documents score too, and are skipped there.
     const touched: number[] | undefined = entries * 8 < size ? [] : undefined;
-    // BM25: idf · (k1 + 1) · count / (count + k1 · (1 − b + b · length / mean length)).
-    const fixed = K1 * (1 - B);
-    const perToken = (K1 * B) / avgLength;
-    for (const { idf, list } of lists) {
-      const { docs, counts } = list;
-      const weight = idf * (K1 + 1);
-      if (touched) {
-        for (let i = 0; i < docs.length; i++) {
-          const doc = docs[i] as number;
-          const count = counts[i] as number;
-          if (scores[doc] === 0) touched.push(doc);
-          scores[doc] =
-            (scores[doc] as number) +
-            (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
-        }
-      } else {
-        for (let i = 0; i < docs.length; i++) {
-          const doc = docs[i] as number;
-          const count = counts[i] as number;
-          scores[doc] =
-            (scores[doc] as number) +
-            (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
-        }
-      }
-    }
-    // Candidates in document order, cut to the best `limit` whenever they reach four times that: a
-    // later document that only ties the cut's score loses to the earlier ones (ties: the earlier
-    // written first), so once cut, only a higher score gets in.
     let best: Array<{ doc: number; score: number }> = [];
-    let floor = 0;
-    const order = touched?.sort((a, b) => a - b);
-    const count = order ? order.length : size;
-    for (let at = 0; at < count; at++) {
-      const doc = order ? (order[at] as number) : at;
-      const score = scores[doc] as number;
-      if (score <= floor) continue;
-      const key = this.keys[doc];
-      if (key === undefined || (admits && !admits(key))) continue;
-      best.push({ doc, score });
-      if (best.length >= limit * 4) {
-        best = bestFirst(best).slice(0, limit);
-        floor = (best[limit - 1] as { score: number }).score;
+    try {
+      // BM25: idf · (k1 + 1) · count / (count + k1 · (1 − b + b · length / mean length)).
+      const fixed = K1 * (1 - B);
+      const perToken = (K1 * B) / avgLength;
+      for (const { idf, list } of lists) {
+        const { docs, counts } = list;
+        const weight = idf * (K1 + 1);
+        if (touched) {
+          for (let i = 0; i < docs.length; i++) {
+            const doc = docs[i] as number;
+            const count = counts[i] as number;
+            if (scores[doc] === 0) touched.push(doc);
+            scores[doc] =
+              (scores[doc] as number) +
+              (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
+          }
+        } else {
+          for (let i = 0; i < docs.length; i++) {
+            const doc = docs[i] as number;
+            const count = counts[i] as number;
+            scores[doc] =
+              (scores[doc] as number) +
+              (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
+          }
+        }
       }
+      // Candidates in document order, cut to the best `limit` whenever they reach four times that: a
+      // later document that only ties the cut's score loses to the earlier ones (ties: the earlier
+      // written first), so once cut, only a higher score gets in.
+      let floor = 0;
+      const order = touched?.sort((a, b) => a - b);
+      const count = order ? order.length : size;
+      for (let at = 0; at < count; at++) {
+        const doc = order ? (order[at] as number) : at;
+        const score = scores[doc] as number;
+        if (score <= floor) continue;
+        const key = this.keys[doc];
+        if (key === undefined || (admits && !admits(key))) continue;
+        best.push({ doc, score });
+        if (best.length >= limit * 4) {
+          best = bestFirst(best).slice(0, limit);
+          floor = (best[limit - 1] as { score: number }).score;
+        }
+      }
+    } finally {
+      // Back to all 0 for the next search, whatever happened in this one.
+      if (touched) for (const doc of touched) scores[doc] = 0;
+      else scores.fill(0, 0, size);
     }
-    if (order) for (const doc of order) scores[doc] = 0;
-    else scores.fill(0, 0, size);
     return bestFirst(best)
       .slice(0, limit)
       .map(({ doc, score }) => ({ key: this.keys[doc] as string, score }));
