@@ -499,13 +499,20 @@ export class VectorMemory {
     // Both sides at once: the keyword search runs in LanceDB's threads while the vector cache scans
     // on this one (hybrid at 100k rows: measured in bench/RESULTS.md, "Search paths").
     // A stored text asked for exactly is found in keyword mode too, even one with no indexed word
-    // ("the", "!!!") or one that BM25 ranks below a longer text: its vector is the query's, so the
-    // few closest by meaning hold it. Semantic and hybrid searches hold it in their own hits.
+    // ("the", "!!!") or one that BM25 ranks below a longer text: the store compares texts, or
+    // reads the few closest by meaning, which hold it (its vector is the query's). Semantic and
+    // hybrid searches hold it in their own hits.
     const semanticLimit = options.mode === "keyword" ? EXACT_PROBE : pool;
     // Settled both before either's error is thrown: a side still running (the keyword side may be
     // building the text index) must not outlive the call, or a close right after races it.
     const [semanticHits, keyword] = await settledBoth(
-      this.deps.store.search(collection, vector, { limit: semanticLimit, withVectors, ...filter }),
+      options.mode === "keyword"
+        ? this.deps.store.textMatches(collection, query, vector, {
+            limit: semanticLimit,
+            withVectors,
+            ...filter,
+          })
+        : this.deps.store.search(collection, vector, { limit: semanticLimit, withVectors, ...filter }),
       options.mode === "semantic"
         ? Promise.resolve([])
         : this.deps.store.keywordSearch(collection, query, { limit: pool, ...filter }),

@@ -410,6 +410,56 @@ export class VectorCache {
     }));
   }
 
+  /**
+   * Up to `limit` rows whose text is exactly `text` (among those `where` admits), in slot order,
+   * each with its cosine distance to `query` (and its vector, with `withVectors`): a comparison of
+   * the kept texts, no vector scan.
+   * Undefined when the cache cannot tell (not loaded, a zero query, or some row's text not kept).
+   */
+  async textMatches(
+    collection: string,
+    generation: number,
+    source: CacheSource,
+    text: string,
+    query: Float32Array,
+    options: { limit: number; withVectors?: boolean | undefined; where?: CacheFilter | undefined },
+  ): Promise<Hit[] | undefined> {
+    const entry = await this.current(collection, generation, source);
+    if (entry.kind !== "loaded") return undefined;
+    let sum = 0;
+    for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
+    if (!(sum > 0)) return undefined;
+    const norm = Math.sqrt(sum);
+    const mask = options.where && maskOf(entry, options.where);
+    const rows = new Float32Array(entry.memory.buffer, 0, entry.count * entry.stride);
+    const picks: CachedPick[] = [];
+    const vectors: Float32Array[] = [];
+    for (let at = 0; at < entry.count && picks.length < options.limit; at++) {
+      const row = entry.details[at];
+      if (!row) return undefined;
+      if (row.text !== text || (mask && mask.admits[at] !== 1)) continue;
+      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+      // The kept vectors are unit vectors: the cosine is the dot product with the unit query.
+      let score = 0;
+      const base = at * entry.stride;
+      for (let i = 0; i < entry.dim; i++) score += (rows[base + i] as number) * ((query[i] as number) / norm);
+      picks.push({
+        id: entry.ids[at] as string,
+        chunk: entry.chunks[at] as number,
+        rowId: entry.rowIds[at] as bigint,
+        distance: 1 - score,
+      });
+    }
+    const hits = await details(source, picks, false, entry);
+    if (!hits) {
+      this.drop(collection);
+      return undefined;
+    }
+    return options.withVectors
+      ? hits.map((hit, i) => ({ ...hit, vector: vectors[i] as Float32Array }))
+      : hits;
+  }
+
   /** Settles once the keyword index being built for the collection, if any, is done (for tests and benchmarks). */
   async keywordsSettled(collection: string): Promise<void> {
     await this.keywordBuilds.get(collection);

@@ -187,6 +187,13 @@ export interface VectorStore {
    * so the vector cache answers it from memory (the near-duplicate check of every add).
    */
   nearest(collection: string, vector: Float32Array, options: { limit: number }): Promise<NearestChunk[]>;
+  /**
+   * Rows (chunks) whose text is exactly `text`, each with its distance to `vector` (the text's
+   * query embedding): at most `limit`, and only those `where` admits. A store may answer with the
+   * `limit` nearest rows to `vector` instead (they hold such a text, which embeds as the query
+   * does); the caller keeps the hits whose text is `text`.
+   */
+  textMatches(collection: string, text: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]>;
   /** Full-text (BM25) search over the rows' (chunks') text, best first, with their vectors. */
   keywordSearch(collection: string, query: string, options: SearchOptions): Promise<KeywordHit[]>;
   delete(collection: string, selector: DeleteSelector): Promise<DeleteResult>;

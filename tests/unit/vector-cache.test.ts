@@ -425,6 +425,52 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await expectSameAsFlat();
   });
 
+  it("finds rows by their exact text from the kept texts, with a filter and vectors, or else by the nearest rows", async () => {
+    const rows = docs(0, 300);
+    // Three rows share one text (one of them odd), so the limit and the filter both bite.
+    for (const at of [10, 20, 31]) (rows[at] as ChunkToWrite).text = "the same words";
+    await cached.upsert("c", model, rows);
+    const query = (rows[20] as ChunkToWrite).vector;
+    const cosine = (a: Float32Array, b: Float32Array) => {
+      let dot = 0;
+      for (let i = 0; i < DIM; i++) dot += (a[i] as number) * (b[i] as number);
+      return dot / (Math.hypot(...a) * Math.hypot(...b));
+    };
+    const scans = vi.spyOn(VectorCache.prototype, "search");
+    const exact = (hits: Hit[]) =>
+      hits.filter((h) => h.text === "the same words").map((h) => [h.id, h.metadata.even]);
+    const all = await cached.textMatches("c", "the same words", query, { limit: 10, withVectors: true });
+    const even = await cached.textMatches("c", "the same words", query, {
+      limit: 10,
+      where: parseWhere({ even: true }),
+    });
+    const one = await cached.textMatches("c", "the same words", query, { limit: 1 });
+    if (keepRows) {
+      // The cache compared texts: rows in write order, each with its cosine distance and vector.
+      expect(scans).not.toHaveBeenCalled();
+      expect(all.map((h) => h.id)).toEqual(["r10", "r20", "r31"]);
+      for (const hit of all) {
+        const stored = rows[Number(hit.id.slice(1))] as ChunkToWrite;
+        expect(hit.distance).toBeCloseTo(1 - cosine(query, stored.vector), 5);
+        expect(cosine(hit.vector as Float32Array, stored.vector)).toBeCloseTo(1, 5);
+        expect([hit.text, hit.metadata]).toEqual([stored.text, stored.metadata]);
+      }
+      expect(exact(even)).toEqual([
+        ["r10", true],
+        ["r20", true],
+      ]);
+      expect(one.map((h) => h.id)).toEqual(["r10"]);
+      expect(await cached.textMatches("c", "the same", query, { limit: 10 })).toEqual([]);
+    } else {
+      // Texts not kept: the nearest rows, among which the one whose vector is the query's.
+      expect(scans).toHaveBeenCalled();
+      expect(all).toHaveLength(10);
+      expect(exact(all)).toContainEqual(["r20", true]);
+      expect(even.every((h) => h.metadata.even === true)).toBe(true);
+      expect(one.map((h) => h.id)).toEqual(["r20"]);
+    }
+  });
+
   it("keyword search ranks from the cache's own BM25 index as LanceDB's full-text index does, until another process writes", async () => {
     await cached.upsert("c", model, docs(0, 200));
     // A new row, not a rewrite: LanceDB's index would count a rewritten row's old version too.
