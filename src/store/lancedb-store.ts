@@ -677,31 +677,47 @@ export class LanceStore implements VectorStore {
   }
 
   search(collection: string, vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
-    return this.withExisting(collection, async (state) => {
-      const positions = await positionColumns(state);
-      const { filter: filtered } = await this.cacheFilterOf(state, options.where);
-      const cached =
-        filtered === false
-          ? undefined
-          : await this.vectors?.search(
-              collection,
-              state.generation,
-              this.cacheSourceOf(collection, state, positions),
-              vector,
-              { limit: options.limit, withVectors: options.withVectors, where: filtered },
-            );
-      if (cached) return cached;
-      const hits = await this.filtered.search(state, vector, options, [
-        ...positions,
-        ...(await timeColumns(state)),
-      ]);
-      // LanceDB answered a filtered search: a large collection's filter columns get an index.
-      if (options.where)
-        this.scalars.maybeBuild(collection, state.table, options.where, (before, version, column) =>
-          this.publish(state, collection, { kind: "index", column, before, version }),
-        );
-      return hits;
-    });
+    return this.withExisting(collection, async (state) =>
+      this.searchIn(
+        collection,
+        state,
+        vector,
+        options,
+        (await this.cacheFilterOf(state, options.where)).filter,
+      ),
+    );
+  }
+
+  /** `search` in the collection's table, with the filter as the cache evaluates it (see cacheFilterOf). */
+  private async searchIn(
+    collection: string,
+    state: TableState,
+    vector: Float32Array,
+    options: SearchOptions,
+    filtered: CacheFilter | undefined | false,
+  ): Promise<Hit[]> {
+    const positions = await positionColumns(state);
+    const cached =
+      filtered === false
+        ? undefined
+        : await this.vectors?.search(
+            collection,
+            state.generation,
+            this.cacheSourceOf(collection, state, positions),
+            vector,
+            { limit: options.limit, withVectors: options.withVectors, where: filtered },
+          );
+    if (cached) return cached;
+    const hits = await this.filtered.search(state, vector, options, [
+      ...positions,
+      ...(await timeColumns(state)),
+    ]);
+    // LanceDB answered a filtered search: a large collection's filter columns get an index.
+    if (options.where)
+      this.scalars.maybeBuild(collection, state.table, options.where, (before, version, column) =>
+        this.publish(state, collection, { kind: "index", column, before, version }),
+      );
+    return hits;
   }
 
   /**
@@ -759,7 +775,7 @@ export class LanceStore implements VectorStore {
               vector,
               { limit: options.limit, withVectors: options.withVectors, where: filter },
             );
-      return own ?? this.search(collection, vector, options);
+      return own ?? this.searchIn(collection, state, vector, options, filter);
     });
   }
 

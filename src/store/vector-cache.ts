@@ -396,7 +396,7 @@ export class VectorCache {
         rowId: entry.rowIds[at] as bigint,
         distance: score,
       });
-      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+      vectors.push(vectorAt(entry, at));
     }
     const rows = await details(source, picks, false, entry);
     if (!rows) {
@@ -430,19 +430,19 @@ export class VectorCache {
     for (let i = 0; i < entry.dim; i++) sum += (query[i] as number) ** 2;
     if (!(sum > 0)) return undefined;
     const norm = Math.sqrt(sum);
+    const unit = Float32Array.from(query.subarray(0, entry.dim), (x) => x / norm);
     const mask = options.where && maskOf(entry, options.where);
-    const rows = new Float32Array(entry.memory.buffer, 0, entry.count * entry.stride);
     const picks: CachedPick[] = [];
     const vectors: Float32Array[] = [];
     for (let at = 0; at < entry.count && picks.length < options.limit; at++) {
       const row = entry.details[at];
       if (!row) return undefined;
       if (row.text !== text || (mask && mask.admits[at] !== 1)) continue;
-      vectors.push(new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice());
+      const vector = vectorAt(entry, at);
+      if (options.withVectors) vectors.push(vector);
       // The kept vectors are unit vectors: the cosine is the dot product with the unit query.
       let score = 0;
-      const base = at * entry.stride;
-      for (let i = 0; i < entry.dim; i++) score += (rows[base + i] as number) * ((query[i] as number) / norm);
+      for (let i = 0; i < entry.dim; i++) score += (vector[i] as number) * (unit[i] as number);
       picks.push({
         id: entry.ids[at] as string,
         chunk: entry.chunks[at] as number,
@@ -766,7 +766,7 @@ export class VectorCache {
       const kept = entry.details[at];
       found.push({
         row: kept && copyOf(kept),
-        vector: new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice(),
+        vector: vectorAt(entry, at),
       });
     }
     return found;
@@ -1212,6 +1212,11 @@ function setDetail(entry: Loaded, at: number, row: FetchedChunk | undefined): vo
   if (old) entry.detailBytes -= detailBytes(old);
   if (row) entry.detailBytes += detailBytes(row);
   entry.details[at] = row;
+}
+
+/** A copy of the row's kept (unit) vector, without the padding. */
+function vectorAt(entry: Loaded, at: number): Float32Array {
+  return new Float32Array(entry.memory.buffer, at * entry.stride * 4, entry.dim).slice();
 }
 
 /** Writes a row normalised to length 1 (zeros stay zeros), padding included. */
