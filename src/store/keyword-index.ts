@@ -205,9 +205,9 @@ export class KeywordIndex {
     const size = this.keys.length;
     if (this.scores.length < size) this.scores = new Float64Array(Math.max(size, this.scores.length * 2));
     const { scores, lengths } = this;
-    // Few postings: the documents they touch are listed as they are met; many (common words): every
-    // document's score is looked at once at the end, cheaper than a branch per posting
-    // (bench/RESULTS.md, "The keyword index's search"). Removed documents score too, and are skipped there.
+    // Few postings: the documents they touch are listed as they are met; many (common words): no
+    // list is kept, and the whole score array is read once at the end (bench/RESULTS.md, "The
+    // keyword index's search"). Removed documents score too, and are skipped there.
     const touched: number[] | undefined = entries * 8 < size ? [] : undefined;
     let best: Array<{ doc: number; score: number }> = [];
     try {
@@ -217,23 +217,13 @@ export class KeywordIndex {
       for (const { idf, list } of lists) {
         const { docs, counts } = list;
         const weight = idf * (K1 + 1);
-        if (touched) {
-          for (let i = 0; i < docs.length; i++) {
-            const doc = docs[i] as number;
-            const count = counts[i] as number;
-            if (scores[doc] === 0) touched.push(doc);
-            scores[doc] =
-              (scores[doc] as number) +
-              (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
-          }
-        } else {
-          for (let i = 0; i < docs.length; i++) {
-            const doc = docs[i] as number;
-            const count = counts[i] as number;
-            scores[doc] =
-              (scores[doc] as number) +
-              (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
-          }
+        for (let i = 0; i < docs.length; i++) {
+          const doc = docs[i] as number;
+          const count = counts[i] as number;
+          if (touched && scores[doc] === 0) touched.push(doc);
+          scores[doc] =
+            (scores[doc] as number) +
+            (weight * count) / (count + fixed + perToken * (lengths[doc] as number));
         }
       }
       // Candidates in document order, cut to the best `limit` whenever they reach four times that: a
