@@ -132,10 +132,10 @@ interface TooBig {
 }
 
 /**
- * A collection this store created and then wrote past the memory budget: only its ids, so that
- * batched ingest can still append new rows instead of merging them (a merge-insert joins against
- * every stored id: 19k rows/s at 1M where an append does 60k). About 60 bytes per id, not counted
- * in the budget. Lost (not reloaded) when another process writes.
+ * A collection past the memory budget, with only its ids: this store wrote it past the budget, or
+ * read its ids for a write (see readIds). New rows can then still be appended instead of merged (a
+ * merge-insert joins against every stored id: 19k rows/s at 1M where an append does 60k). About 60
+ * bytes per id, not counted in the budget. Lost when another process writes.
  */
 interface IdsOnly {
   kind: "ids";
@@ -198,7 +198,17 @@ export interface CacheSource {
   locations(): AsyncIterable<RowLocations>;
   /** Every document's first chunk's text, batch by batch. */
   firstTexts(): AsyncIterable<{ size: number; id(i: number): string; text(i: number): string }>;
+  /** Every row's document id (a document of several chunks once per chunk), batch by batch. */
+  ids?(): AsyncIterable<{ size: number; id(i: number): string }>;
 }
+
+/** Bytes an id costs in an ids-only entry, about (a short string and its place in a Set). */
+const ID_BYTES = 60;
+/**
+ * A collection's ids are read for a write (readIds) at most once in this long: when another
+ * process writes it too, each of its commits makes the ids stale, and a read of 1M ids is ~0.5 s.
+ */
+const IDS_READ_EVERY_MS = 10 * 60_000;
 
 /**
  * Rows written here since the last load or compaction have no known row id: their hits are read by
@@ -237,6 +247,8 @@ export class VectorCache {
 
   /** Collections already reported as not fitting (reported again only after one fitted). */
   private readonly reportedTooBig = new Set<string>();
+  /** When each collection's ids were last read for a write (see readIds). */
+  private readonly idsReadAt = new Map<string, number>();
 
   /**
    * `onTooBig` hears, once per collection until it fits again, that a collection does not fit in
@@ -577,6 +589,39 @@ export class VectorCache {
     if (new Set(ids).size !== ids.length) return false;
     const known = entry.kind === "loaded" ? entry.chunkCounts : entry.ids;
     return ids.every((id) => !known.has(id));
+  }
+
+  /**
+   * For a write about to merge rows into a collection the cache holds no vectors of (too big, and
+   * current at `version`): reads the collection's ids, so that this write and the next ones can
+   * append the documents `absent` then proves new. True when the entry now holds the ids at
+   * `version`. The caller holds the collection's lock, so no write of this store's commits during
+   * the read; another process's would change the version, and the ids are then not kept. Read at
+   * most once per collection in IDS_READ_EVERY_MS, and only when they would fit in the budget.
+   */
+  async readIds(
+    collection: string,
+    generation: number,
+    version: number,
+    sourceOf: () => Promise<CacheSource>,
+  ): Promise<boolean> {
+    const entry = this.entries.get(collection);
+    if (entry?.kind !== "too-big" || entry.generation !== generation || entry.version !== version)
+      return false;
+    const last = this.idsReadAt.get(collection);
+    if (last !== undefined && Date.now() - last < IDS_READ_EVERY_MS) return false;
+    const source = await sourceOf();
+    if (!source.ids) return false;
+    const { rows } = await source.shape();
+    if (rows * ID_BYTES > this.budgetBytes) return false;
+    this.idsReadAt.set(collection, Date.now());
+    const ids = new Set<string>();
+    for await (const batch of source.ids()) {
+      for (let i = 0; i < batch.size; i++) ids.add(batch.id(i));
+    }
+    if (this.entries.get(collection) !== entry || (await source.version()) !== version) return false;
+    this.entries.set(collection, { kind: "ids", generation, version, ids });
+    return true;
   }
 
   /**

@@ -425,6 +425,69 @@ describe.each([false, true])("vector cache (rows kept: %s)", (keepRows) => {
     await expectSameAsFlat();
   });
 
+  it("past its budget reads the ids of a collection it opened on a write, to append new rows; not when another process wrote meanwhile", async () => {
+    await cached.upsert("c", model, docs(0, 2000));
+    await cached.close();
+    // 2,000 rows of 37 dimensions do not fit; their ids (~120 kB) do.
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 300_000, cacheRows });
+    const reads = vi.spyOn(VectorCache.prototype, "readIds");
+    const absent = vi.spyOn(VectorCache.prototype, "absent");
+    // A search finds the collection too big; the first write reads its ids and is appended.
+    await cached.search("c", vector(), { limit: 3 });
+    await cached.upsert("c", model, docs(2000, 10));
+    expect(await reads.mock.results.at(-1)?.value).toBe(true);
+    expect(absent.mock.results.at(-1)?.value).toBe(true);
+    // The ids follow this store's writes: an existing id is merged, new ones appended, no new read.
+    await cached.upsert("c", model, [doc("r5"), doc("r3000")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(false);
+    await cached.upsert("c", model, [doc("r3001")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(true);
+    expect(await Promise.all(reads.mock.results.map((r) => r.value))).toEqual([true, false]);
+    expect((await cached.getCollection("c"))?.count).toBe(2012);
+    await expectSameAsFlat();
+
+    // Another process writes: the ids are stale, the next write merges, and they are not read again
+    // at once (each of that process's commits would make them stale again).
+    await flat.upsert("c", model, [doc("r3002")]);
+    await cached.search("c", vector(), { limit: 3 });
+    await cached.upsert("c", model, [doc("r3002"), doc("r3003")]);
+    expect(await reads.mock.results.at(-1)?.value).toBe(false);
+    expect(absent.mock.results.at(-1)?.value).toBe(false);
+    expect((await cached.getCollection("c"))?.count).toBe(2014);
+    await expectSameAsFlat();
+  });
+
+  it("keeps no ids read while another process committed", async () => {
+    await cached.upsert("c", model, docs(0, 2000));
+    await cached.close();
+    cached = new LanceStore({ dbPath, logger: silentLogger, vectorCacheBytes: 300_000, cacheRows });
+    await cached.search("c", vector(), { limit: 3 });
+    // Another writer commits while this store reads the ids (as one could on object storage, or
+    // past a lock this store does not know of): the ids read may miss what it did.
+    const reading = VectorCache.prototype.readIds;
+    vi.spyOn(VectorCache.prototype, "readIds").mockImplementation(function (this: VectorCache, ...args) {
+      const [collection, generation, version, sourceOf] = args;
+      return reading.call(this, collection, generation, version, async () => {
+        const source = await sourceOf();
+        const ids = source.ids as NonNullable<CacheSource["ids"]>;
+        return {
+          ...source,
+          ids: async function* () {
+            const db = await lancedb.connect(dbPath);
+            await (await db.openTable("c")).delete("id = 'r1999'");
+            db.close();
+            yield* ids();
+          },
+        };
+      });
+    });
+    const absent = vi.spyOn(VectorCache.prototype, "absent");
+    await cached.upsert("c", model, [doc("r2500"), doc("r2501")]);
+    expect(absent.mock.results.at(-1)?.value).toBe(false);
+    expect((await cached.getCollection("c"))?.count).toBe(2001);
+    await expectSameAsFlat();
+  });
+
   it("finds rows by their exact text from the kept texts, with a filter and vectors, or else by the nearest rows", async () => {
     const rows = docs(0, 300);
     // Three rows share one text (one of them odd), so the limit and the filter both bite.

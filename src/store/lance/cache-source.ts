@@ -128,6 +128,13 @@ export function cacheSource(
         yield { size: batch.numRows, id: (i) => ids.get(i) as string, text: (i) => texts.get(i) as string };
       }
     },
+    ids: async function* () {
+      for await (const batch of table.query().select(["id"])) {
+        const ids = batch.getChild("id");
+        if (!ids) throw new Error("bug: unexpected batch shape");
+        yield { size: batch.numRows, id: (i) => ids.get(i) as string };
+      }
+    },
     async rowsOf(ids, withVectors) {
       return fetched(
         await table
